@@ -1,0 +1,22 @@
+# cobo-oauth: `make demo` runs the main job, `make test` runs every test suite.
+CARGO ?= cargo
+RELEASE_DIR := target/release
+
+.PHONY: help build bindgen demo test test-rust
+
+help: ## List the targets and what they do
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+build: ## Release build of the core library (.so), the cobo-oauth CLI and the mock server
+	$(CARGO) build --release -p cobo-oauth -p cobo-oauth-mock
+
+bindgen: ## Release build of the workspace's uniffi-bindgen (Kotlin and Swift generators)
+	$(CARGO) build --release -p uniffi-bindgen
+
+demo: build ## Start the embedded mock, register a key, get and refresh a token
+	$(RELEASE_DIR)/cobo-oauth demo
+
+test: test-rust ## Run every test suite
+
+test-rust: ## Rust unit and integration tests (against the mock server)
+	$(CARGO) test --release -p cobo-oauth -p cobo-oauth-mock
