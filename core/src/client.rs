@@ -1,0 +1,322 @@
+//! The two OAuth calls over one reqwest blocking client: signing, retries,
+//! response verification and parsing.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use reqwest::blocking::{Client, RequestBuilder};
+use reqwest::header::{HeaderMap, CONTENT_TYPE};
+use reqwest::redirect;
+use serde::Deserialize;
+
+use crate::config::{ClientConfig, RetryPolicy};
+use crate::error::{CoboOAuthError, Error};
+use crate::keys::AppKey;
+use crate::verify::ResponseVerifier;
+use crate::Secret;
+
+/// An Org Access Token as issued. `Debug` hides both tokens.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OrgToken {
+    pub access_token: Secret,
+    pub token_type: String,
+    pub scope: String,
+    pub expires_in: i64,
+    pub refresh_token: Secret,
+    /// Receipt time plus `expires_in`: refresh by this clock, since Cobo answers an
+    /// expired token with a 500, not a 401.
+    pub expires_at: SystemTime,
+}
+
+impl std::fmt::Debug for OrgToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OrgToken")
+            .field("access_token", &self.access_token)
+            .field("token_type", &self.token_type)
+            .field("scope", &self.scope)
+            .field("expires_in", &self.expires_in)
+            .field("refresh_token", &self.refresh_token)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// Calls Cobo's OAuth endpoints; share it between threads.
+#[derive(Debug)]
+pub struct OAuthClient {
+    key: Arc<AppKey>,
+    http: Client,
+    token_url: reqwest::Url,
+    base_url: String,
+    verifier: ResponseVerifier,
+    retry: RetryPolicy,
+}
+
+/// Whether a failed attempt may be sent again.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Replay {
+    /// Idempotent (the GET): after transport errors, timeouts, 5XX, 429 and 503.
+    Safe,
+    /// Not idempotent (the refresh POST): only if the connection never opened.
+    OnlyUnsent,
+}
+
+impl OAuthClient {
+    /// Checks the configuration and builds the HTTP client. Does no network I/O.
+    pub fn new(key: Arc<AppKey>, config: ClientConfig) -> Result<Self, CoboOAuthError> {
+        let resolved = config.resolve()?;
+        let http = Client::builder()
+            .use_rustls_tls()
+            .connect_timeout(resolved.connect_timeout)
+            .timeout(resolved.timeout)
+            .user_agent(resolved.user_agent)
+            // A redirect would replay the signed request to another URL.
+            .redirect(redirect::Policy::none())
+            .build()
+            .map_err(Error::from)?;
+        Ok(OAuthClient {
+            key,
+            http,
+            token_url: resolved.token_url,
+            base_url: resolved.base_url,
+            verifier: resolved.verifier,
+            retry: resolved.retry,
+        })
+    }
+
+    pub fn base_url(&self) -> String {
+        self.base_url.clone()
+    }
+
+    /// GET /oauth/token with grant org_implicit: one request, more if it fails retryably.
+    pub fn get_org_token(&self, client_id: String, org_id: String) -> Result<OrgToken, CoboOAuthError> {
+        require("client_id", &client_id)?;
+        require("org_id", &org_id)?;
+        let mut url = self.token_url.clone();
+        url.set_query(Some(&format!(
+            "client_id={}&org_id={}&grant_type=org_implicit",
+            form_encode(&client_id),
+            form_encode(&org_id)
+        )));
+        Ok(self.send(Replay::Safe, || {
+            let query = url.query().unwrap_or("");
+            let signed = self.key.sign_request("GET".into(), url.path().into(), query.into(), String::new());
+            with_auth(self.http.get(url.clone()), signed)
+        })?)
+    }
+
+    /// POST /oauth/token with grant refresh_token. Once this reaches Cobo the old
+    /// refresh token is spent: keep the returned one.
+    pub fn refresh_org_token(&self, client_id: String, refresh_token: Secret) -> Result<OrgToken, CoboOAuthError> {
+        require("client_id", &client_id)?;
+        require("refresh_token", refresh_token.expose())?;
+        let body = Secret::new(
+            serde_json::json!({
+                "client_id": client_id,
+                "grant_type": "refresh_token",
+                "refresh_token": refresh_token.expose(),
+            })
+            .to_string(),
+        );
+        Ok(self.send(Replay::OnlyUnsent, || {
+            let url = &self.token_url;
+            let signed = self.key.sign_request("POST".into(), url.path().into(), String::new(), body.expose().into());
+            with_auth(self.http.post(url.clone()), signed)
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.expose().to_owned())
+        })?)
+    }
+
+    /// Sends a freshly signed request per attempt (a nonce is never reused) and
+    /// retries what `replay` allows, with capped exponential backoff and full jitter.
+    fn send(&self, replay: Replay, request: impl Fn() -> RequestBuilder) -> Result<OrgToken, Error> {
+        let mut attempt = 0;
+        loop {
+            let result = request().send().map_err(Error::from).and_then(|r| self.read(r));
+            match result {
+                Err(err) if attempt < self.retry.max_retries && retryable(&err, replay) => {
+                    std::thread::sleep(backoff(&self.retry, attempt));
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Verifies and parses one response.
+    fn read(&self, response: reqwest::blocking::Response) -> Result<OrgToken, Error> {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.bytes()?;
+        match (header(&headers, "biz-timestamp"), header(&headers, "biz-resp-signature")) {
+            (Some(timestamp), Some(signature)) => self.verifier.check(&body, timestamp, signature)?,
+            _ if matches!(status, 414 | 429 | 502 | 503) => return Err(Error::Unavailable { status }),
+            _ => return Err(Error::Signature(format!("HTTP {status} response carries no Cobo signature"))),
+        }
+        match status {
+            200..=299 => parse::<TokenBody>(status, &body).and_then(|token| token.into_org_token(status)),
+            400..=499 => parse::<OAuthErrorBody>(status, &body).and_then(|e| Err(e.into_error(status))),
+            500..=599 => parse::<ServerErrorBody>(status, &body).and_then(|e| Err(e.into_error(status))),
+            _ => Err(Error::InvalidResponse { status, reason: "unexpected HTTP status".into() }),
+        }
+    }
+}
+
+fn require(name: &str, value: &str) -> Result<(), Error> {
+    if value.trim().is_empty() {
+        return Err(Error::Argument(format!("{name} must not be empty")));
+    }
+    Ok(())
+}
+
+fn with_auth(builder: RequestBuilder, signed: crate::SignedRequest) -> RequestBuilder {
+    builder
+        .header("Biz-Api-Key", signed.api_key)
+        .header("Biz-Api-Nonce", signed.nonce)
+        .header("Biz-Api-Signature", signed.signature)
+}
+
+/// Both spellings: `Biz-Timestamp` (Python SDK) and `BIZ_TIMESTAMP` (Java SDK).
+fn header<'a>(headers: &'a HeaderMap, hyphenated: &str) -> Option<&'a str> {
+    headers
+        .get(hyphenated)
+        .or_else(|| headers.get(hyphenated.replace('-', "_")))
+        .and_then(|value| value.to_str().ok())
+}
+
+fn retryable(err: &Error, replay: Replay) -> bool {
+    match (err, replay) {
+        (Error::Http(e), Replay::OnlyUnsent) => e.is_connect(),
+        (_, Replay::OnlyUnsent) => false,
+        (Error::Http(e), Replay::Safe) => !e.is_builder(),
+        (Error::Server { .. }, Replay::Safe) => true,
+        (Error::Unavailable { status }, Replay::Safe) => matches!(status, 429 | 502 | 503),
+        _ => false,
+    }
+}
+
+/// Full jitter: a random delay in [0, min(max, base · 2^attempt)].
+fn backoff(policy: &RetryPolicy, attempt: u32) -> Duration {
+    let ceiling = policy
+        .base_delay
+        .saturating_mul(1u32.checked_shl(attempt).unwrap_or(u32::MAX))
+        .min(policy.max_delay);
+    let random = RandomState::new().build_hasher().finish();
+    let ceiling_ms = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
+    Duration::from_millis(random % ceiling_ms.saturating_add(1))
+}
+
+/// application/x-www-form-urlencoded, keeping only unreserved characters literal.
+fn form_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for &b in value.as_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn parse<'a, T: Deserialize<'a>>(status: u16, body: &'a [u8]) -> Result<T, Error> {
+    serde_json::from_slice(body).map_err(|e| Error::InvalidResponse { status, reason: json_reason(&e) })
+}
+
+/// serde_json's message without the input it quotes (it may be a token).
+fn json_reason(err: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let kind = match err.classify() {
+        Category::Io | Category::Eof => "truncated JSON",
+        Category::Syntax => "malformed JSON",
+        Category::Data => "JSON of the wrong shape (a field is missing or has the wrong type)",
+    };
+    format!("{kind} at line {} column {}", err.line(), err.column())
+}
+
+#[derive(Deserialize)]
+struct TokenBody {
+    access_token: String,
+    token_type: String,
+    #[serde(default)]
+    scope: String,
+    expires_in: i64,
+    refresh_token: String,
+}
+
+impl TokenBody {
+    fn into_org_token(self, status: u16) -> Result<OrgToken, Error> {
+        let invalid = |reason: &str| Error::InvalidResponse { status, reason: reason.into() };
+        if self.access_token.is_empty() || self.refresh_token.is_empty() {
+            return Err(invalid("empty access_token or refresh_token"));
+        }
+        let lifetime = u64::try_from(self.expires_in).map_err(|_| invalid("negative expires_in"))?;
+        let expires_at = SystemTime::now()
+            .checked_add(Duration::from_secs(lifetime))
+            .ok_or_else(|| invalid("expires_in out of range"))?;
+        Ok(OrgToken {
+            access_token: Secret::new(self.access_token),
+            token_type: self.token_type,
+            scope: self.scope,
+            expires_in: self.expires_in,
+            refresh_token: Secret::new(self.refresh_token),
+            expires_at,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct OAuthErrorBody {
+    error: String,
+    error_description: String,
+}
+
+impl OAuthErrorBody {
+    fn into_error(self, status: u16) -> Error {
+        Error::OAuth { status, error: self.error, error_description: self.error_description }
+    }
+}
+
+#[derive(Deserialize)]
+struct ServerErrorBody {
+    error_code: i64,
+    error_message: String,
+    error_id: String,
+}
+
+impl ServerErrorBody {
+    fn into_error(self, status: u16) -> Error {
+        Error::Server {
+            status,
+            error_code: self.error_code,
+            error_message: self.error_message,
+            error_id: self.error_id,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_encoding_keeps_unreserved_only() {
+        assert_eq!(form_encode("e3986401-4aec_x.y~z"), "e3986401-4aec_x.y~z");
+        assert_eq!(form_encode("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
+    }
+
+    #[test]
+    fn backoff_stays_under_its_ceiling() {
+        let policy = RetryPolicy {
+            max_retries: 3,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(250),
+        };
+        for attempt in 0..40 {
+            let ceiling = Duration::from_millis((100u64 << attempt.min(10)).min(250));
+            assert!(backoff(&policy, attempt) <= ceiling);
+        }
+    }
+}

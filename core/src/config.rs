@@ -1,0 +1,175 @@
+//! Environments, client configuration and the rules a configuration must meet.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::verify::ResponseVerifier;
+
+/// Cobo's environments, each with its base URL and response-signing key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Environment {
+    Dev,
+    Sandbox,
+    Prod,
+}
+
+impl Environment {
+    pub fn base_url(self) -> &'static str {
+        match self {
+            Environment::Dev => "https://api.dev.cobo.com/v2",
+            Environment::Sandbox => "https://api.sandbox.cobo.com/v2",
+            Environment::Prod => "https://api.cobo.com/v2",
+        }
+    }
+
+    pub fn response_public_key(self) -> &'static str {
+        match self {
+            Environment::Dev => "a04ea1d5fa8da71f1dcfccf972b9c4eba0a2d8aba1f6da26f49977b08a0d2718",
+            Environment::Sandbox => "893d8a6112ae22429a7453599256391d7928e16870ecab888ee3ce65febada08",
+            Environment::Prod => "8d4a482641adb2a34b726f05827dba9a9653e5857469b8749052bf4458a86729",
+        }
+    }
+}
+
+/// How an `OAuthClient` reaches Cobo. The defaults match the UDL's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientConfig {
+    pub environment: Environment,
+    pub base_url: Option<String>,
+    pub response_public_key: Option<String>,
+    pub connect_timeout_ms: u64,
+    pub timeout_ms: u64,
+    pub user_agent: Option<String>,
+    pub max_retries: u32,
+    pub retry_base_delay_ms: u64,
+    pub retry_max_delay_ms: u64,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            environment: Environment::Prod,
+            base_url: None,
+            response_public_key: None,
+            connect_timeout_ms: 5_000,
+            timeout_ms: 30_000,
+            user_agent: None,
+            max_retries: 2,
+            retry_base_delay_ms: 200,
+            retry_max_delay_ms: 2_000,
+        }
+    }
+}
+
+impl ClientConfig {
+    /// The defaults, pointed at `environment`.
+    pub fn for_environment(environment: Environment) -> Self {
+        ClientConfig { environment, ..Self::default() }
+    }
+
+    /// The defaults, pointed at a custom base URL signed with `response_public_key`.
+    pub fn for_base_url(base_url: impl Into<String>, response_public_key: impl Into<String>) -> Self {
+        ClientConfig {
+            base_url: Some(base_url.into()),
+            response_public_key: Some(response_public_key.into()),
+            ..Self::default()
+        }
+    }
+}
+
+/// Bounded retries; the cap keeps a misconfiguration from hammering Cobo.
+pub(crate) const MAX_RETRIES_CAP: u32 = 10;
+
+/// A checked configuration.
+#[derive(Debug)]
+pub(crate) struct Resolved {
+    pub token_url: reqwest::Url,
+    pub base_url: String,
+    pub verifier: ResponseVerifier,
+    pub connect_timeout: Duration,
+    pub timeout: Duration,
+    pub user_agent: String,
+    pub retry: RetryPolicy,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RetryPolicy {
+    pub max_retries: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl ClientConfig {
+    pub(crate) fn resolve(&self) -> Result<Resolved, Error> {
+        let (base_url, verifier) = match (&self.base_url, &self.response_public_key) {
+            (None, _) => (
+                self.environment.base_url().to_owned(),
+                ResponseVerifier::new(self.environment),
+            ),
+            (Some(url), Some(key)) => (url.trim_end_matches('/').to_owned(), ResponseVerifier::parse(key)?),
+            (Some(_), None) => {
+                return Err(Error::Config(
+                    "a custom base_url needs response_public_key, the key that signs its responses".into(),
+                ))
+            }
+        };
+        let token_url = token_url(&base_url)?;
+        if self.connect_timeout_ms == 0 || self.timeout_ms == 0 {
+            return Err(Error::Config("timeouts must be greater than zero".into()));
+        }
+        if self.max_retries > MAX_RETRIES_CAP {
+            return Err(Error::Config(format!("max_retries must be at most {MAX_RETRIES_CAP}")));
+        }
+        if self.retry_base_delay_ms > self.retry_max_delay_ms {
+            return Err(Error::Config("retry_base_delay_ms must not exceed retry_max_delay_ms".into()));
+        }
+        let user_agent = match &self.user_agent {
+            Some(agent) if agent.chars().any(char::is_control) => {
+                return Err(Error::Config("user_agent must not contain control characters".into()))
+            }
+            Some(agent) => agent.clone(),
+            None => concat!("cobo-oauth/", env!("CARGO_PKG_VERSION")).to_owned(),
+        };
+        Ok(Resolved {
+            token_url,
+            base_url,
+            verifier,
+            connect_timeout: Duration::from_millis(self.connect_timeout_ms),
+            timeout: Duration::from_millis(self.timeout_ms),
+            user_agent,
+            retry: RetryPolicy {
+                max_retries: self.max_retries,
+                base_delay: Duration::from_millis(self.retry_base_delay_ms),
+                max_delay: Duration::from_millis(self.retry_max_delay_ms),
+            },
+        })
+    }
+}
+
+/// `<base>/oauth/token`; https, or http to a loopback host (a local mock or proxy).
+fn token_url(base_url: &str) -> Result<reqwest::Url, Error> {
+    let url = reqwest::Url::parse(&format!("{base_url}/oauth/token"))
+        .map_err(|e| Error::Config(format!("base_url is not a valid URL: {e}")))?;
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::Config("base_url must not carry a query, fragment or credentials".into()));
+    }
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_loopback(&url) => Ok(url),
+        "http" => Err(Error::Config("http:// is only allowed for loopback hosts; use https://".into())),
+        other => Err(Error::Config(format!("unsupported URL scheme {other:?}"))),
+    }
+}
+
+fn is_loopback(url: &reqwest::Url) -> bool {
+    match url.host_str() {
+        Some(host) if host.eq_ignore_ascii_case("localhost") => true,
+        Some(host) => host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback()),
+        None => false,
+    }
+}

@@ -1,0 +1,88 @@
+//! Two errors: the internal `Error` every module returns (with `#[from]` for each
+//! source), and the public `CoboOAuthError` that callers act on. `From<Error>` below
+//! is the one table between them. No message carries a key or a token.
+
+
+/// What a caller can act on. Variant fields are the same in every language.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CoboOAuthError {
+    #[error("invalid key: {reason}")]
+    InvalidKey { reason: String },
+    #[error("invalid argument: {reason}")]
+    InvalidArgument { reason: String },
+    #[error("OAuth error {status} {error}: {error_description}")]
+    OAuth { status: u16, error: String, error_description: String },
+    #[error("server error {status} (code {error_code}, error id {error_id}): {error_message}")]
+    Server { status: u16, error_code: i64, error_message: String, error_id: String },
+    #[error("service unavailable: HTTP {status} from a proxy, without a Cobo signature")]
+    Unavailable { status: u16 },
+    #[error("transport error: {reason}")]
+    Transport { reason: String },
+    #[error("timed out: {reason}")]
+    Timeout { reason: String },
+    #[error("invalid response (HTTP {status}): {reason}")]
+    InvalidResponse { status: u16, reason: String },
+    #[error("response signature: {reason}")]
+    ResponseSignature { reason: String },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Error {
+    #[error("{0}")]
+    Key(String),
+    #[error("{0}")]
+    Argument(String),
+    #[error("{0}")]
+    Config(String),
+    #[error(transparent)]
+    Http(#[from] reqwest::Error),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error("OAuth error")]
+    OAuth { status: u16, error: String, error_description: String },
+    #[error("server error")]
+    Server { status: u16, error_code: i64, error_message: String, error_id: String },
+    #[error("unsigned proxy response")]
+    Unavailable { status: u16 },
+    #[error("{reason}")]
+    InvalidResponse { status: u16, reason: String },
+    #[error("{0}")]
+    Signature(String),
+}
+
+impl From<Error> for CoboOAuthError {
+    fn from(err: Error) -> Self {
+        match err {
+            Error::Key(reason) => Self::InvalidKey { reason },
+            Error::Argument(reason) | Error::Config(reason) => Self::InvalidArgument { reason },
+            Error::Http(e) if e.is_timeout() => Self::Timeout { reason: chain(&e) },
+            Error::Http(e) if e.is_builder() => Self::InvalidArgument { reason: chain(&e) },
+            Error::Http(e) => Self::Transport { reason: chain(&e) },
+            Error::Io(e) => Self::Transport { reason: chain(&e) },
+            Error::OAuth { status, error, error_description } => {
+                Self::OAuth { status, error, error_description }
+            }
+            Error::Server { status, error_code, error_message, error_id } => {
+                Self::Server { status, error_code, error_message, error_id }
+            }
+            Error::Unavailable { status } => Self::Unavailable { status },
+            Error::InvalidResponse { status, reason } => Self::InvalidResponse { status, reason },
+            Error::Signature(reason) => Self::ResponseSignature { reason },
+        }
+    }
+}
+
+/// An error and its sources on one line ("error sending request: connection refused").
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,58 @@
+//! Lower-case hex encoding and a decoder that never echoes its input (it may be a key).
+
+pub(crate) fn encode(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 0x0f)] as char);
+    }
+    out
+}
+
+/// Decodes exactly `out.len()` bytes (either case). The error names the
+/// problem and a position, never the characters.
+pub(crate) fn decode_into(text: &str, out: &mut [u8]) -> Result<(), String> {
+    let digits = text.as_bytes();
+    if digits.len() != out.len() * 2 {
+        return Err(format!(
+            "expected {} hex characters, got {}",
+            out.len() * 2,
+            text.chars().count()
+        ));
+    }
+    for (i, pair) in digits.chunks_exact(2).enumerate() {
+        let high = nibble(pair[0]).ok_or_else(|| not_hex(2 * i))?;
+        let low = nibble(pair[1]).ok_or_else(|| not_hex(2 * i + 1))?;
+        out[i] = (high << 4) | low;
+    }
+    Ok(())
+}
+
+fn nibble(digit: u8) -> Option<u8> {
+    match digit {
+        b'0'..=b'9' => Some(digit - b'0'),
+        b'a'..=b'f' => Some(digit - b'a' + 10),
+        b'A'..=b'F' => Some(digit - b'A' + 10),
+        _ => None,
+    }
+}
+
+fn not_hex(position: usize) -> String {
+    format!("not a hex digit at position {position}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_errors() {
+        let mut out = [0u8; 3];
+        decode_into("00aBff", &mut out).unwrap();
+        assert_eq!(out, [0x00, 0xab, 0xff]);
+        assert_eq!(encode(&out), "00abff");
+        assert_eq!(decode_into("00ab", &mut out).unwrap_err(), "expected 6 hex characters, got 4");
+        assert_eq!(decode_into("00abfg", &mut out).unwrap_err(), "not a hex digit at position 5");
+    }
+}

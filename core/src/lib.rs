@@ -1,0 +1,23 @@
+//! cobo-oauth: Cobo WaaS 2.0 OAuth for Portal Apps. Signs requests with the app's
+//! Ed25519 key, gets and refreshes Org Access Tokens, verifies Cobo's response
+//! signatures. The cross-language API is `cobo_oauth.udl`; this crate is also a
+//! plain Rust library with the same names.
+
+mod client;
+mod config;
+mod error;
+mod hex;
+mod keys;
+mod secret;
+mod signing;
+mod verify;
+
+pub use client::{OAuthClient, OrgToken};
+pub use config::{ClientConfig, Environment};
+pub use error::CoboOAuthError;
+pub use keys::AppKey;
+pub use secret::Secret;
+pub use signing::{canonical_content, content_digest, SignedRequest};
+pub use verify::{verify_webhook, verify_webhook_with_key, ResponseVerifier};
+
+uniffi::include_scaffolding!("cobo_oauth");
