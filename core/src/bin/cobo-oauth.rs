@@ -1,1 +1,287 @@
-fn main() {}
+//! The `cobo-oauth` command: keys, tokens, signatures and the mock server from a shell.
+//! Keys and refresh tokens come from the environment or files, never from argv
+//! (argv is visible to every user of the machine through `ps`).
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use cobo_oauth::{AppKey, ClientConfig, CoboOAuthError, Environment, OAuthClient, OrgToken, ResponseVerifier, Secret};
+
+const USAGE: &str = "\
+cobo-oauth: Cobo WaaS 2.0 OAuth for Portal Apps
+
+USAGE:
+  cobo-oauth keygen [--out FILE]
+  cobo-oauth token get --client-id ID --org-id ID [TARGET] [KEY]
+  cobo-oauth token refresh --client-id ID [--refresh-token-file FILE] [TARGET] [KEY]
+  cobo-oauth sign --method METHOD --path PATH [--query QUERY] [--body BODY | --body-file FILE] [--nonce N] [KEY]
+  cobo-oauth verify-webhook --timestamp TS --signature HEX [--body-file FILE] [--env ENV | --response-key HEX]
+  cobo-oauth mock [MOCK FLAGS]     run the mock Cobo server (see `cobo-oauth mock --help`)
+  cobo-oauth demo                  run the embedded mock and walk through get, refresh, rotation
+
+TARGET: --env dev|sandbox|prod (default: $COBO_ENV or prod)
+        | --base-url URL --response-key HEX (a proxy or the mock server)
+KEY:    $COBO_PRIVATE_KEY (64 hex chars) or --key-file FILE
+The refresh token is read from $COBO_REFRESH_TOKEN or --refresh-token-file.
+verify-webhook reads the body from --body-file or stdin.
+`token` prints the token as JSON on stdout (it contains the tokens).
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("keygen") => keygen(&args[1..]),
+        Some("token") => token(&args[1..]),
+        Some("sign") => sign(&args[1..]),
+        Some("verify-webhook") => verify_webhook(&args[1..]),
+        Some("mock") => return ExitCode::from(exit_code(cobo_oauth_mock::run_cli(args[1..].to_vec()))),
+        Some("demo") => demo(),
+        Some("-h" | "--help" | "help") => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        _ => Err(Failure::Usage("expected a command".into())),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(message)) => {
+            eprintln!("error: {message}\n\n{USAGE}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Api(err)) => {
+            eprintln!("error: {err}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+enum Failure {
+    Usage(String),
+    Api(CoboOAuthError),
+}
+
+impl From<CoboOAuthError> for Failure {
+    fn from(err: CoboOAuthError) -> Self {
+        Failure::Api(err)
+    }
+}
+
+fn exit_code(code: i32) -> u8 {
+    u8::try_from(code).unwrap_or(1)
+}
+
+/// `--flag value` pairs; every flag takes exactly one value.
+fn flags(args: &[String], allowed: &[&str]) -> Result<HashMap<String, String>, Failure> {
+    let mut map = HashMap::new();
+    let mut rest = args.iter();
+    while let Some(flag) = rest.next() {
+        let name = flag.strip_prefix("--").filter(|name| allowed.contains(name));
+        let name = name.ok_or_else(|| Failure::Usage(format!("unknown argument {flag:?}")))?;
+        let value = rest.next().ok_or_else(|| Failure::Usage(format!("{flag} needs a value")))?;
+        map.insert(name.to_owned(), value.clone());
+    }
+    Ok(map)
+}
+
+fn required<'a>(flags: &'a HashMap<String, String>, name: &str) -> Result<&'a str, Failure> {
+    flags.get(name).map(String::as_str).ok_or_else(|| Failure::Usage(format!("--{name} is required")))
+}
+
+fn read_file(path: &str) -> Result<String, Failure> {
+    std::fs::read_to_string(path).map_err(|e| Failure::Usage(format!("cannot read {path}: {e}")))
+}
+
+fn load_key(flags: &HashMap<String, String>) -> Result<AppKey, Failure> {
+    let hex = match flags.get("key-file") {
+        Some(path) => read_file(path)?,
+        None => std::env::var("COBO_PRIVATE_KEY")
+            .map_err(|_| Failure::Usage("set COBO_PRIVATE_KEY or pass --key-file".into()))?,
+    };
+    Ok(AppKey::new(Secret::new(hex))?)
+}
+
+fn environment(name: &str) -> Result<Environment, Failure> {
+    match name.to_ascii_lowercase().as_str() {
+        "dev" => Ok(Environment::Dev),
+        "sandbox" => Ok(Environment::Sandbox),
+        "prod" => Ok(Environment::Prod),
+        _ => Err(Failure::Usage(format!("unknown environment {name:?} (dev, sandbox, prod)"))),
+    }
+}
+
+fn target(flags: &HashMap<String, String>) -> Result<ClientConfig, Failure> {
+    match (flags.get("base-url"), flags.get("response-key")) {
+        (Some(url), Some(key)) => Ok(ClientConfig::for_base_url(url.as_str(), key.as_str())),
+        (Some(_), None) => Err(Failure::Usage("--base-url needs --response-key".into())),
+        (None, _) => {
+            let name = flags.get("env").cloned().or_else(|| std::env::var("COBO_ENV").ok());
+            Ok(ClientConfig::for_environment(environment(name.as_deref().unwrap_or("prod"))?))
+        }
+    }
+}
+
+fn keygen(args: &[String]) -> Result<(), Failure> {
+    let flags = flags(args, &["out"])?;
+    let key = AppKey::generate()?;
+    match flags.get("out") {
+        Some(path) => {
+            write_private(path, key.private_key_hex().expose())?;
+            println!("api_key: {}", key.api_key());
+            eprintln!("private key written to {path} (mode 0600); register the api_key with Cobo");
+        }
+        None => {
+            println!("api_key: {}", key.api_key());
+            println!("private_key: {}", key.private_key_hex().expose());
+        }
+    }
+    Ok(())
+}
+
+fn write_private(path: &str, contents: &str) -> Result<(), Failure> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(|e| Failure::Usage(format!("cannot create {path}: {e}")))?;
+    writeln!(file, "{contents}").map_err(|e| Failure::Usage(format!("cannot write {path}: {e}")))
+}
+
+fn token(args: &[String]) -> Result<(), Failure> {
+    const COMMON: [&str; 5] = ["client-id", "env", "base-url", "response-key", "key-file"];
+    let (operation, rest) = args.split_first().ok_or_else(|| Failure::Usage("token get|refresh".into()))?;
+    let token = match operation.as_str() {
+        "get" => {
+            let flags = flags(rest, &[&COMMON[..], &["org-id"]].concat())?;
+            let client = OAuthClient::new(Arc::new(load_key(&flags)?), target(&flags)?)?;
+            client.get_org_token(required(&flags, "client-id")?.into(), required(&flags, "org-id")?.into())?
+        }
+        "refresh" => {
+            let flags = flags(rest, &[&COMMON[..], &["refresh-token-file"]].concat())?;
+            let refresh_token = match flags.get("refresh-token-file") {
+                Some(path) => read_file(path)?.trim().to_owned(),
+                None => std::env::var("COBO_REFRESH_TOKEN")
+                    .map_err(|_| Failure::Usage("set COBO_REFRESH_TOKEN or pass --refresh-token-file".into()))?,
+            };
+            let client = OAuthClient::new(Arc::new(load_key(&flags)?), target(&flags)?)?;
+            client.refresh_org_token(required(&flags, "client-id")?.into(), Secret::new(refresh_token))?
+        }
+        other => return Err(Failure::Usage(format!("unknown token operation {other:?}"))),
+    };
+    println!("{}", token_json(&token));
+    Ok(())
+}
+
+fn token_json(token: &OrgToken) -> String {
+    let expires_at = token
+        .expires_at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs());
+    serde_json::json!({
+        "access_token": token.access_token.expose(),
+        "token_type": token.token_type,
+        "scope": token.scope,
+        "expires_in": token.expires_in,
+        "refresh_token": token.refresh_token.expose(),
+        "expires_at": expires_at,
+    })
+    .to_string()
+}
+
+fn sign(args: &[String]) -> Result<(), Failure> {
+    let flags = flags(args, &["method", "path", "query", "body", "body-file", "nonce", "key-file"])?;
+    let key = load_key(&flags)?;
+    let body = match (flags.get("body"), flags.get("body-file")) {
+        (Some(_), Some(_)) => return Err(Failure::Usage("pass --body or --body-file, not both".into())),
+        (Some(body), None) => body.clone(),
+        (None, Some(path)) => read_file(path)?,
+        (None, None) => String::new(),
+    };
+    let method = required(&flags, "method")?.to_ascii_uppercase();
+    let path = required(&flags, "path")?.to_owned();
+    let query = flags.get("query").cloned().unwrap_or_default();
+    let signed = match flags.get("nonce") {
+        Some(nonce) => key.sign_request_with_nonce(method, path, query, body, nonce.clone()),
+        None => key.sign_request(method, path, query, body),
+    };
+    println!("Biz-Api-Key: {}", signed.api_key);
+    println!("Biz-Api-Nonce: {}", signed.nonce);
+    println!("Biz-Api-Signature: {}", signed.signature);
+    eprintln!("signed content: {}", signed.content);
+    eprintln!("digest: {}", signed.digest);
+    Ok(())
+}
+
+fn verify_webhook(args: &[String]) -> Result<(), Failure> {
+    let flags = flags(args, &["timestamp", "signature", "body-file", "env", "response-key"])?;
+    let body = match flags.get("body-file") {
+        Some(path) => std::fs::read(path).map_err(|e| Failure::Usage(format!("cannot read {path}: {e}")))?,
+        None => {
+            let mut body = Vec::new();
+            std::io::stdin().read_to_end(&mut body).map_err(|e| Failure::Usage(format!("stdin: {e}")))?;
+            body
+        }
+    };
+    let verifier = match flags.get("response-key") {
+        Some(key) => ResponseVerifier::with_key(key.clone())?,
+        None => ResponseVerifier::new(environment(flags.get("env").map_or("prod", String::as_str))?),
+    };
+    verifier.verify(body, required(&flags, "timestamp")?.into(), required(&flags, "signature")?.into())?;
+    println!("valid: signed by Cobo");
+    Ok(())
+}
+
+/// A secret's fingerprint: enough to see that tokens rotate, useless to an attacker.
+fn redacted(secret: &Secret) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(secret.expose().as_bytes());
+    let prefix: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+    format!("<redacted sha256:{prefix}…>")
+}
+
+fn demo() -> Result<(), Failure> {
+    use cobo_oauth_mock::{App, MockConfig, MockServer};
+    let server = MockServer::start(MockConfig::default())
+        .map_err(|e| Failure::Usage(format!("cannot start the mock server: {e}")))?;
+    println!("1. Started the mock Cobo server at {}", server.base_url());
+    println!("   its response key: {}", server.response_public_key());
+
+    let key = AppKey::generate()?;
+    let (client_id, org_id) = ("demo-portal-app", "demo-org");
+    server.register_app(App { client_id: client_id.into(), api_key: key.api_key(), orgs: vec![org_id.into()] });
+    println!("2. Generated an app key; registered its API key {} for {client_id}", key.api_key());
+
+    let client = OAuthClient::new(
+        Arc::new(key),
+        ClientConfig::for_base_url(server.base_url(), server.response_public_key()),
+    )?;
+    let token = client.get_org_token(client_id.into(), org_id.into())?;
+    println!("3. GET /oauth/token (org_implicit): signed request, verified response");
+    print_token(&token);
+
+    let refreshed = client.refresh_org_token(client_id.into(), token.refresh_token.clone())?;
+    println!("4. POST /oauth/token (refresh_token): new tokens, the old refresh token is spent");
+    print_token(&refreshed);
+
+    match client.refresh_org_token(client_id.into(), token.refresh_token.clone()) {
+        Err(CoboOAuthError::OAuth { status, error, .. }) => {
+            println!("5. Reusing the old refresh token is refused: HTTP {status} {error}")
+        }
+        other => return Err(Failure::Usage(format!("expected invalid_grant for a spent refresh token, got {other:?}"))),
+    }
+    let counters = server.counters();
+    println!("6. The server saw {} get and {} refresh requests", counters.get, counters.refresh);
+    server.shutdown();
+    Ok(())
+}
+
+fn print_token(token: &OrgToken) {
+    println!(
+        "   access_token {}  refresh_token {}  {} {}s",
+        redacted(&token.access_token),
+        redacted(&token.refresh_token),
+        token.token_type,
+        token.expires_in
+    );
+}
