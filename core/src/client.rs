@@ -3,6 +3,7 @@
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
+use std::io::Read;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -149,7 +150,7 @@ impl OAuthClient {
     fn read(&self, response: reqwest::blocking::Response) -> Result<OrgToken, Error> {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let body = response.bytes()?;
+        let body = read_body(response, status)?;
         match (header(&headers, "biz-timestamp"), header(&headers, "biz-resp-signature")) {
             (Some(timestamp), Some(signature)) => self.verifier.check(&body, timestamp, signature)?,
             _ if matches!(status, 414 | 429 | 502 | 503) => return Err(Error::Unavailable { status }),
@@ -164,9 +165,35 @@ impl OAuthClient {
     }
 }
 
+/// Token responses are a few hundred bytes; a proxy's error page may be larger,
+/// but nothing legitimate comes near this.
+const MAX_BODY_BYTES: u64 = 1 << 20;
+
+fn read_body(response: reqwest::blocking::Response, status: u16) -> Result<Vec<u8>, Error> {
+    let mut body = Vec::new();
+    response.take(MAX_BODY_BYTES + 1).read_to_end(&mut body).map_err(|e| match e.into_inner() {
+        Some(inner) => match inner.downcast::<reqwest::Error>() {
+            Ok(http) => Error::Http(*http),
+            Err(other) => Error::Io(std::io::Error::other(other)),
+        },
+        None => Error::Io(std::io::Error::other("the response body could not be read")),
+    })?;
+    if body.len() as u64 > MAX_BODY_BYTES {
+        return Err(Error::InvalidResponse { status, reason: format!("body larger than {MAX_BODY_BYTES} bytes") });
+    }
+    Ok(body)
+}
+
+/// Cobo's ids are tens of characters; the cap turns a runaway value into a clear
+/// error instead of a URL a proxy refuses.
+const MAX_ARGUMENT_BYTES: usize = 4096;
+
 fn require(name: &str, value: &str) -> Result<(), Error> {
     if value.trim().is_empty() {
         return Err(Error::Argument(format!("{name} must not be empty")));
+    }
+    if value.len() > MAX_ARGUMENT_BYTES {
+        return Err(Error::Argument(format!("{name} is longer than {MAX_ARGUMENT_BYTES} bytes")));
     }
     Ok(())
 }

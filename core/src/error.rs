@@ -58,6 +58,7 @@ impl From<Error> for CoboOAuthError {
             Error::Http(e) if e.is_timeout() => Self::Timeout { reason: chain(&e) },
             Error::Http(e) if e.is_builder() => Self::InvalidArgument { reason: chain(&e) },
             Error::Http(e) => Self::Transport { reason: chain(&e) },
+            Error::Io(e) if e.kind() == std::io::ErrorKind::TimedOut => Self::Timeout { reason: chain(&e) },
             Error::Io(e) => Self::Transport { reason: chain(&e) },
             Error::OAuth { status, error, error_description } => {
                 Self::OAuth { status, error, error_description }

@@ -173,8 +173,8 @@ fn assert_error(name: &str, err: &CoboOAuthError, expect: &Value) {
         CoboOAuthError::ResponseSignature { reason } => ("ResponseSignature", serde_json::json!({"reason": reason})),
         other => panic!("{name}: unexpected {other:?}"),
     };
-    assert_eq!(expect["error"].as_str(), Some(variant), "{name}: got {err:?}");
-    for (field, value) in expect.as_object().unwrap().iter().filter(|(k, _)| *k != "error") {
+    assert_eq!(expect["variant"].as_str(), Some(variant), "{name}: got {err:?}");
+    for (field, value) in expect.as_object().unwrap().iter().filter(|(k, _)| *k != "variant") {
         assert_eq!(&fields[field], value, "{name}: field {field} of {err:?}");
     }
 }
@@ -357,4 +357,16 @@ fn underscore_signature_headers_are_accepted() {
     let token = client.get_org_token(CLIENT_ID.into(), ORG_ID.into()).unwrap();
     assert_eq!((token.access_token.expose(), token.expires_in), ("a1", 60));
     server.join().unwrap();
+}
+
+#[test]
+fn oversized_arguments_are_refused_before_any_io() {
+    let h = Harness::start();
+    let client = h.client();
+    let huge = "x".repeat(10 << 20);
+    let err = client.get_org_token(huge.clone(), ORG_ID.into()).unwrap_err();
+    assert!(matches!(err, CoboOAuthError::InvalidArgument { .. }), "{err:?}");
+    let err = client.refresh_org_token(CLIENT_ID.into(), Secret::new(huge)).unwrap_err();
+    assert!(matches!(&err, CoboOAuthError::InvalidArgument { reason } if !reason.contains("xxxx")), "{err:?}");
+    assert_eq!(h.server.counters().total, 0);
 }
