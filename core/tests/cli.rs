@@ -1,0 +1,110 @@
+//! The `cobo-oauth` binary as a user runs it.
+
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn cli(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cobo-oauth"));
+    command.args(args).env_remove("COBO_PRIVATE_KEY").env_remove("COBO_REFRESH_TOKEN").stdin(Stdio::null());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn demo_walks_through_get_refresh_and_rotation_without_printing_tokens() {
+    let out = cli(&["demo"], &[]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("Reusing the old refresh token is refused: HTTP 400 invalid_grant"), "{stdout}");
+    assert!(stdout.contains("1 get and 2 refresh requests"), "{stdout}");
+    // Tokens appear only as fingerprints.
+    assert_eq!(stdout.matches("<redacted sha256:").count(), 4, "{stdout}");
+}
+
+#[test]
+fn sign_matches_the_first_signing_vector() {
+    let path = format!("{}/../tests/vectors/signing.json", env!("CARGO_MANIFEST_DIR"));
+    let vectors: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let case = &vectors["cases"][0];
+    let field = |name: &str| case[name].as_str().unwrap().to_owned();
+    let out = cli(
+        &["sign", "--method", &field("method"), "--path", &field("path"), "--query", &field("query"), "--body", &field("body"), "--nonce", &field("nonce")],
+        &[("COBO_PRIVATE_KEY", &field("private_key_hex"))],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let expected = format!(
+        "Biz-Api-Key: {}\nBiz-Api-Nonce: {}\nBiz-Api-Signature: {}\n",
+        field("api_key"),
+        field("nonce"),
+        field("signature")
+    );
+    assert_eq!(text(&out.stdout), expected);
+}
+
+#[test]
+fn keygen_output_is_a_loadable_key() {
+    let out = cli(&["keygen"], &[]);
+    let stdout = text(&out.stdout);
+    let line = |prefix: &str| stdout.lines().find_map(|l| l.strip_prefix(prefix)).unwrap().to_owned();
+    let (api_key, private_key) = (line("api_key: "), line("private_key: "));
+    let signed = cli(&["sign", "--method", "GET", "--path", "/v2/oauth/token"], &[("COBO_PRIVATE_KEY", &private_key)]);
+    assert!(text(&signed.stdout).starts_with(&format!("Biz-Api-Key: {api_key}\n")));
+}
+
+#[test]
+fn mistakes_exit_with_usage_or_a_typed_error() {
+    let out = cli(&["token", "get", "--client-id", "a", "--org-id", "b"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("COBO_PRIVATE_KEY"));
+    let out = cli(&["sign", "--method", "GET", "--path", "/v2/x"], &[("COBO_PRIVATE_KEY", "abc")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("invalid key"), "{}", text(&out.stderr));
+    let out = cli(&["token", "get", "--private-key", "x"], &[]);
+    assert_eq!(out.status.code(), Some(2), "keys are never taken from argv");
+    let out = cli(&["verify-webhook", "--timestamp", "1", "--signature", "00", "--body-file", "/dev/null", "--env", "dev"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("response signature"));
+}
+
+#[test]
+fn token_get_and_refresh_against_the_cli_mock() {
+    use std::io::{BufRead, BufReader};
+    let keys = text(&cli(&["keygen"], &[]).stdout);
+    let line = |prefix: &str| keys.lines().find_map(|l| l.strip_prefix(prefix)).unwrap().to_owned();
+    let (api_key, private_key) = (line("api_key: "), line("private_key: "));
+    let mut mock = Command::new(env!("CARGO_BIN_EXE_cobo-oauth"))
+        .args(["mock", "--app", &format!("cli-app:{api_key}:cli-org")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(mock.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    let started: Value = serde_json::from_str(&first).unwrap();
+    let (url, key) = (started["base_url"].as_str().unwrap(), started["response_public_key"].as_str().unwrap());
+    let target = ["--base-url", url, "--response-key", key, "--client-id", "cli-app"];
+
+    let got = cli(&[&["token", "get", "--org-id", "cli-org"][..], &target].concat(), &[("COBO_PRIVATE_KEY", &private_key)]);
+    assert!(got.status.success(), "{}", text(&got.stderr));
+    let token: Value = serde_json::from_slice(&got.stdout).unwrap();
+    assert_eq!(token["expires_in"], 43199);
+    let refresh_token = token["refresh_token"].as_str().unwrap();
+    let env = [("COBO_PRIVATE_KEY", private_key.as_str()), ("COBO_REFRESH_TOKEN", refresh_token)];
+    let refreshed = cli(&[&["token", "refresh"][..], &target].concat(), &env);
+    assert!(refreshed.status.success(), "{}", text(&refreshed.stderr));
+    let again = cli(&[&["token", "refresh"][..], &target].concat(), &env);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(text(&again.stderr).contains("invalid_grant"));
+    assert!(!text(&again.stderr).contains(refresh_token));
+
+    drop(mock.stdin.take()); // closing stdin stops the mock
+    assert!(mock.wait().unwrap().success());
+}
