@@ -1,0 +1,209 @@
+//! Registered apps, the orgs that installed them, and the tokens issued to them.
+//! Refresh tokens rotate: each refresh spends the old one and issues a new pair.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::crypto::{normalize_api_key, Rng};
+use crate::error::OAuthError;
+use crate::App;
+
+/// The success body of both operations.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub scope: &'static str,
+    pub expires_in: u64,
+    pub refresh_token: String,
+}
+
+struct RefreshGrant {
+    client_id: String,
+    org_id: String,
+    expires_at_ms: u64,
+    spent: bool,
+}
+
+pub(crate) struct Registry {
+    apps: HashMap<String, App>,
+    grants: HashMap<String, RefreshGrant>,
+    pub access_ttl_secs: u64,
+    pub refresh_ttl_secs: u64,
+}
+
+impl Registry {
+    pub fn new(access_ttl_secs: u64, refresh_ttl_secs: u64) -> Registry {
+        Registry {
+            apps: HashMap::new(),
+            grants: HashMap::new(),
+            access_ttl_secs,
+            refresh_ttl_secs,
+        }
+    }
+
+    /// Adds or replaces an app. A key that is not a valid Ed25519 public key is kept
+    /// as given, so requests signed for it fail as an unregistered key would.
+    pub fn register(&mut self, mut app: App) {
+        if let Some(key) = normalize_api_key(&app.api_key) {
+            app.api_key = key;
+        }
+        self.apps.insert(app.client_id.clone(), app);
+    }
+
+    /// Whether any app holds this (lower-case hex) key.
+    pub fn key_registered(&self, api_key: &str) -> bool {
+        self.apps.values().any(|a| a.api_key == api_key)
+    }
+
+    /// The app behind `client_id`, if the request was signed with its key.
+    fn app_for(&self, client_id: &str, api_key: &str) -> Result<&App, OAuthError> {
+        let app = self
+            .apps
+            .get(client_id)
+            .ok_or_else(|| OAuthError::invalid_client(format!("unknown client_id {client_id}")))?;
+        if app.api_key != api_key {
+            return Err(OAuthError::invalid_client(
+                "the API key is not the one registered for this client_id",
+            ));
+        }
+        Ok(app)
+    }
+
+    fn check_installed(app: &App, org_id: &str) -> Result<(), OAuthError> {
+        if app.orgs.iter().any(|o| o == org_id) {
+            Ok(())
+        } else {
+            Err(OAuthError::unauthorized_client(format!(
+                "the app {} is not installed in organization {org_id}",
+                app.client_id
+            )))
+        }
+    }
+
+    /// Get Org Access Token (grant `org_implicit`).
+    pub fn get(
+        &mut self,
+        client_id: &str,
+        api_key: &str,
+        org_id: &str,
+        rng: &Rng,
+        now_ms: u64,
+    ) -> Result<TokenResponse, OAuthError> {
+        Self::check_installed(self.app_for(client_id, api_key)?, org_id)?;
+        Ok(self.issue(client_id, org_id, rng, now_ms))
+    }
+
+    /// Refresh Org Access Token (grant `refresh_token`): spends `refresh_token`.
+    pub fn refresh(
+        &mut self,
+        client_id: &str,
+        api_key: &str,
+        refresh_token: &str,
+        rng: &Rng,
+        now_ms: u64,
+    ) -> Result<TokenResponse, OAuthError> {
+        let app = self.app_for(client_id, api_key)?;
+        let grant = self
+            .grants
+            .get(refresh_token)
+            .ok_or_else(|| OAuthError::invalid_grant("the refresh token is invalid"))?;
+        if grant.client_id != client_id {
+            return Err(OAuthError::invalid_grant(
+                "the refresh token was not issued to this client_id",
+            ));
+        }
+        if grant.spent {
+            return Err(OAuthError::invalid_grant(
+                "the refresh token has already been used",
+            ));
+        }
+        if now_ms >= grant.expires_at_ms {
+            return Err(OAuthError::invalid_grant("the refresh token has expired"));
+        }
+        let org_id = grant.org_id.clone();
+        // An org that uninstalled the app (re-registered without it) cannot refresh either.
+        Self::check_installed(app, &org_id)?;
+        if let Some(grant) = self.grants.get_mut(refresh_token) {
+            grant.spent = true;
+        }
+        Ok(self.issue(client_id, &org_id, rng, now_ms))
+    }
+
+    /// A fresh pair. TTLs are read now, so a TTL change affects tokens issued after it.
+    fn issue(&mut self, client_id: &str, org_id: &str, rng: &Rng, now_ms: u64) -> TokenResponse {
+        let token = self.unbound_token(rng);
+        let expires_at_ms = now_ms.saturating_add(self.refresh_ttl_secs.saturating_mul(1000));
+        self.grants.insert(
+            token.refresh_token.clone(),
+            RefreshGrant {
+                client_id: client_id.to_owned(),
+                org_id: org_id.to_owned(),
+                expires_at_ms,
+                spent: false,
+            },
+        );
+        token
+    }
+
+    /// A well-formed token body that no grant backs: what faults show clients.
+    pub fn unbound_token(&self, rng: &Rng) -> TokenResponse {
+        TokenResponse {
+            access_token: rng.token(),
+            token_type: "Bearer",
+            scope: "",
+            expires_in: self.access_ttl_secs,
+            refresh_token: rng.token(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+
+    fn registry() -> (Registry, Rng) {
+        let mut r = Registry::new(100, 10);
+        r.register(App {
+            client_id: "app".into(),
+            api_key: KEY.to_uppercase(),
+            orgs: vec!["org".into()],
+        });
+        (r, Rng::from_os().unwrap())
+    }
+
+    #[test]
+    fn refresh_rotates_and_spends() {
+        let (mut r, rng) = registry();
+        let first = r.get("app", KEY, "org", &rng, 0).unwrap();
+        assert_eq!(first.expires_in, 100);
+        let second = r
+            .refresh("app", KEY, &first.refresh_token, &rng, 1)
+            .unwrap();
+        assert_ne!(second.refresh_token, first.refresh_token);
+        let reuse = r
+            .refresh("app", KEY, &first.refresh_token, &rng, 2)
+            .unwrap_err();
+        assert_eq!((reuse.status, reuse.error.as_str()), (400, "invalid_grant"));
+        let expired = r
+            .refresh("app", KEY, &second.refresh_token, &rng, 10_001)
+            .unwrap_err();
+        assert_eq!(expired.error_description, "the refresh token has expired");
+    }
+
+    #[test]
+    fn uninstalled_org_and_foreign_key_are_refused() {
+        let (mut r, rng) = registry();
+        assert_eq!(r.get("app", KEY, "other", &rng, 0).unwrap_err().status, 403);
+        assert_eq!(
+            r.get("app", &"00".repeat(32), "org", &rng, 0)
+                .unwrap_err()
+                .status,
+            401
+        );
+        assert_eq!(r.get("nope", KEY, "org", &rng, 0).unwrap_err().status, 401);
+    }
+}
