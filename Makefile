@@ -2,7 +2,7 @@
 CARGO ?= cargo
 RELEASE_DIR := target/release
 
-.PHONY: help build bindgen demo test test-rust
+.PHONY: help build bindgen demo test test-rust bench
 
 help: ## List the targets and what they do
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -20,3 +20,6 @@ test: test-rust ## Run every test suite
 
 test-rust: ## Rust unit and integration tests (against the mock server)
 	$(CARGO) test --release -p cobo-oauth -p cobo-oauth-mock
+
+bench: ## Benchmarks: ratios against references measured in the same run
+	$(CARGO) bench -p cobo-oauth --bench throughput

@@ -2,11 +2,12 @@
 
 use std::fmt;
 use std::io::Read;
+use std::sync::Arc;
 
 use ed25519_dalek::{SigningKey, SECRET_KEY_LENGTH};
 
 use crate::error::{CoboOAuthError, Error};
-use crate::signing::{self, SignedRequest};
+use crate::signing::{self, NonceClock, SignedRequest};
 use crate::secret::wipe;
 use crate::{hex, Secret};
 
@@ -14,6 +15,7 @@ use crate::{hex, Secret};
 pub struct AppKey {
     signing: SigningKey,
     api_key: String,
+    nonces: Arc<NonceClock>,
 }
 
 impl AppKey {
@@ -58,7 +60,8 @@ impl AppKey {
     fn from_seed(seed: &[u8; SECRET_KEY_LENGTH]) -> Self {
         let signing = SigningKey::from_bytes(seed);
         let api_key = hex::encode(signing.verifying_key().as_bytes());
-        AppKey { signing, api_key }
+        let nonces = NonceClock::for_key(&api_key);
+        AppKey { signing, api_key, nonces }
     }
 
     /// The public key as hex: the API key registered with Cobo.
@@ -71,9 +74,10 @@ impl AppKey {
         Secret::new(hex::encode(self.signing.as_bytes()))
     }
 
-    /// Signs one request with a fresh nonce. Does no I/O.
+    /// Signs one request with a fresh nonce: the current time in milliseconds, strictly
+    /// increasing across every `AppKey` of this key in the process. Does no I/O.
     pub fn sign_request(&self, method: String, path: String, query: String, body: String) -> SignedRequest {
-        self.sign_request_with_nonce(method, path, query, body, signing::next_nonce().to_string())
+        self.sign_request_with_nonce(method, path, query, body, self.nonces.next().to_string())
     }
 
     /// Signs one request with the given nonce (for vectors and debugging).

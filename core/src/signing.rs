@@ -1,9 +1,12 @@
 //! CoboAuth request signing: canonical content, double SHA-256, Ed25519, nonces.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ed25519_dalek::{Signer, SigningKey};
+use once_cell::sync::Lazy;
 use sha2::{Digest, Sha256};
 
 use crate::hex;
@@ -52,18 +55,33 @@ pub(crate) fn sign(
     }
 }
 
-/// Cobo rejects a reused nonce per key, so nonces are the current Unix time in
-/// milliseconds, bumped past the last one handed out in this process: strictly
-/// increasing across threads and across calls within one millisecond.
-pub(crate) fn next_nonce() -> u64 {
-    static LAST: AtomicU64 = AtomicU64::new(0);
-    let now = now_ms();
-    let mut last = LAST.load(Ordering::Relaxed);
-    loop {
-        let next = now.max(last + 1);
-        match LAST.compare_exchange_weak(last, next, Ordering::AcqRel, Ordering::Relaxed) {
-            Ok(_) => return next,
-            Err(seen) => last = seen,
+/// Hands out nonces for one API key. Cobo rejects a reused nonce per key, so a nonce
+/// is the current Unix time in milliseconds, bumped past the last one handed out:
+/// strictly increasing across threads and within one millisecond. (Above 1000
+/// signatures per second, sustained, nonces run ahead of the clock.)
+#[derive(Debug, Default)]
+pub(crate) struct NonceClock {
+    last: AtomicU64,
+}
+
+impl NonceClock {
+    /// The clock of `api_key`, shared by every `AppKey` of that key in this process.
+    pub(crate) fn for_key(api_key: &str) -> Arc<NonceClock> {
+        static CLOCKS: Lazy<Mutex<HashMap<String, Arc<NonceClock>>>> = Lazy::new(Default::default);
+        // A poisoned lock only means another thread panicked mid-insert; the map is intact.
+        let mut clocks = CLOCKS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        clocks.entry(api_key.to_owned()).or_default().clone()
+    }
+
+    pub(crate) fn next(&self) -> u64 {
+        let now = now_ms();
+        let mut last = self.last.load(Ordering::Relaxed);
+        loop {
+            let next = now.max(last.saturating_add(1));
+            match self.last.compare_exchange_weak(last, next, Ordering::AcqRel, Ordering::Relaxed) {
+                Ok(_) => return next,
+                Err(seen) => last = seen,
+            }
         }
     }
 }
@@ -81,7 +99,10 @@ mod tests {
     #[test]
     fn nonces_strictly_increase_across_threads() {
         let handles: Vec<_> = (0..8)
-            .map(|_| std::thread::spawn(|| (0..2000).map(|_| next_nonce()).collect::<Vec<_>>()))
+            .map(|_| {
+                let clock = NonceClock::for_key("same key, separate lookups");
+                std::thread::spawn(move || (0..2000).map(|_| clock.next()).collect::<Vec<_>>())
+            })
             .collect();
         let mut all = Vec::new();
         for handle in handles {
