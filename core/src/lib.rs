@@ -20,4 +20,11 @@ pub use secret::Secret;
 pub use signing::{canonical_content, content_digest, SignedRequest};
 pub use verify::{verify_webhook, verify_webhook_with_key, ResponseVerifier};
 
+// At the crate root: UniFFI's library mode matches the UDL's `[Custom] typedef` by
+// module path, and refuses a definition registered from a submodule.
+uniffi::custom_type!(Secret, String, {
+    try_lift: |value| Ok(Secret::new(value)),
+    lower: |secret| secret.expose().to_owned(),
+});
+
 uniffi::include_scaffolding!("cobo_oauth");

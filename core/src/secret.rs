@@ -56,8 +56,3 @@ pub(crate) fn wipe(bytes: &mut [u8]) {
     }
     std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
 }
-
-uniffi::custom_type!(Secret, String, {
-    try_lift: |value| Ok(Secret(value)),
-    lower: |secret| secret.expose().to_owned(),
-});
