@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Generates the Kotlin bindings from the freshly built core library, then makes the
+# UniFFI checks run before the library's first use.
+#
+#   generate-bindings.sh <release dir> <output dir>
+#
+# Run from inside the Cargo workspace (uniffi-bindgen calls `cargo metadata` to find
+# core/uniffi.toml). The pom runs it after `make build bindgen`.
+#
+# Why the edit: UniFFI 0.32's Kotlin registers the library in `UniffiLib` and checks the
+# contract version and API checksums only in `IntegrityCheckingUniffiLib`, which nothing
+# touches unless the caller runs `uniffiEnsureInitialized()`. With a stale or mismatched
+# .so, the first call then goes through wrong signatures and can crash the JVM. One line
+# at the top of `UniffiLib`'s initializer runs the checks first, so any first use of the
+# API throws "UniFFI API checksum mismatch" instead. The script fails if the generated
+# code no longer has the expected shape (a UniFFI upgrade must revisit this).
+set -euo pipefail
+
+release_dir=$1
+out_dir=$2
+lib="$release_dir/libcobo_oauth.so"
+bindgen="$release_dir/uniffi-bindgen"
+
+die() { printf 'generate-bindings: error: %s\n' "$*" >&2; exit 1; }
+
+[ -f "$lib" ] || die "$lib is missing (run: make build)"
+[ -x "$bindgen" ] || die "$bindgen is missing (run: make bindgen)"
+
+rm -rf "$out_dir"
+mkdir -p "$out_dir"
+"$bindgen" generate "$lib" --language kotlin --no-format --out-dir "$out_dir"
+
+kt="$out_dir/com/cobo/oauth/cobo_oauth.kt"
+[ -f "$kt" ] || die "expected $kt; the bindgen wrote: $(cd "$out_dir" && find . -type f)"
+
+anchor='        Native.register(UniffiLib::class.java, findLibraryName(componentName = "cobo_oauth"))'
+check='        IntegrityCheckingUniffiLib.ensureInitialized() // generate-bindings.sh: contract and checksums first'
+count=$(grep -cxF "$anchor" "$kt" || true)
+[ "$count" = 1 ] || die "found the UniffiLib registration $count times in $kt, expected once"
+grep -qF 'internal object IntegrityCheckingUniffiLib {' "$kt" || die "no IntegrityCheckingUniffiLib in $kt"
+
+awk -v anchor="$anchor" -v check="$check" '$0 == anchor { print check } { print }' "$kt" > "$kt.tmp"
+mv "$kt.tmp" "$kt"
+grep -qxF "$check" "$kt" || die "inserting the initialization check failed"
+echo "generate-bindings: wrote $kt"

@@ -1,0 +1,39 @@
+package com.cobo.oauth
+
+import org.junit.jupiter.api.Assertions.assertArrayEquals
+import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertTrue
+import org.junit.jupiter.api.Test
+import java.nio.file.Files
+import java.nio.file.Path
+import java.util.jar.JarFile
+
+/**
+ * The packaged jar carries this build's native library under linux-x86-64/, and the
+ * jar plus JNA and the Kotlin stdlib is all a user needs: no jna.library.path.
+ */
+class BundledJarIT {
+    private val jar = Path.of(System.getProperty("cobo.jar") ?: error("Failsafe sets cobo.jar"))
+
+    @Test
+    fun `the jar holds the freshly built library`() {
+        JarFile(jar.toFile()).use { file ->
+            val entry = file.getJarEntry("linux-x86-64/libcobo_oauth.so") ?: error("no linux-x86-64/libcobo_oauth.so in $jar")
+            val bundled = file.getInputStream(entry).use { it.readBytes() }
+            assertArrayEquals(Files.readAllBytes(Repo.path("target/release/libcobo_oauth.so")), bundled)
+        }
+    }
+
+    @Test
+    fun `the jar works with only JNA and the Kotlin stdlib beside it`() {
+        val dependencies = ChildJvm.testClassPath.filter {
+            val name = Path.of(it).fileName.toString()
+            name.startsWith("jna-") || name.startsWith("kotlin-stdlib-")
+        }
+        assertEquals(2, dependencies.size, "JNA and kotlin-stdlib on the test class path: $dependencies")
+        val probeClasses = Repo.buildDir.resolve("test-classes").toString()
+        val result = ChildJvm.run(listOf(jar.toString(), probeClasses) + dependencies, NativeProbe::class.java.name)
+        assertEquals(0, result.exitCode, result.output)
+        assertTrue(Regex("""ok [0-9a-f]{64}""").containsMatchIn(result.output)) { result.output }
+    }
+}

@@ -1,0 +1,83 @@
+package com.cobo.oauth
+
+import org.json.JSONObject
+import java.net.URI
+import java.net.http.HttpClient
+import java.net.http.HttpRequest
+import java.net.http.HttpResponse
+import java.nio.file.Files
+import java.util.UUID
+import java.util.concurrent.TimeUnit
+
+/**
+ * The shared mock server, target/release/cobo-oauth-mock, as a child process, and its
+ * control API. It runs until its stdin (a pipe held here) closes: [close] closes it.
+ */
+class MockServer private constructor(private val process: Process, ready: JSONObject) : AutoCloseable {
+    val baseUrl: String = ready.getString("base_url")
+    val controlUrl: String = ready.getString("control_url")
+    val responsePublicKey: String = ready.getString("response_public_key")
+    private val http = HttpClient.newHttpClient()
+
+    /** A client configuration that talks to this server and trusts its response key. */
+    fun config(): ClientConfig = ClientConfig(baseUrl = baseUrl, responsePublicKey = responsePublicKey)
+
+    /** Registers an app with a fresh key and a unique client ID, installed in one org. */
+    fun newApp(): TestApp {
+        val app = TestApp("app-${UUID.randomUUID()}", AppKey.generate(), "org-${UUID.randomUUID()}")
+        post("/apps", JSONObject().put("client_id", app.clientId).put("api_key", app.key.apiKey()).put("orgs", listOf(app.orgId)))
+        return app
+    }
+
+    /** Replaces the next [count] requests of [operation] ("get", "refresh", "any") with [fault]. */
+    fun queueFault(fault: JSONObject, operation: String, count: Int = 1) {
+        post("/faults", JSONObject().put("fault", fault).put("count", count).put("operation", operation))
+    }
+
+    /** `{"get", "refresh", "rejected", "total", …}` since start or the last [reset]. */
+    fun counters(): JSONObject = send(HttpRequest.newBuilder(URI.create("$controlUrl/counters")).GET())
+
+    /** Clears queued faults and counters; apps and tokens stay. */
+    fun reset() {
+        post("/reset", JSONObject())
+    }
+
+    private fun post(path: String, body: JSONObject): JSONObject =
+        send(
+            HttpRequest.newBuilder(URI.create(controlUrl + path))
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body.toString())),
+        )
+
+    private fun send(request: HttpRequest.Builder): JSONObject {
+        val response = http.send(request.build(), HttpResponse.BodyHandlers.ofString())
+        check(response.statusCode() == 200) { "mock control API: HTTP ${response.statusCode()} ${response.body()}" }
+        return JSONObject(response.body())
+    }
+
+    override fun close() {
+        process.outputStream.close()
+        if (!process.waitFor(10, TimeUnit.SECONDS)) {
+            process.destroyForcibly()
+            error("the mock server did not exit when its stdin closed")
+        }
+    }
+
+    companion object {
+        /** Starts the server and waits for its ready line; its request log goes to target/mock-server.log. */
+        fun start(): MockServer {
+            val binary = Repo.path("target/release/cobo-oauth-mock")
+            check(Files.isExecutable(binary)) { "$binary is missing: run make build" }
+            val log = Repo.buildDir.resolve("mock-server.log").toFile()
+            val process = ProcessBuilder(binary.toString())
+                .redirectError(ProcessBuilder.Redirect.appendTo(log))
+                .start()
+            val ready = process.inputStream.bufferedReader().readLine()
+                ?: error("the mock server exited before it was ready; see $log")
+            return MockServer(process, JSONObject(ready))
+        }
+    }
+}
+
+/** A Portal App registered with the mock server. */
+class TestApp(val clientId: String, val key: AppKey, val orgId: String)

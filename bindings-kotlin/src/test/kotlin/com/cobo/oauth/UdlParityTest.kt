@@ -1,0 +1,139 @@
+package com.cobo.oauth
+
+import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertTrue
+import org.junit.jupiter.api.DynamicTest
+import org.junit.jupiter.api.DynamicTest.dynamicTest
+import org.junit.jupiter.api.Test
+import org.junit.jupiter.api.TestFactory
+import java.lang.reflect.Method
+import java.lang.reflect.Modifier
+
+/**
+ * Every function, constructor, method, record field, enum variant and error variant
+ * that core/src/cobo_oauth.udl declares is reachable from Kotlin under UniFFI's name,
+ * in the package that core/uniffi.toml names.
+ */
+class UdlParityTest {
+    private val udl = Udl(Repo.text("core/src/cobo_oauth.udl"))
+    private val pkg = "com.cobo.oauth"
+
+    private fun kotlinClass(name: String): Class<*> = Class.forName("$pkg.$name")
+
+    /** Public methods, by Kotlin name (names of functions over unsigned types carry a `-hash` suffix). */
+    private fun Class<*>.publicMethodNames(): Set<String> =
+        methods.filter { Modifier.isPublic(it.modifiers) }.map(Method::getName).map { it.substringBefore('-') }.toSet()
+
+    private fun reachable(what: String, check: () -> Unit): DynamicTest = dynamicTest(what, check)
+
+    @Test
+    fun `the parser found the whole UDL`() {
+        assertEquals(4, udl.functions.size)
+        assertEquals(setOf("AppKey", "ResponseVerifier", "OAuthClient"), udl.interfaces.map { it.name }.toSet())
+        assertEquals(setOf("OrgToken", "SignedRequest", "ClientConfig"), udl.dictionaries.keys)
+        assertEquals(setOf("Environment"), udl.enums.keys)
+        assertEquals(9, udl.errors.getValue("CoboOAuthError").size)
+        assertEquals(listOf("Secret"), udl.customTypes)
+    }
+
+    @TestFactory
+    fun functions() = udl.functions.map { f ->
+        reachable(f.name) {
+            // Top-level functions of cobo_oauth.kt live in its file class.
+            val facade = kotlinClass("Cobo_oauthKt")
+            val method = facade.methods.single { it.name == f.name.camelCase() }
+            assertTrue(Modifier.isStatic(method.modifiers))
+            assertEquals(f.args.size, method.parameterCount)
+        }
+    }
+
+    @TestFactory
+    fun interfaces() = udl.interfaces.flatMap { iface ->
+        val cls = kotlinClass(iface.name)
+        val constructors = iface.constructors.map { c ->
+            reachable("${iface.name}.${c.name}") {
+                if (c.name == "new") {
+                    assertTrue(cls.constructors.any { ctor -> ctor.parameterTypes.map { it.simpleName } == c.args.map { kotlinType(it.type) } }) {
+                        "no constructor ${iface.name}(${c.args.joinToString { it.type }})"
+                    }
+                } else {
+                    val companion = kotlinClass("${iface.name}\$Companion")
+                    val method = companion.methods.single { it.name == c.name.camelCase() }
+                    assertEquals(cls, method.returnType)
+                }
+            }
+        }
+        val methods = iface.methods.map { m ->
+            reachable("${iface.name}.${m.name}") {
+                val method = cls.methods.single { it.name == m.name.camelCase() }
+                assertEquals(m.args.map { kotlinType(it.type) }, method.parameterTypes.map { it.simpleName })
+            }
+        }
+        constructors + methods + reachable("${iface.name} is AutoCloseable") {
+            assertTrue(AutoCloseable::class.java.isAssignableFrom(cls))
+        }
+    }
+
+    @TestFactory
+    fun records() = udl.dictionaries.flatMap { (name, fields) ->
+        val cls = kotlinClass(name)
+        fields.map { field ->
+            reachable("$name.${field.name}") {
+                val property = field.name.camelCase()
+                val getter = "get" + property.replaceFirstChar { it.uppercase() }
+                assertTrue(getter in cls.publicMethodNames()) { "$name has no property $property" }
+                assertEquals(kotlinType(field.type), cls.getDeclaredField(property).type.simpleName)
+                // Immutable: a val has no setter.
+                assertTrue(("set" + property.replaceFirstChar { it.uppercase() }) !in cls.publicMethodNames())
+            }
+        }
+    }
+
+    @TestFactory
+    fun enums() = udl.enums.flatMap { (name, variants) ->
+        val cls = kotlinClass(name)
+        variants.map { variant ->
+            reachable("$name.$variant") {
+                assertTrue(cls.enumConstants.any { (it as Enum<*>).name == variant.uppercase() })
+            }
+        }
+    }
+
+    @TestFactory
+    fun errors() = udl.errors.flatMap { (name, variants) ->
+        val base = kotlinClass(name.replace(Regex("Error$"), "Exception"))
+        // Sealed: Kotlin compiles it abstract; ExceptionFields.kt matches on it exhaustively.
+        assertTrue(Modifier.isAbstract(base.modifiers) && Exception::class.java.isAssignableFrom(base))
+        variants.map { variant ->
+            reachable("$name.${variant.name}") {
+                val cls = kotlinClass("${base.simpleName}\$${variant.name}")
+                assertEquals(base, cls.superclass)
+                for (field in variant.args) {
+                    val getter = "get" + field.name.camelCase().replaceFirstChar { it.uppercase() }
+                    assertTrue(getter in cls.publicMethodNames()) { "${cls.simpleName} has no property ${field.name.camelCase()}" }
+                }
+            }
+        }
+    }
+
+    @TestFactory
+    fun `custom types`() = udl.customTypes.map { name ->
+        reachable(name) {
+            val cls = kotlinClass(name)
+            assertTrue(cls.declaredMethods.any { it.name == "toString" }) { "$name must redact its toString()" }
+        }
+    }
+
+    /** The JVM type UniFFI gives a UDL type, by simple name. */
+    private fun kotlinType(udlType: String): String = when (udlType) {
+        "string" -> "String"
+        "bytes" -> "byte[]"
+        "i64" -> "long"
+        "u16" -> "short"
+        "u32" -> "int"
+        "u64" -> "long"
+        "timestamp" -> "Instant"
+        "string?" -> "String"
+        else -> udlType
+    }
+}
