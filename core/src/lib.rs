@@ -20,6 +20,11 @@ pub use secret::Secret;
 pub use signing::{canonical_content, content_digest, SignedRequest};
 pub use verify::{verify_webhook, verify_webhook_with_key, ResponseVerifier};
 
+/// The README's Rust quickstart, compiled by `cargo test`.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 // At the crate root: UniFFI's library mode matches the UDL's `[Custom] typedef` by
 // module path, and refuses a definition registered from a submodule.
 uniffi::custom_type!(Secret, String, {
