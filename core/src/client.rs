@@ -263,6 +263,10 @@ fn json_reason(err: &serde_json::Error) -> String {
     format!("{kind} at line {} column {}", err.line(), err.column())
 }
 
+/// Cobo's tokens live about 12 hours; anything past ten years is a broken response,
+/// and would overflow the date types of some languages.
+const MAX_EXPIRES_IN_SECS: u64 = 10 * 365 * 24 * 3600;
+
 #[derive(Deserialize)]
 struct TokenBody {
     access_token: String,
@@ -279,7 +283,10 @@ impl TokenBody {
         if self.access_token.is_empty() || self.refresh_token.is_empty() {
             return Err(invalid("empty access_token or refresh_token"));
         }
-        let lifetime = u64::try_from(self.expires_in).map_err(|_| invalid("negative expires_in"))?;
+        let lifetime = u64::try_from(self.expires_in)
+            .ok()
+            .filter(|&secs| secs <= MAX_EXPIRES_IN_SECS)
+            .ok_or_else(|| invalid("expires_in is negative or longer than ten years"))?;
         let expires_at = SystemTime::now()
             .checked_add(Duration::from_secs(lifetime))
             .ok_or_else(|| invalid("expires_in out of range"))?;
@@ -332,6 +339,17 @@ mod tests {
     fn form_encoding_keeps_unreserved_only() {
         assert_eq!(form_encode("e3986401-4aec_x.y~z"), "e3986401-4aec_x.y~z");
         assert_eq!(form_encode("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
+    }
+
+    #[test]
+    fn absurd_lifetimes_are_invalid_responses() {
+        for expires_in in [-1, 1_000_000_000_000, i64::MAX] {
+            let body = format!(
+                r#"{{"access_token":"a","token_type":"Bearer","expires_in":{expires_in},"refresh_token":"r"}}"#
+            );
+            let token = parse::<TokenBody>(201, body.as_bytes()).unwrap();
+            assert!(matches!(token.into_org_token(201), Err(Error::InvalidResponse { status: 201, .. })));
+        }
     }
 
     #[test]

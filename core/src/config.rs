@@ -78,8 +78,10 @@ impl ClientConfig {
     }
 }
 
-/// Bounded retries; the cap keeps a misconfiguration from hammering Cobo.
+/// Bounded retries; the caps keep a misconfiguration from hammering Cobo or
+/// sleeping for ever.
 pub(crate) const MAX_RETRIES_CAP: u32 = 10;
+pub(crate) const MAX_RETRY_DELAY_MS_CAP: u64 = 60_000;
 
 /// A checked configuration.
 #[derive(Debug)]
@@ -120,6 +122,9 @@ impl ClientConfig {
         }
         if self.max_retries > MAX_RETRIES_CAP {
             return Err(Error::Config(format!("max_retries must be at most {MAX_RETRIES_CAP}")));
+        }
+        if self.retry_max_delay_ms > MAX_RETRY_DELAY_MS_CAP {
+            return Err(Error::Config(format!("retry_max_delay_ms must be at most {MAX_RETRY_DELAY_MS_CAP}")));
         }
         if self.retry_base_delay_ms > self.retry_max_delay_ms {
             return Err(Error::Config("retry_base_delay_ms must not exceed retry_max_delay_ms".into()));

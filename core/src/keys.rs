@@ -39,9 +39,11 @@ impl AppKey {
     pub(crate) fn parse(text: &str) -> Result<Self, Error> {
         let text = text.trim_matches(|c: char| c.is_ascii_whitespace());
         let mut seed = [0u8; SECRET_KEY_LENGTH];
-        let parsed = match text.len() {
-            64 => hex::decode_into(text, &mut seed).map(|()| Self::from_seed(&seed)),
-            128 => hex::decode_into(&text[..64], &mut seed).and_then(|()| {
+        // Hex is ASCII; checking first makes the byte slicing below safe.
+        let parsed = match (text.is_ascii(), text.len()) {
+            (false, _) => Err("not a hex string (non-ASCII characters)".to_owned()),
+            (true, 64) => hex::decode_into(text, &mut seed).map(|()| Self::from_seed(&seed)),
+            (true, 128) => hex::decode_into(&text[..64], &mut seed).and_then(|()| {
                 let key = Self::from_seed(&seed);
                 if text[64..].eq_ignore_ascii_case(&key.api_key) {
                     Ok(key)
@@ -49,7 +51,7 @@ impl AppKey {
                     Err("the public half does not match the seed".to_owned())
                 }
             }),
-            n => Err(format!(
+            (true, n) => Err(format!(
                 "expected 64 hex characters (seed) or 128 (seed and public key), got {n}"
             )),
         };

@@ -273,6 +273,7 @@ fn bad_configurations_are_refused() {
         ClientConfig { connect_timeout_ms: 0, ..ClientConfig::default() },
         ClientConfig { max_retries: 11, ..ClientConfig::default() },
         ClientConfig { retry_base_delay_ms: 10, retry_max_delay_ms: 1, ..ClientConfig::default() },
+        ClientConfig { retry_max_delay_ms: 60_001, ..ClientConfig::default() },
         ClientConfig { user_agent: Some("a\r\nX-Injected: 1".into()), ..ClientConfig::default() },
     ];
     for config in cases {

@@ -101,6 +101,17 @@ fn environment_keys_are_the_documented_ones() {
 }
 
 #[test]
+fn non_ascii_keys_are_refused_without_echoing_them() {
+    // 128 bytes whose 64th byte falls inside a multi-byte character.
+    let sneaky = format!("{}é{}", "a".repeat(63), "b".repeat(63));
+    assert_eq!(sneaky.len(), 128);
+    for input in [sneaky.as_str(), "é".repeat(32).as_str(), "ａ".repeat(64).as_str()] {
+        let err = AppKey::new(Secret::new(input)).unwrap_err();
+        assert!(matches!(&err, CoboOAuthError::InvalidKey { reason } if !reason.contains("aaaa")), "{err:?}");
+    }
+}
+
+#[test]
 fn generated_keys_round_trip_and_differ() {
     let a = AppKey::generate().unwrap();
     let b = AppKey::generate().unwrap();
