@@ -1,0 +1,212 @@
+"""The native module (Rust, pyo3). Import from ``cobo_oauth``, not from here."""
+
+from datetime import datetime
+from typing import final
+
+from cobo_oauth.environment import Environment
+
+__all__ = [
+    "__version__",
+    "AppKey",
+    "ClientConfig",
+    "OAuthClient",
+    "OrgToken",
+    "ResponseVerifier",
+    "SignedRequest",
+    "canonical_content",
+    "content_digest",
+    "verify_webhook",
+    "verify_webhook_with_key",
+]
+
+__version__: str
+
+@final
+class AppKey:
+    """The Portal App's Ed25519 key. ``repr()`` shows only the API key.
+
+    Raises ``InvalidKeyError`` for a malformed key.
+    """
+
+    def __new__(cls, private_key_hex: str) -> AppKey:
+        """From a 64-hex-char seed, or the 128-hex-char seed||public form (the halves must
+        match). Surrounding whitespace is ignored, so a key file's newline is fine."""
+
+    @classmethod
+    def generate(cls) -> AppKey:
+        """A fresh random key pair from the operating system's CSPRNG."""
+
+    def api_key(self) -> str:
+        """The public key as hex: the API key registered with Cobo."""
+
+    def private_key_hex(self) -> str:
+        """The 64-hex-char seed, to store a generated key. Handle with care."""
+
+    def sign_request(self, method: str, path: str, query: str = "", body: str = "") -> SignedRequest:
+        """Signs one request. The nonce is the current time in milliseconds, strictly
+        increasing across every call in this process. ``query`` is the raw query string
+        without ``?``, ``body`` the exact body sent. Does no I/O."""
+
+    def sign_request_with_nonce(self, method: str, path: str, query: str, body: str, nonce: str) -> SignedRequest:
+        """As ``sign_request`` with a caller-chosen nonce (for test vectors and debugging)."""
+
+@final
+class ResponseVerifier:
+    """Checks Cobo's response signatures (``Biz-Timestamp``, ``Biz-Resp-Signature``)."""
+
+    def __new__(cls, environment: Environment) -> ResponseVerifier:
+        """The key Cobo signs this environment's responses with."""
+
+    @classmethod
+    def with_key(cls, public_key_hex: str) -> ResponseVerifier:
+        """A custom Cobo public key (64 hex chars), e.g. for a proxy or the mock server.
+        Raises ``InvalidArgumentError`` for a malformed key."""
+
+    def verify(self, body: bytes | bytearray, timestamp: str, signature: str) -> None:
+        """Returns when ``signature`` is Cobo's over ``<body>|<timestamp>``; raises
+        ``ResponseSignatureError`` otherwise. Does no I/O."""
+
+@final
+class OAuthClient:
+    """Calls Cobo's OAuth endpoints over one HTTP connection pool. Safe to share between
+    threads; constructing it does no network I/O. Network calls release the GIL."""
+
+    def __new__(cls, key: AppKey, config: ClientConfig | None = None) -> OAuthClient:
+        """Checks ``config`` (``None``: the defaults, i.e. production). Raises
+        ``InvalidArgumentError`` for an unusable configuration."""
+
+    def base_url(self) -> str:
+        """The base URL requests go to, e.g. ``https://api.cobo.com/v2``."""
+
+    def get_org_token(self, client_id: str, org_id: str) -> OrgToken:
+        """GET /oauth/token, grant ``org_implicit``. Makes one request, more on retryable
+        failures (transport errors, 5XX, 429, 503)."""
+
+    def refresh_org_token(self, client_id: str, refresh_token: str) -> OrgToken:
+        """POST /oauth/token, grant ``refresh_token``. The old refresh token is spent once
+        this reaches Cobo: store the returned one. Never replayed after the connection
+        opened."""
+
+@final
+class OrgToken:
+    """An Org Access Token as issued. ``repr()`` elides both tokens."""
+
+    @property
+    def access_token(self) -> str:
+        """Send as ``Authorization: Bearer <access_token>``."""
+    @property
+    def token_type(self) -> str:
+        """``Bearer``."""
+    @property
+    def scope(self) -> str:
+        """Empty today."""
+    @property
+    def expires_in(self) -> int:
+        """Seconds until the access token expires, as issued (about 12 h)."""
+    @property
+    def refresh_token(self) -> str:
+        """Single use: each refresh returns a new one."""
+    @property
+    def expires_at(self) -> datetime:
+        """Receipt time plus ``expires_in``, an aware UTC datetime (clamped to
+        ``datetime.max`` past the year 9999). Refresh by this clock: Cobo answers an
+        expired token with a 500, not a 401."""
+
+    def __new__(
+        cls,
+        *,
+        access_token: str,
+        token_type: str,
+        scope: str,
+        expires_in: int,
+        refresh_token: str,
+        expires_at: datetime,
+    ) -> OrgToken:
+        """A token record (for tests and caches); ``expires_at`` must be timezone-aware."""
+
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class SignedRequest:
+    """The CoboAuth headers for one request, plus what was signed. Send them as
+    ``Biz-Api-Key``, ``Biz-Api-Nonce``, ``Biz-Api-Signature``. ``repr()`` elides
+    ``content``, which holds the body."""
+
+    @property
+    def api_key(self) -> str: ...
+    @property
+    def nonce(self) -> str: ...
+    @property
+    def signature(self) -> str: ...
+    @property
+    def content(self) -> str:
+        """``METHOD|PATH|nonce|QUERY|BODY``, the string that was signed."""
+    @property
+    def digest(self) -> str:
+        """SHA-256(SHA-256(content)) as hex: the 32 bytes the signature signs."""
+
+    def __new__(cls, *, api_key: str, nonce: str, signature: str, content: str, digest: str) -> SignedRequest: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class ClientConfig:
+    """Where to send requests and how to check the answers. With ``base_url`` unset,
+    ``environment`` picks Cobo's URL and response key; a custom ``base_url`` (a proxy, the
+    mock server) needs ``response_public_key``. ``http://`` is refused unless the host is
+    loopback. Checked when an ``OAuthClient`` is made; an int out of range raises
+    ``InvalidArgumentError`` here."""
+
+    @property
+    def environment(self) -> Environment: ...
+    @property
+    def base_url(self) -> str | None: ...
+    @property
+    def response_public_key(self) -> str | None: ...
+    @property
+    def connect_timeout_ms(self) -> int: ...
+    @property
+    def timeout_ms(self) -> int: ...
+    @property
+    def user_agent(self) -> str | None: ...
+    @property
+    def max_retries(self) -> int:
+        """Extra attempts for the GET after transport errors, 5XX, 429 and 503 (at most
+        10). The refresh POST is retried only when the connection never opened."""
+    @property
+    def retry_base_delay_ms(self) -> int: ...
+    @property
+    def retry_max_delay_ms(self) -> int: ...
+
+    def __new__(
+        cls,
+        *,
+        environment: Environment | None = None,
+        base_url: str | None = None,
+        response_public_key: str | None = None,
+        connect_timeout_ms: int = 5000,
+        timeout_ms: int = 30000,
+        user_agent: str | None = None,
+        max_retries: int = 2,
+        retry_base_delay_ms: int = 200,
+        retry_max_delay_ms: int = 2000,
+    ) -> ClientConfig:
+        """``environment=None`` means ``Environment.PROD``."""
+
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+def verify_webhook(body: bytes | bytearray, timestamp: str, signature: str, environment: Environment) -> None:
+    """Checks a webhook or callback delivery from Cobo: Ed25519 over
+    SHA-256(SHA-256(``<raw body>|<timestamp>``)) with the environment's key. Raises
+    ``ResponseSignatureError`` when it does not verify. Does no I/O."""
+
+def verify_webhook_with_key(body: bytes | bytearray, timestamp: str, signature: str, public_key_hex: str) -> None:
+    """As ``verify_webhook``, with an explicit Cobo public key (64 hex chars)."""
+
+def canonical_content(method: str, path: str, nonce: str, query: str, body: str) -> str:
+    """The canonical CoboAuth string ``METHOD|PATH|nonce|QUERY|BODY``, for debugging."""
+
+def content_digest(content: str) -> str:
+    """SHA-256(SHA-256(content)) as hex: the 32 bytes a CoboAuth signature signs."""

@@ -1,0 +1,68 @@
+//! `cobo_oauth._native`: the Python binding of the cobo-oauth core, mirroring
+//! `core/src/cobo_oauth.udl`. The package `cobo_oauth` re-exports it; the exceptions
+//! and the `Environment` enum are defined in Python and used from here.
+
+mod convert;
+mod errors;
+mod objects;
+mod records;
+
+use pyo3::prelude::*;
+
+use crate::convert::{bytes_arg, environment_from_py};
+use crate::errors::Error;
+
+/// Checks a webhook or callback delivery from Cobo against the environment's key. Does no I/O.
+#[pyfunction]
+fn verify_webhook(
+    py: Python<'_>,
+    body: &Bound<'_, PyAny>,
+    timestamp: String,
+    signature: String,
+    environment: &Bound<'_, PyAny>,
+) -> PyResult<()> {
+    let body = bytes_arg(body, "body")?;
+    let environment = environment_from_py(environment)?;
+    Ok(py.detach(|| cobo_oauth::verify_webhook(body, timestamp, signature, environment)).map_err(Error)?)
+}
+
+/// As `verify_webhook`, with an explicit Cobo public key (64 hex chars).
+#[pyfunction]
+fn verify_webhook_with_key(
+    py: Python<'_>,
+    body: &Bound<'_, PyAny>,
+    timestamp: String,
+    signature: String,
+    public_key_hex: String,
+) -> PyResult<()> {
+    let body = bytes_arg(body, "body")?;
+    Ok(py.detach(|| cobo_oauth::verify_webhook_with_key(body, timestamp, signature, public_key_hex)).map_err(Error)?)
+}
+
+/// The canonical CoboAuth string `METHOD|PATH|nonce|QUERY|BODY`.
+#[pyfunction]
+fn canonical_content(method: String, path: String, nonce: String, query: String, body: String) -> String {
+    cobo_oauth::canonical_content(method, path, nonce, query, body)
+}
+
+/// SHA-256(SHA-256(content)) as hex.
+#[pyfunction]
+fn content_digest(content: String) -> String {
+    cobo_oauth::content_digest(content)
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<objects::AppKey>()?;
+    m.add_class::<objects::ResponseVerifier>()?;
+    m.add_class::<objects::OAuthClient>()?;
+    m.add_class::<records::OrgToken>()?;
+    m.add_class::<records::SignedRequest>()?;
+    m.add_class::<records::ClientConfig>()?;
+    m.add_function(wrap_pyfunction!(verify_webhook, m)?)?;
+    m.add_function(wrap_pyfunction!(verify_webhook_with_key, m)?)?;
+    m.add_function(wrap_pyfunction!(canonical_content, m)?)?;
+    m.add_function(wrap_pyfunction!(content_digest, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,260 @@
+//! The UDL's dictionaries as frozen Python records: `OrgToken`, `SignedRequest`,
+//! `ClientConfig`. Their `repr` never shows a token, a key or a signed body.
+
+use pyo3::prelude::*;
+use pyo3::types::{PyString, PyTuple};
+
+use crate::convert::{aware_datetime, environment_from_py, environment_name, environment_to_py, utc_datetime, Int};
+use crate::errors::invalid_argument;
+
+/// Python's `repr` of a string ('…' quoting and escapes), for the records' reprs.
+fn quoted(py: Python<'_>, text: &str) -> PyResult<String> {
+    Ok(PyString::new(py, text).repr()?.to_string())
+}
+
+fn optional_quoted(py: Python<'_>, text: Option<&str>) -> PyResult<String> {
+    text.map_or_else(|| Ok("None".to_owned()), |text| quoted(py, text))
+}
+
+/// An Org Access Token as issued, with its absolute expiry computed at receipt.
+#[pyclass(frozen, get_all, module = "cobo_oauth")]
+pub(crate) struct OrgToken {
+    access_token: String,
+    token_type: String,
+    scope: String,
+    expires_in: i64,
+    refresh_token: String,
+    expires_at: Py<PyAny>,
+}
+
+impl OrgToken {
+    pub(crate) fn from_core(py: Python<'_>, token: cobo_oauth::OrgToken) -> PyResult<Self> {
+        Ok(OrgToken {
+            access_token: token.access_token.expose().to_owned(),
+            refresh_token: token.refresh_token.expose().to_owned(),
+            expires_at: utc_datetime(py, token.expires_at)?,
+            token_type: token.token_type,
+            scope: token.scope,
+            expires_in: token.expires_in,
+        })
+    }
+
+    fn fields<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        PyTuple::new(
+            py,
+            [
+                self.access_token.as_str().into_pyobject(py)?.into_any(),
+                self.token_type.as_str().into_pyobject(py)?.into_any(),
+                self.scope.as_str().into_pyobject(py)?.into_any(),
+                self.expires_in.into_pyobject(py)?.into_any(),
+                self.refresh_token.as_str().into_pyobject(py)?.into_any(),
+                self.expires_at.bind(py).clone(),
+            ],
+        )
+    }
+}
+
+#[pymethods]
+impl OrgToken {
+    #[new]
+    #[pyo3(signature = (*, access_token, token_type, scope, expires_in, refresh_token, expires_at))]
+    fn new(
+        access_token: String,
+        token_type: String,
+        scope: String,
+        expires_in: i64,
+        refresh_token: String,
+        expires_at: &Bound<'_, PyAny>,
+    ) -> PyResult<Self> {
+        Ok(OrgToken {
+            expires_at: aware_datetime(expires_at, "expires_at")?,
+            access_token,
+            token_type,
+            scope,
+            expires_in,
+            refresh_token,
+        })
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "OrgToken(access_token='…', token_type={}, scope={}, expires_in={}, refresh_token='…', expires_at={})",
+            quoted(py, &self.token_type)?,
+            quoted(py, &self.scope)?,
+            self.expires_in,
+            self.expires_at.bind(py).repr()?,
+        ))
+    }
+
+    fn __eq__(&self, py: Python<'_>, other: PyRef<'_, Self>) -> PyResult<bool> {
+        self.fields(py)?.eq(other.fields(py)?)
+    }
+
+    fn __hash__(&self, py: Python<'_>) -> PyResult<isize> {
+        self.fields(py)?.hash()
+    }
+}
+
+/// The CoboAuth headers for one request, plus what was signed.
+#[pyclass(frozen, eq, hash, get_all, module = "cobo_oauth")]
+#[derive(PartialEq, Eq, Hash)]
+pub(crate) struct SignedRequest {
+    api_key: String,
+    nonce: String,
+    signature: String,
+    content: String,
+    digest: String,
+}
+
+impl From<cobo_oauth::SignedRequest> for SignedRequest {
+    fn from(signed: cobo_oauth::SignedRequest) -> Self {
+        let cobo_oauth::SignedRequest { api_key, nonce, signature, content, digest } = signed;
+        SignedRequest { api_key, nonce, signature, content, digest }
+    }
+}
+
+#[pymethods]
+impl SignedRequest {
+    #[new]
+    #[pyo3(signature = (*, api_key, nonce, signature, content, digest))]
+    fn new(api_key: String, nonce: String, signature: String, content: String, digest: String) -> Self {
+        SignedRequest { api_key, nonce, signature, content, digest }
+    }
+
+    /// `content` is elided: a refresh request's body holds the refresh token.
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "SignedRequest(api_key={}, nonce={}, signature={}, content='…', digest={})",
+            quoted(py, &self.api_key)?,
+            quoted(py, &self.nonce)?,
+            quoted(py, &self.signature)?,
+            quoted(py, &self.digest)?,
+        ))
+    }
+}
+
+/// Where to send requests and how to check the answers; the defaults are the UDL's.
+#[pyclass(frozen, eq, hash, module = "cobo_oauth")]
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub(crate) struct ClientConfig {
+    environment: cobo_oauth::Environment,
+    #[pyo3(get)]
+    base_url: Option<String>,
+    #[pyo3(get)]
+    response_public_key: Option<String>,
+    #[pyo3(get)]
+    connect_timeout_ms: u64,
+    #[pyo3(get)]
+    timeout_ms: u64,
+    #[pyo3(get)]
+    user_agent: Option<String>,
+    #[pyo3(get)]
+    max_retries: u32,
+    #[pyo3(get)]
+    retry_base_delay_ms: u64,
+    #[pyo3(get)]
+    retry_max_delay_ms: u64,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        let d = cobo_oauth::ClientConfig::default();
+        ClientConfig {
+            environment: d.environment,
+            base_url: d.base_url,
+            response_public_key: d.response_public_key,
+            connect_timeout_ms: d.connect_timeout_ms,
+            timeout_ms: d.timeout_ms,
+            user_agent: d.user_agent,
+            max_retries: d.max_retries,
+            retry_base_delay_ms: d.retry_base_delay_ms,
+            retry_max_delay_ms: d.retry_max_delay_ms,
+        }
+    }
+}
+
+impl ClientConfig {
+    pub(crate) fn to_core(&self) -> cobo_oauth::ClientConfig {
+        cobo_oauth::ClientConfig {
+            environment: self.environment,
+            base_url: self.base_url.clone(),
+            response_public_key: self.response_public_key.clone(),
+            connect_timeout_ms: self.connect_timeout_ms,
+            timeout_ms: self.timeout_ms,
+            user_agent: self.user_agent.clone(),
+            max_retries: self.max_retries,
+            retry_base_delay_ms: self.retry_base_delay_ms,
+            retry_max_delay_ms: self.retry_max_delay_ms,
+        }
+    }
+}
+
+/// An int in `T`'s range; out of range is an InvalidArgumentError (a ValueError).
+fn in_range<T: TryFrom<i128>>(value: Int, name: &str, max: u64) -> PyResult<T> {
+    T::try_from(value.0).map_err(|_| invalid_argument(format!("{name} must be between 0 and {max}")))
+}
+
+#[pymethods]
+impl ClientConfig {
+    #[new]
+    #[pyo3(signature = (
+        *,
+        environment = None,
+        base_url = None,
+        response_public_key = None,
+        connect_timeout_ms = Int(5000),
+        timeout_ms = Int(30000),
+        user_agent = None,
+        max_retries = Int(2),
+        retry_base_delay_ms = Int(200),
+        retry_max_delay_ms = Int(2000),
+    ),
+    text_signature = "(*, environment=None, base_url=None, response_public_key=None, connect_timeout_ms=5000, \
+                      timeout_ms=30000, user_agent=None, max_retries=2, retry_base_delay_ms=200, retry_max_delay_ms=2000)"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        environment: Option<&Bound<'_, PyAny>>,
+        base_url: Option<String>,
+        response_public_key: Option<String>,
+        connect_timeout_ms: Int,
+        timeout_ms: Int,
+        user_agent: Option<String>,
+        max_retries: Int,
+        retry_base_delay_ms: Int,
+        retry_max_delay_ms: Int,
+    ) -> PyResult<Self> {
+        Ok(ClientConfig {
+            environment: environment.map_or(Ok(cobo_oauth::Environment::Prod), environment_from_py)?,
+            base_url,
+            response_public_key,
+            connect_timeout_ms: in_range(connect_timeout_ms, "connect_timeout_ms", u64::MAX)?,
+            timeout_ms: in_range(timeout_ms, "timeout_ms", u64::MAX)?,
+            user_agent,
+            max_retries: in_range(max_retries, "max_retries", u64::from(u32::MAX))?,
+            retry_base_delay_ms: in_range(retry_base_delay_ms, "retry_base_delay_ms", u64::MAX)?,
+            retry_max_delay_ms: in_range(retry_max_delay_ms, "retry_max_delay_ms", u64::MAX)?,
+        })
+    }
+
+    #[getter]
+    fn environment<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        environment_to_py(py, self.environment)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "ClientConfig(environment=Environment.{}, base_url={}, response_public_key={}, connect_timeout_ms={}, \
+             timeout_ms={}, user_agent={}, max_retries={}, retry_base_delay_ms={}, retry_max_delay_ms={})",
+            environment_name(self.environment),
+            optional_quoted(py, self.base_url.as_deref())?,
+            optional_quoted(py, self.response_public_key.as_deref())?,
+            self.connect_timeout_ms,
+            self.timeout_ms,
+            optional_quoted(py, self.user_agent.as_deref())?,
+            self.max_retries,
+            self.retry_base_delay_ms,
+            self.retry_max_delay_ms,
+        ))
+    }
+}

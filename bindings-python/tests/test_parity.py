@@ -1,0 +1,188 @@
+"""The Python package mirrors core/src/cobo_oauth.udl one-for-one: this test parses the
+UDL and fails if a function, constructor, method, record field, enum variant or error
+variant is missing (or extra) in the installed package.
+
+Naming rules (UDL → Python):
+- functions, methods, arguments and fields keep their snake_case names;
+- `constructor(...)` is the class call, `[Name=x] constructor(...)` the classmethod `x`;
+- enum variants are upper case (`"Prod"` → `Environment.PROD`);
+- error variant `V` is the exception class `VError`, except `Timeout` →
+  `RequestTimeoutError` (so as not to shadow the builtin TimeoutError); its fields are
+  keyword arguments and attributes;
+- `Secret` is `str`; `bytes` is `bytes` (or bytearray); `timestamp` an aware `datetime`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+import cobo_oauth
+from conftest import REPO, VARIANT_CLASSES
+
+
+@dataclass
+class Member:
+    name: str
+    args: list[str]
+    attrs: str = ""
+    default: str | None = None
+
+
+@dataclass
+class Block:
+    kind: str
+    name: str
+    attrs: str
+    members: list[Member] = field(default_factory=list)
+
+
+def parse_udl(text: str) -> dict[str, Block]:
+    text = re.sub(r"//[^\n]*", "", text)
+    blocks: dict[str, Block] = {}
+    for match in re.finditer(r"(\[[^\]]*\])?\s*(namespace|enum|dictionary|interface)\s+(\w+)\s*\{(.*?)\};", text, re.S):
+        attrs, kind, name, body = match.groups()
+        block = Block(kind, name, attrs or "")
+        for raw in body.split(";" if kind != "enum" else ","):
+            raw = raw.strip()
+            if not raw:
+                continue
+            member_attrs = ""
+            attr_match = re.match(r"\[([^\]]*)\]\s*(.*)", raw, re.S)
+            if attr_match:
+                member_attrs, raw = attr_match.groups()
+            if kind == "enum":
+                block.members.append(Member(raw.strip('"'), []))
+            elif kind == "dictionary":
+                decl = re.match(r"([\w<>?]+)\s+(\w+)(?:\s*=\s*(.+))?$", raw, re.S)
+                assert decl, raw
+                block.members.append(Member(decl.group(2), [], member_attrs, decl.group(3)))
+            else:
+                decl = re.match(r"(?:([\w<>?]+)\s+)?(\w+)\s*\((.*)\)$", raw, re.S)
+                assert decl, raw
+                args = [a.split()[-1] for a in decl.group(3).split(",") if a.strip()]
+                block.members.append(Member(decl.group(2), args, member_attrs))
+        blocks[name] = block
+    return blocks
+
+
+UDL = parse_udl((REPO / "core" / "src" / "cobo_oauth.udl").read_text(encoding="utf-8"))
+BLOCKS = {kind: [b for b in UDL.values() if b.kind == kind] for kind in ("namespace", "enum", "dictionary", "interface")}
+ERRORS = [b for b in BLOCKS["interface"] if "Error" in b.attrs]
+OBJECTS = [b for b in BLOCKS["interface"] if "Error" not in b.attrs]
+
+
+def params(callable_: Any) -> list[str]:
+    return [p for p in inspect.signature(callable_).parameters if p not in ("self", "cls")]
+
+
+def constructor_params(cls: type) -> list[str] | None:
+    """The class call's parameters; None where CPython cannot tell (3.9 ignores a
+    native class's __text_signature__ under the stable ABI)."""
+    try:
+        return params(cls)
+    except ValueError:
+        assert sys.version_info < (3, 10), f"{cls.__name__} has no signature"
+        return None
+
+
+def test_the_udl_was_parsed() -> None:
+    assert [b.name for b in BLOCKS["namespace"]] == ["cobo_oauth"]
+    assert len(BLOCKS["namespace"][0].members) >= 4
+    assert {b.name for b in OBJECTS} >= {"AppKey", "ResponseVerifier", "OAuthClient"}
+    assert {b.name for b in BLOCKS["dictionary"]} >= {"OrgToken", "SignedRequest", "ClientConfig"}
+    assert [b.name for b in ERRORS] == ["CoboOAuthError"]
+    assert len(ERRORS[0].members) == len(VARIANT_CLASSES)
+
+
+@pytest.mark.parametrize("function", BLOCKS["namespace"][0].members, ids=lambda m: m.name)
+def test_namespace_function(function: Member) -> None:
+    assert function.name in cobo_oauth.__all__
+    assert params(getattr(cobo_oauth, function.name)) == function.args
+
+
+@pytest.mark.parametrize("enum", BLOCKS["enum"], ids=lambda b: b.name)
+def test_enum(enum: Block) -> None:
+    python_enum = getattr(cobo_oauth, enum.name)
+    assert [member.name for member in python_enum] == [v.name.upper() for v in enum.members]
+
+
+@pytest.mark.parametrize("variant", ERRORS[0].members, ids=lambda m: m.name)
+def test_error_variant(variant: Member) -> None:
+    cls = VARIANT_CLASSES[variant.name]
+    expected_name = "RequestTimeoutError" if variant.name == "Timeout" else f"{variant.name}Error"
+    assert cls.__name__ == expected_name
+    assert getattr(cobo_oauth, expected_name) is cls and expected_name in cobo_oauth.__all__
+    assert issubclass(cls, cobo_oauth.CoboOAuthError)
+    signature = inspect.signature(cls.__init__)
+    keyword_only = [p.name for p in signature.parameters.values() if p.kind is p.KEYWORD_ONLY]
+    assert keyword_only == variant.args
+    error = cls("message", **{name: f"value of {name}" for name in variant.args})
+    for name in variant.args:
+        assert getattr(error, name) == f"value of {name}"
+
+
+def test_no_error_class_beyond_the_udl() -> None:
+    exported = {
+        obj
+        for name in cobo_oauth.__all__
+        if isinstance(obj := getattr(cobo_oauth, name), type) and issubclass(obj, cobo_oauth.CoboOAuthError)
+    }
+    assert exported == set(VARIANT_CLASSES.values()) | {cobo_oauth.CoboOAuthError}
+
+
+def udl_default(text: str) -> Any:
+    text = text.strip()
+    if text == "null":
+        return None
+    if text.startswith('"'):
+        return cobo_oauth.Environment[text.strip('"').upper()]
+    return int(text)
+
+
+@pytest.mark.parametrize("record", BLOCKS["dictionary"], ids=lambda b: b.name)
+def test_record(record: Block) -> None:
+    cls = getattr(cobo_oauth, record.name)
+    assert record.name in cobo_oauth.__all__
+    fields = [m.name for m in record.members]
+    constructor = constructor_params(cls)
+    assert constructor is None or sorted(constructor) == sorted(fields)
+    for name in fields:
+        assert isinstance(inspect.getattr_static(cls, name), property) or hasattr(cls, name), name
+    defaults = {m.name: udl_default(m.default) for m in record.members if m.default is not None}
+    if defaults and len(defaults) == len(fields):
+        instance = cls()
+        for name, value in defaults.items():
+            assert getattr(instance, name) == value, name
+
+
+@pytest.mark.parametrize("interface", OBJECTS, ids=lambda b: b.name)
+def test_interface(interface: Block) -> None:
+    cls = getattr(cobo_oauth, interface.name)
+    assert interface.name in cobo_oauth.__all__
+    for member in interface.members:
+        if member.name == "constructor":
+            named = re.search(r"Name=(\w+)", member.attrs)
+            if named:
+                factory = getattr(cls, named.group(1))
+                assert getattr(factory, "__self__", None) is cls, f"{named.group(1)} is not a classmethod"
+                assert params(factory) == member.args
+            else:
+                constructor = constructor_params(cls)
+                assert constructor is None or constructor[: len(member.args)] == member.args
+        else:
+            method = getattr(cls, member.name)
+            assert callable(method), member.name
+            assert params(method) == member.args, member.name
+
+
+def test_every_export_is_in_the_udl() -> None:
+    udl_names = {b.name for b in BLOCKS["enum"] + BLOCKS["dictionary"] + OBJECTS}
+    udl_names |= {m.name for m in BLOCKS["namespace"][0].members}
+    udl_names |= {cls.__name__ for cls in VARIANT_CLASSES.values()} | {"CoboOAuthError"}
+    assert set(cobo_oauth.__all__) - {"__version__"} == udl_names

@@ -1,0 +1,46 @@
+"""The README's Python quickstart runs as written, against the mock server."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+from cobo_oauth import AppKey
+from conftest import CLIENT_ID, ORG_ID, REPO, Mock
+
+
+def quickstart() -> str:
+    readme = (REPO / "bindings-python" / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Quickstart", 1)[1]
+    match = re.search(r"```python\n(.*?)```", section, re.S)
+    assert match, "no python block under ## Quickstart"
+    return match.group(1)
+
+
+def test_quickstart_runs_as_written(mock: Mock, app_key: AppKey, tmp_path: os.PathLike[str]) -> None:
+    env = dict(os.environ)
+    env.update(
+        COBO_APP_KEY=app_key.private_key_hex(),
+        COBO_BASE_URL=mock.base_url,
+        COBO_RESPONSE_PUBLIC_KEY=mock.response_public_key,
+        COBO_CLIENT_ID=CLIENT_ID,
+        COBO_ORG_ID=ORG_ID,
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", quickstart()], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("OrgToken(access_token='…', token_type='Bearer'")
+    assert lines[1].startswith("refreshed; expires at ")
+    assert lines[2] == "400 invalid_grant"
+    counters = mock.counters()
+    assert (counters["get"], counters["refresh"]) == (1, 2)
+
+
+def test_webhook_snippet_is_valid_python() -> None:
+    readme = (REPO / "bindings-python" / "README.md").read_text(encoding="utf-8")
+    for block in re.findall(r"```python\n(.*?)```", readme, re.S):
+        compile(block, "README.md", "exec")

@@ -1,0 +1,206 @@
+// Keeps the Swift surface in step with core/src/cobo_oauth.udl: every function, constructor,
+// method, record field, enum case and error case (with its fields) of the UDL has an entry
+// below, and every entry is a Swift reference the compiler checks. A name the UDL gains
+// fails the test until Swift covers it; a name Swift loses fails to compile.
+
+import CoboOAuth
+import Foundation
+import XCTest
+
+/// UDL name (argument/field names in UDL spelling) -> the Swift API that implements it.
+private let swiftReferences: [String: Any] = [
+    // namespace cobo_oauth
+    "cobo_oauth.verify_webhook(body, timestamp, signature, environment)":
+        verifyWebhook(body:timestamp:signature:environment:),
+    "cobo_oauth.verify_webhook_with_key(body, timestamp, signature, public_key_hex)":
+        verifyWebhookWithKey(body:timestamp:signature:publicKeyHex:),
+    "cobo_oauth.canonical_content(method, path, nonce, query, body)":
+        canonicalContent(method:path:nonce:query:body:),
+    "cobo_oauth.content_digest(content)": contentDigest(content:),
+    // [Custom] typedef string Secret
+    "Secret": Secret.init(_:),
+    // enum Environment
+    "Environment.Dev": Environment.dev,
+    "Environment.Sandbox": Environment.sandbox,
+    "Environment.Prod": Environment.prod,
+    // [Error] interface CoboOAuthError
+    "CoboOAuthError.InvalidKey(reason)": CoboOAuthError.InvalidKey(reason:),
+    "CoboOAuthError.InvalidArgument(reason)": CoboOAuthError.InvalidArgument(reason:),
+    "CoboOAuthError.OAuth(status, error, error_description)": CoboOAuthError.OAuth(status:error:errorDescription:),
+    "CoboOAuthError.Server(status, error_code, error_message, error_id)":
+        CoboOAuthError.Server(status:errorCode:errorMessage:errorId:),
+    "CoboOAuthError.Unavailable(status)": CoboOAuthError.Unavailable(status:),
+    "CoboOAuthError.Transport(reason)": CoboOAuthError.Transport(reason:),
+    "CoboOAuthError.Timeout(reason)": CoboOAuthError.Timeout(reason:),
+    "CoboOAuthError.InvalidResponse(status, reason)": CoboOAuthError.InvalidResponse(status:reason:),
+    "CoboOAuthError.ResponseSignature(reason)": CoboOAuthError.ResponseSignature(reason:),
+    // dictionary OrgToken
+    "OrgToken.access_token": \OrgToken.accessToken,
+    "OrgToken.token_type": \OrgToken.tokenType,
+    "OrgToken.scope": \OrgToken.scope,
+    "OrgToken.expires_in": \OrgToken.expiresIn,
+    "OrgToken.refresh_token": \OrgToken.refreshToken,
+    "OrgToken.expires_at": \OrgToken.expiresAt,
+    // dictionary SignedRequest
+    "SignedRequest.api_key": \SignedRequest.apiKey,
+    "SignedRequest.nonce": \SignedRequest.nonce,
+    "SignedRequest.signature": \SignedRequest.signature,
+    "SignedRequest.content": \SignedRequest.content,
+    "SignedRequest.digest": \SignedRequest.digest,
+    // dictionary ClientConfig
+    "ClientConfig.environment": \ClientConfig.environment,
+    "ClientConfig.base_url": \ClientConfig.baseUrl,
+    "ClientConfig.response_public_key": \ClientConfig.responsePublicKey,
+    "ClientConfig.connect_timeout_ms": \ClientConfig.connectTimeoutMs,
+    "ClientConfig.timeout_ms": \ClientConfig.timeoutMs,
+    "ClientConfig.user_agent": \ClientConfig.userAgent,
+    "ClientConfig.max_retries": \ClientConfig.maxRetries,
+    "ClientConfig.retry_base_delay_ms": \ClientConfig.retryBaseDelayMs,
+    "ClientConfig.retry_max_delay_ms": \ClientConfig.retryMaxDelayMs,
+    // interface AppKey
+    "AppKey.constructor(private_key_hex)": AppKey.init(privateKeyHex:),
+    "AppKey.generate()": AppKey.generate,
+    "AppKey.api_key()": AppKey.apiKey,
+    "AppKey.private_key_hex()": AppKey.privateKeyHex,
+    "AppKey.sign_request(method, path, query, body)": AppKey.signRequest(method:path:query:body:),
+    "AppKey.sign_request_with_nonce(method, path, query, body, nonce)":
+        AppKey.signRequestWithNonce(method:path:query:body:nonce:),
+    // interface ResponseVerifier
+    "ResponseVerifier.constructor(environment)": ResponseVerifier.init(environment:),
+    "ResponseVerifier.with_key(public_key_hex)": ResponseVerifier.withKey(publicKeyHex:),
+    "ResponseVerifier.verify(body, timestamp, signature)": ResponseVerifier.verify(body:timestamp:signature:),
+    // interface OAuthClient
+    "OAuthClient.constructor(key, config)": OAuthClient.init(key:config:),
+    "OAuthClient.base_url()": OAuthClient.baseUrl,
+    "OAuthClient.get_org_token(client_id, org_id)": OAuthClient.getOrgToken(clientId:orgId:),
+    "OAuthClient.refresh_org_token(client_id, refresh_token)": OAuthClient.refreshOrgToken(clientId:refreshToken:),
+]
+
+final class UdlParityTests: XCTestCase {
+    func testEveryUdlNameHasASwiftReference() throws {
+        let udl = try UdlSurface(text: String(contentsOfFile: try TestEnvironment.require("COBO_OAUTH_UDL"), encoding: .utf8))
+        let udlNames = Set(udl.names)
+        XCTAssertGreaterThan(udlNames.count, 40, "the UDL parser found too little: \(udl.names)")
+        let swiftNames = Set(swiftReferences.keys)
+        XCTAssertEqual(udlNames.subtracting(swiftNames).sorted(), [], "in the UDL, missing from the Swift table")
+        XCTAssertEqual(swiftNames.subtracting(udlNames).sorted(), [], "in the Swift table, not in the UDL")
+    }
+
+    /// ClientConfig() carries the UDL's defaults.
+    func testClientConfigDefaultsMatchTheUdl() throws {
+        let udl = try UdlSurface(text: String(contentsOfFile: try TestEnvironment.require("COBO_OAUTH_UDL"), encoding: .utf8))
+        let defaults = udl.defaults["ClientConfig"] ?? [:]
+        XCTAssertEqual(defaults.count, 9)
+        let swiftDefaults = Dictionary(
+            uniqueKeysWithValues: Mirror(reflecting: ClientConfig()).children.compactMap { child in
+                child.label.map { ($0, UdlSurface.literal(child.value)) }
+            })
+        for (field, udlDefault) in defaults {
+            XCTAssertEqual(swiftDefaults[UdlSurface.camelCase(field)], udlDefault, "ClientConfig.\(field)")
+        }
+    }
+}
+
+/// The names a UDL file declares, in the spelling of the table above. Handles what this
+/// project's UDL uses: a namespace, [Custom] typedefs, enums, [Error] interfaces with
+/// fields, dictionaries (with defaults) and interfaces (constructors, [Name=] constructors,
+/// methods).
+struct UdlSurface {
+    private(set) var names: [String] = []
+    /// dictionary -> field -> default literal (normalized by `literal`).
+    private(set) var defaults: [String: [String: String]] = [:]
+
+    init(text: String) throws {
+        let code = text.split(separator: "\n", omittingEmptySubsequences: false)
+            .map { line in line.range(of: "//").map { String(line[..<$0.lowerBound]) } ?? String(line) }
+            .joined(separator: "\n")
+        for typedef in Self.matches(#"\[Custom\]\s*typedef\s+\S+\s+(\w+)\s*;"#, in: code) {
+            names.append(typedef[1])
+        }
+        let block = #"((?:\[[^\]]*\]\s*)*)(namespace|dictionary|enum|interface)\s+(\w+)\s*\{([^}]*)\}\s*;"#
+        for match in Self.matches(block, in: code) {
+            let (attributes, kind, name, body) = (match[1], match[2], match[3], match[4])
+            switch (kind, attributes.contains("Error")) {
+            case ("namespace", _):
+                for member in Self.members(body) {
+                    let (_, function, arguments) = try Self.signature(member)
+                    names.append("\(name).\(function)(\(arguments.joined(separator: ", ")))")
+                }
+            case ("enum", _):
+                for variant in body.split(separator: ",") {
+                    let variant = variant.trimmingCharacters(in: .whitespacesAndNewlines.union(["\""]))
+                    if !variant.isEmpty { names.append("\(name).\(variant)") }
+                }
+            case ("interface", true):
+                for member in Self.members(body) {
+                    let (_, variant, fields) = try Self.signature("void " + member)
+                    names.append("\(name).\(variant)(\(fields.joined(separator: ", ")))")
+                }
+            case ("dictionary", _):
+                for member in Self.members(body) {
+                    let parts = member.split(separator: "=", maxSplits: 1).map {
+                        $0.trimmingCharacters(in: .whitespacesAndNewlines)
+                    }
+                    guard let field = parts[0].split(separator: " ").last.map(String.init) else {
+                        throw TestSetupError(description: "unparsed UDL field: \(member)")
+                    }
+                    names.append("\(name).\(field)")
+                    if parts.count == 2 { defaults[name, default: [:]][field] = Self.literal(parts[1]) }
+                }
+            case ("interface", false):
+                for member in Self.members(body) {
+                    let renamed = Self.matches(#"Name\s*=\s*(\w+)"#, in: member).first?[1]
+                    let (_, method, arguments) = try Self.signature(member)
+                    let label = method == "constructor" ? (renamed ?? "constructor") : method
+                    names.append("\(name).\(label)(\(arguments.joined(separator: ", ")))")
+                }
+            default:
+                throw TestSetupError(description: "unknown UDL block \(kind) \(name)")
+            }
+        }
+    }
+
+    /// `[attributes] ReturnType name(Type arg, Type arg)` -> (return type, name, argument names).
+    private static func signature(_ member: String) throws -> (String, String, [String]) {
+        let pattern = #"^(?:\[[^\]]*\]\s*)*(?:(\S+)\s+)?(\w+)\s*\(([^)]*)\)$"#
+        guard let match = matches(pattern, in: member).first else {
+            throw TestSetupError(description: "unparsed UDL member: \(member)")
+        }
+        let arguments = match[3].split(separator: ",").compactMap {
+            $0.split(separator: " ").last.map(String.init)
+        }
+        return (match[1], match[2], arguments)
+    }
+
+    /// The `;`-separated members of a block body, trimmed, empty ones dropped.
+    private static func members(_ body: String) -> [String] {
+        body.split(separator: ";").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
+    }
+
+    private static func matches(_ pattern: String, in text: String) -> [[String]] {
+        guard let regex = try? NSRegularExpression(pattern: pattern, options: [.anchorsMatchLines]) else { return [] }
+        let range = NSRange(text.startIndex..., in: text)
+        return regex.matches(in: text, range: range).map { match in
+            (0..<match.numberOfRanges).map { i in
+                Range(match.range(at: i), in: text).map { String(text[$0]) } ?? ""
+            }
+        }
+    }
+
+    static func camelCase(_ name: String) -> String {
+        let words = name.split(separator: "_")
+        return words.enumerated().map { $0 == 0 ? $1.lowercased() : $1.capitalized }.joined()
+    }
+
+    /// One spelling for a default from the UDL ("Prod", null, 5000) and a Swift value
+    /// (.prod, nil, 5000): lower case, no quotes, "nil" for absent.
+    static func literal(_ value: Any) -> String {
+        if let text = value as? String, text == "null" { return "nil" }
+        let mirror = Mirror(reflecting: value)
+        if mirror.displayStyle == .optional {
+            guard let wrapped = mirror.children.first?.value else { return "nil" }
+            return literal(wrapped)
+        }
+        return String(describing: value).lowercased().trimmingCharacters(in: ["\""])
+    }
+}
