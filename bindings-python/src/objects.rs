@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use cobo_oauth::{CoboOAuthError, Secret};
+use cobo_oauth::Secret;
 use pyo3::prelude::*;
 use pyo3::types::PyType;
 
@@ -24,13 +24,6 @@ impl AppKey {
     /// From a 64-hex-char seed, or the 128-hex-char seed||public form (halves checked).
     #[new]
     fn new(private_key_hex: String) -> Result<Self, Error> {
-        // Hex is ASCII; anything else is refused here, before the core slices the text
-        // at byte offsets (which assume ASCII).
-        if !private_key_hex.is_ascii() {
-            return Err(Error(CoboOAuthError::InvalidKey {
-                reason: "expected hex characters, found a non-ASCII character".into(),
-            }));
-        }
         let key = cobo_oauth::AppKey::new(Secret::new(private_key_hex))?;
         Ok(AppKey { inner: Arc::new(key) })
     }
