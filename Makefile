@@ -8,7 +8,7 @@ help: ## List the targets and what they do
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 build: ## Release build of the core library (.so), the cobo-oauth CLI and the mock server
-	$(CARGO) build --release -p cobo-oauth -p cobo-oauth-mock
+	$(CARGO) build --release -p cobo-oauth -p cobo-oauth-cli -p cobo-oauth-mock
 
 bindgen: ## Release build of the workspace's uniffi-bindgen (Kotlin and Swift generators)
 	$(CARGO) build --release -p uniffi-bindgen
@@ -19,7 +19,7 @@ demo: build ## Start the embedded mock, register a key, get and refresh a token
 test: test-rust test-python test-kotlin test-swift ## Run every test suite
 
 test-rust: ## Rust unit and integration tests (against the mock server)
-	$(CARGO) test --release -p cobo-oauth -p cobo-oauth-mock
+	$(CARGO) test --release -p cobo-oauth -p cobo-oauth-cli -p cobo-oauth-mock
 
 test-python: ## Python: build the abi3 wheel, install it in a fresh venv, stubtest + pytest against the mock
 	bash bindings-python/scripts/test.sh
