@@ -171,17 +171,23 @@ const MAX_BODY_BYTES: u64 = 1 << 20;
 
 fn read_body(response: reqwest::blocking::Response, status: u16) -> Result<Vec<u8>, Error> {
     let mut body = Vec::new();
-    response.take(MAX_BODY_BYTES + 1).read_to_end(&mut body).map_err(|e| match e.into_inner() {
-        Some(inner) => match inner.downcast::<reqwest::Error>() {
-            Ok(http) => Error::Http(*http),
-            Err(other) => Error::Io(std::io::Error::other(other)),
-        },
-        None => Error::Io(std::io::Error::other("the response body could not be read")),
-    })?;
+    response.take(MAX_BODY_BYTES + 1).read_to_end(&mut body).map_err(body_error)?;
     if body.len() as u64 > MAX_BODY_BYTES {
         return Err(Error::InvalidResponse { status, reason: format!("body larger than {MAX_BODY_BYTES} bytes") });
     }
     Ok(body)
+}
+
+/// A body read fails with an `io::Error`, which wraps reqwest's own error when there
+/// is one (so `is_timeout` still tells a timeout); otherwise the io error stays as is.
+fn body_error(err: std::io::Error) -> Error {
+    if !err.get_ref().is_some_and(|inner| inner.is::<reqwest::Error>()) {
+        return Error::Io(err);
+    }
+    match err.into_inner().map(|inner| inner.downcast::<reqwest::Error>()) {
+        Some(Ok(http)) => Error::Http(*http),
+        _ => Error::Io(std::io::Error::other("the response body could not be read")),
+    }
 }
 
 /// Cobo's ids are tens of characters; the cap turns a runaway value into a clear
@@ -218,6 +224,7 @@ fn retryable(err: &Error, replay: Replay) -> bool {
         (Error::Http(e), Replay::OnlyUnsent) => e.is_connect(),
         (_, Replay::OnlyUnsent) => false,
         (Error::Http(e), Replay::Safe) => !e.is_builder(),
+        (Error::Io(_), Replay::Safe) => true,
         (Error::Server { .. }, Replay::Safe) => true,
         (Error::Unavailable { status }, Replay::Safe) => matches!(status, 429 | 502 | 503),
         _ => false,

@@ -193,6 +193,13 @@ fn the_get_is_retried_after_server_errors_and_rate_limits() {
     h.get(&client).unwrap();
     assert_eq!(h.server.counters().get, 3);
 
+    h.server.reset();
+    h.server.inject_for(Fault::TruncatedBody, 1, FaultTarget::Get);
+    h.server.inject_for(Fault::Delay { delay_ms: 400 }, 1, FaultTarget::Get);
+    let impatient = h.client_with(ClientConfig { timeout_ms: 200, ..h.config() });
+    h.get(&impatient).unwrap();
+    assert_eq!(h.server.counters().get, 3);
+
     // Bounded: max_retries 2 means three attempts, then the last error.
     h.server.reset();
     h.server.inject_for(Fault::Unsigned { status: 503 }, 5, FaultTarget::Get);
