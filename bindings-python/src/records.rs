@@ -109,7 +109,7 @@ pub(crate) struct SignedRequest {
 impl From<cobo_oauth::SignedRequest> for SignedRequest {
     fn from(signed: cobo_oauth::SignedRequest) -> Self {
         let cobo_oauth::SignedRequest { api_key, nonce, signature, content, digest } = signed;
-        SignedRequest { api_key, nonce, signature, content, digest }
+        SignedRequest { api_key, nonce, signature, content: content.expose().to_owned(), digest }
     }
 }
 

@@ -208,7 +208,7 @@ fn sign(args: &[String]) -> Result<(), Failure> {
     println!("Biz-Api-Key: {}", signed.api_key);
     println!("Biz-Api-Nonce: {}", signed.nonce);
     println!("Biz-Api-Signature: {}", signed.signature);
-    eprintln!("signed content: {}", signed.content);
+    eprintln!("signed content: {}", signed.content.expose());
     eprintln!("digest: {}", signed.digest);
     Ok(())
 }

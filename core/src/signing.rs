@@ -9,15 +9,16 @@ use ed25519_dalek::{Signer, SigningKey};
 use once_cell::sync::Lazy;
 use sha2::{Digest, Sha256};
 
-use crate::hex;
+use crate::{hex, Secret};
 
-/// The CoboAuth headers for one request, and what was signed.
+/// The CoboAuth headers for one request, and what was signed (`content` may hold a
+/// refresh token, so it is a `Secret`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedRequest {
     pub api_key: String,
     pub nonce: String,
     pub signature: String,
-    pub content: String,
+    pub content: Secret,
     pub digest: String,
 }
 
@@ -51,7 +52,7 @@ pub(crate) fn sign(
         signature: hex::encode(&key.sign(&digest).to_bytes()),
         digest: hex::encode(&digest),
         nonce,
-        content,
+        content: Secret::new(content),
     }
 }
 

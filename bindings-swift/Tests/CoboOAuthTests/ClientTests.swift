@@ -125,8 +125,8 @@ final class ClientTests: XCTestCase {
         XCTAssertEqual(Set(nonces).count, 50)
         for request in signed {
             XCTAssertEqual(request.apiKey, key.apiKey())
-            XCTAssertEqual(request.content, "GET|/v2/oauth/token|\(request.nonce)|a=1|")
-            XCTAssertEqual(request.digest, contentDigest(content: request.content))
+            XCTAssertEqual(request.content.value, "GET|/v2/oauth/token|\(request.nonce)|a=1|")
+            XCTAssertEqual(request.digest, contentDigest(content: request.content.value))
             XCTAssertEqual(request.signature.count, 128)
         }
     }

@@ -32,6 +32,16 @@ final class RedactionTests: XCTestCase {
         }
     }
 
+    func testSignedRefreshRequestPrintsNoRefreshToken() throws {
+        let refreshToken = "rK49jI0zt49gsttzscscik15Asmlpu1TdcxqguJJS8B9f6ilJEC0y3PbVqwsEAw5"
+        let body = #"{"client_id":"c","grant_type":"refresh_token","refresh_token":"\#(refreshToken)"}"#
+        let signed = try AppKey.generate().signRequest(method: "POST", path: "/v2/oauth/token", query: "", body: body)
+        for rendering in allRenderings(signed) {
+            XCTAssertFalse(rendering.contains(refreshToken), "the refresh token leaks into: \(rendering)")
+        }
+        XCTAssertTrue(signed.content.value.hasSuffix(body))
+    }
+
     func testAppKeyPrintsNoSeed() throws {
         let seed = "92e6f715e9fbf16368aa5a02e5e765b13f7d9136aacd9417fdf2e90059c98fdd"
         let key = try AppKey(privateKeyHex: Secret(seed))

@@ -22,7 +22,7 @@ final class VectorTests: XCTestCase {
                 method: method, path: path, query: query, body: body, nonce: nonce)
             XCTAssertEqual(signed.apiKey, try field(vector, "api_key"), name)
             XCTAssertEqual(signed.nonce, nonce, name)
-            XCTAssertEqual(signed.content, try field(vector, "content"), name)
+            XCTAssertEqual(signed.content.value, try field(vector, "content"), name)
             XCTAssertEqual(signed.digest, try field(vector, "digest"), name)
             XCTAssertEqual(signed.signature, try field(vector, "signature"), name)
 

@@ -91,8 +91,8 @@ class OAuthClientTest(private val mock: MockServer) {
         val second = app.key.signRequest("GET", "/v2/oauth/token", "a=1", "")
         assertTrue(second.nonce.toLong() > first.nonce.toLong())
         assertEquals(app.key.apiKey(), first.apiKey)
-        assertEquals(canonicalContent("GET", "/v2/oauth/token", first.nonce, "a=1", ""), first.content)
-        assertEquals(contentDigest(first.content), first.digest)
+        assertEquals(canonicalContent("GET", "/v2/oauth/token", first.nonce, "a=1", ""), first.content.value)
+        assertEquals(contentDigest(first.content.value), first.digest)
         assertEquals(first, app.key.signRequestWithNonce("GET", "/v2/oauth/token", "a=1", "", first.nonce))
     }
 

@@ -50,6 +50,15 @@ class RedactionTest(private val mock: MockServer) {
     }
 
     @Test
+    fun `a signed refresh request prints without the refresh token in its body`() {
+        val refreshToken = "rK49jI0zt49gsttzscscik15Asmlpu1TdcxqguJJS8B9f6ilJEC0y3PbVqwsEAw5"
+        val body = """{"client_id":"c","grant_type":"refresh_token","refresh_token":"$refreshToken"}"""
+        val signed = app.key.signRequest("POST", "/v2/oauth/token", "", body)
+        assertFalse(signed.toString().contains(refreshToken), signed.toString())
+        assertEquals(true, signed.content.value.endsWith(body))
+    }
+
+    @Test
     fun `exceptions carry no key or token`() {
         val badKey = Secret("92e6f715e9fbf16368aa5a02e5e765b13f7d9136aacd9417fdf2e90059c98fd") // 63 hex chars
         val keyError = assertThrows<CoboOAuthException.InvalidKey> { AppKey(badKey) }

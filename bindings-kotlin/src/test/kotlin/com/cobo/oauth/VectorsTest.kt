@@ -30,7 +30,7 @@ class VectorsTest {
                     apiKey = case.getString("api_key"),
                     nonce = nonce,
                     signature = case.getString("signature"),
-                    content = case.getString("content"),
+                    content = Secret(case.getString("content")),
                     digest = case.getString("digest"),
                 ),
                 signed,
