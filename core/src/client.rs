@@ -136,13 +136,17 @@ impl OAuthClient {
         let mut attempt = 0;
         loop {
             let result = request().send().map_err(Error::from).and_then(|r| self.read(r));
-            match result {
-                Err(err) if attempt < self.retry.max_retries && retryable(&err, replay) => {
-                    std::thread::sleep(backoff(&self.retry, attempt));
-                    attempt += 1;
+            let delay = match &result {
+                Err(err) if attempt < self.retry.max_retries && retryable(err, replay) => {
+                    delay_before_retry(&self.retry, attempt, err)
                 }
-                other => return other,
+                _ => None,
+            };
+            match delay {
+                Some(delay) => std::thread::sleep(delay),
+                None => return result,
             }
+            attempt += 1;
         }
     }
 
@@ -153,7 +157,12 @@ impl OAuthClient {
         let body = read_body(response, status)?;
         match (header(&headers, "biz-timestamp"), header(&headers, "biz-resp-signature")) {
             (Some(timestamp), Some(signature)) => self.verifier.check(&body, timestamp, signature)?,
-            _ if matches!(status, 414 | 429 | 502 | 503) => return Err(Error::Unavailable { status }),
+            _ if matches!(status, 414 | 429 | 502 | 503) => {
+                let retry_after = header(&headers, "retry-after")
+                    .and_then(|value| value.trim().parse().ok())
+                    .map(Duration::from_secs);
+                return Err(Error::Unavailable { status, retry_after });
+            }
             _ => return Err(Error::Signature(format!("HTTP {status} response carries no Cobo signature"))),
         }
         match status {
@@ -226,8 +235,19 @@ fn retryable(err: &Error, replay: Replay) -> bool {
         (Error::Http(e), Replay::Safe) => !e.is_builder(),
         (Error::Io(_), Replay::Safe) => true,
         (Error::Server { .. }, Replay::Safe) => true,
-        (Error::Unavailable { status }, Replay::Safe) => matches!(status, 429 | 502 | 503),
+        (Error::Unavailable { status, .. }, Replay::Safe) => matches!(status, 429 | 502 | 503),
         _ => false,
+    }
+}
+
+/// The backoff, or longer if a proxy's `Retry-After` asks for it; no retry when it asks
+/// for more than `retry_max_delay_ms` (the caller learns at once instead of hanging).
+fn delay_before_retry(policy: &RetryPolicy, attempt: u32, err: &Error) -> Option<Duration> {
+    let jittered = backoff(policy, attempt);
+    match err {
+        Error::Unavailable { retry_after: Some(wait), .. } if *wait > policy.max_delay => None,
+        Error::Unavailable { retry_after: Some(wait), .. } => Some(jittered.max(*wait)),
+        _ => Some(jittered),
     }
 }
 

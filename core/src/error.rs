@@ -43,7 +43,7 @@ pub(crate) enum Error {
     #[error("server error")]
     Server { status: u16, error_code: i64, error_message: String, error_id: String },
     #[error("unsigned proxy response")]
-    Unavailable { status: u16 },
+    Unavailable { status: u16, retry_after: Option<std::time::Duration> },
     #[error("{reason}")]
     InvalidResponse { status: u16, reason: String },
     #[error("{0}")]
@@ -66,7 +66,7 @@ impl From<Error> for CoboOAuthError {
             Error::Server { status, error_code, error_message, error_id } => {
                 Self::Server { status, error_code, error_message, error_id }
             }
-            Error::Unavailable { status } => Self::Unavailable { status },
+            Error::Unavailable { status, .. } => Self::Unavailable { status },
             Error::InvalidResponse { status, reason } => Self::InvalidResponse { status, reason },
             Error::Signature(reason) => Self::ResponseSignature { reason },
         }

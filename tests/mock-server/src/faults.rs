@@ -42,6 +42,9 @@ pub enum Fault {
     Unsigned {
         #[serde(default = "default_unsigned_status")]
         status: u16,
+        /// Sent as `Retry-After: <seconds>`, as proxies do on 429 and 503.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_secs: Option<u64>,
     },
     /// 200, signed, a body that is not JSON.
     MalformedJson,
@@ -209,11 +212,13 @@ pub(crate) fn apply(state: &State, fault: &Fault) -> Option<Outcome> {
             let body = json!({"error": error, "error_description": error_description});
             Reply::Send(state.signed(*status, body.to_string().into_bytes()))
         }
-        Fault::Unsigned { status } => Reply::Send(Response {
-            status: *status,
-            headers: vec![("Content-Type".into(), "text/plain; charset=utf-8".into())],
-            body: reason(*status).as_bytes().to_vec(),
-        }),
+        Fault::Unsigned { status, retry_after_secs } => {
+            let mut headers = vec![("Content-Type".into(), "text/plain; charset=utf-8".into())];
+            if let Some(secs) = retry_after_secs {
+                headers.push(("Retry-After".into(), secs.to_string()));
+            }
+            Reply::Send(Response { status: *status, headers, body: reason(*status).as_bytes().to_vec() })
+        }
         Fault::MalformedJson => {
             Reply::Send(state.signed(200, br#"{"access_token": "mock", "token_type": "#.to_vec()))
         }
