@@ -24,6 +24,17 @@ pub enum CoboOAuthError {
     InvalidResponse { status: u16, reason: String },
     #[error("response signature: {reason}")]
     ResponseSignature { reason: String },
+    #[error("token store: {reason}")]
+    Store { reason: String },
+    #[error("organization {org_id} must authorize the app again (HTTP {status} {error}: {error_description})")]
+    AuthorizationRequired { org_id: String, status: u16, error: String, error_description: String },
+}
+
+/// A foreign TokenStore raised something that is not a CoboOAuthError.
+impl From<uniffi::UnexpectedUniFFICallbackError> for CoboOAuthError {
+    fn from(err: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        CoboOAuthError::Store { reason: err.reason }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

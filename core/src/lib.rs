@@ -8,16 +8,20 @@ mod config;
 mod error;
 mod hex;
 mod keys;
+mod manager;
 mod secret;
 mod signing;
+mod store;
 mod verify;
 
 pub use client::{OAuthClient, OrgToken};
 pub use config::{ClientConfig, Environment};
 pub use error::CoboOAuthError;
 pub use keys::AppKey;
+pub use manager::{TokenManager, TokenManagerConfig};
 pub use secret::Secret;
 pub use signing::{canonical_content, content_digest, SignedRequest};
+pub use store::{file_token_store, memory_token_store, StoredToken, TokenStore};
 pub use verify::{verify_webhook, verify_webhook_with_key, ResponseVerifier};
 
 /// The README's Rust quickstart, compiled by `cargo test`.

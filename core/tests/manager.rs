@@ -1,0 +1,333 @@
+//! The TokenManager against the mock server: single flight, persistence, fallbacks.
+
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use cobo_oauth::{
+    file_token_store, memory_token_store, AppKey, ClientConfig, CoboOAuthError, OAuthClient, Secret, StoredToken,
+    TokenManager, TokenManagerConfig, TokenStore,
+};
+use cobo_oauth_mock::{App, Fault, FaultTarget, MockConfig, MockServer};
+
+const CLIENT_ID: &str = "manager-app";
+const ORG: &str = "org-a";
+const OTHER_ORG: &str = "org-b";
+
+struct Harness {
+    server: MockServer,
+    client: Arc<OAuthClient>,
+    key: Arc<AppKey>,
+}
+
+impl Harness {
+    fn start() -> Harness {
+        let server = MockServer::start(MockConfig::default()).unwrap();
+        let key = Arc::new(AppKey::generate().unwrap());
+        server.register_app(App { client_id: CLIENT_ID.into(), api_key: key.api_key(), orgs: vec![ORG.into(), OTHER_ORG.into()] });
+        let config = ClientConfig {
+            max_retries: 0,
+            ..ClientConfig::for_base_url(server.base_url(), server.response_public_key())
+        };
+        let client = Arc::new(OAuthClient::new(key.clone(), config).unwrap());
+        Harness { server, client, key }
+    }
+
+    fn manager(&self, store: Arc<dyn TokenStore>) -> TokenManager {
+        let config = TokenManagerConfig { refresh_margin_secs: 0, ..TokenManagerConfig::default() };
+        TokenManager::new(self.client.clone(), CLIENT_ID.into(), Some(store), Some(config)).unwrap()
+    }
+
+    /// A manager whose cached token for `ORG` has expired.
+    fn with_expired_token(&self, store: Arc<dyn TokenStore>) -> TokenManager {
+        self.server.set_token_ttls(1, 30 * 24 * 3600);
+        let manager = self.manager(store);
+        manager.access_token(ORG.into()).unwrap();
+        std::thread::sleep(Duration::from_millis(1100));
+        self.server.set_token_ttls(43199, 30 * 24 * 3600);
+        self.server.reset();
+        manager
+    }
+}
+
+#[test]
+fn sixty_four_callers_share_one_refresh() {
+    let h = Harness::start();
+    let manager = Arc::new(h.with_expired_token(memory_token_store()));
+    let barrier = Arc::new(Barrier::new(64));
+    let threads: Vec<_> = (0..64)
+        .map(|_| {
+            let (manager, barrier) = (manager.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                manager.access_token(ORG.into()).unwrap()
+            })
+        })
+        .collect();
+    let tokens: Vec<Secret> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    assert!(tokens.iter().all(|t| *t == tokens[0]));
+    let counters = h.server.counters();
+    assert_eq!((counters.refresh, counters.get), (1, 0));
+    // Fresh now: served from the cache.
+    assert_eq!(manager.access_token(ORG.into()).unwrap(), tokens[0]);
+    assert_eq!(h.server.counters().total, 1);
+}
+
+#[test]
+fn a_slow_org_does_not_hold_up_another() {
+    let h = Harness::start();
+    let manager = Arc::new(h.manager(memory_token_store()));
+    h.server.inject_for(Fault::Delay { delay_ms: 1500 }, 1, FaultTarget::Get);
+    let finished = Arc::new(Mutex::new(Vec::new()));
+    let slow = {
+        let (manager, finished) = (manager.clone(), finished.clone());
+        std::thread::spawn(move || {
+            manager.access_token(ORG.into()).unwrap();
+            finished.lock().unwrap().push(ORG);
+        })
+    };
+    std::thread::sleep(Duration::from_millis(200)); // the slow org's request is in flight
+    let started = Instant::now();
+    manager.access_token(OTHER_ORG.into()).unwrap();
+    finished.lock().unwrap().push(OTHER_ORG);
+    assert!(started.elapsed() < Duration::from_millis(1000));
+    slow.join().unwrap();
+    assert_eq!(*finished.lock().unwrap(), vec![OTHER_ORG, ORG]);
+}
+
+#[test]
+fn a_failed_renewal_reaches_every_waiter_once() {
+    // A server that accepts, holds the connection, then hangs up: one renewal, 16 callers.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let (accepted, stop) = (accepted.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                accepted.fetch_add(1, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(400));
+                drop(stream);
+            }
+        });
+    }
+    let config = ClientConfig {
+        max_retries: 0,
+        ..ClientConfig::for_base_url(format!("http://127.0.0.1:{port}/v2"), AppKey::generate().unwrap().api_key())
+    };
+    let client = Arc::new(OAuthClient::new(Arc::new(AppKey::generate().unwrap()), config).unwrap());
+    let manager = Arc::new(TokenManager::new(client, CLIENT_ID.into(), None, None).unwrap());
+    let barrier = Arc::new(Barrier::new(16));
+    let threads: Vec<_> = (0..16)
+        .map(|_| {
+            let (manager, barrier) = (manager.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                manager.access_token(ORG.into())
+            })
+        })
+        .collect();
+    for thread in threads {
+        let err = thread.join().unwrap().unwrap_err();
+        assert!(matches!(err, CoboOAuthError::Transport { .. }), "{err:?}");
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    stop.store(true, Ordering::SeqCst);
+}
+
+/// A memory store that can be told to fail, and remembers what it was asked.
+#[derive(Default)]
+struct ProbeStore {
+    inner: Mutex<std::collections::HashMap<String, StoredToken>>,
+    failing: AtomicBool,
+    saves: AtomicUsize,
+    deletes: AtomicUsize,
+}
+
+impl TokenStore for ProbeStore {
+    fn load(&self, org_id: String) -> Result<Option<StoredToken>, CoboOAuthError> {
+        Ok(self.inner.lock().unwrap().get(&org_id).cloned())
+    }
+    fn save(&self, org_id: String, token: StoredToken) -> Result<(), CoboOAuthError> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(CoboOAuthError::Store { reason: "disk full".into() });
+        }
+        self.saves.fetch_add(1, Ordering::SeqCst);
+        self.inner.lock().unwrap().insert(org_id, token);
+        Ok(())
+    }
+    fn delete(&self, org_id: String) -> Result<(), CoboOAuthError> {
+        self.deletes.fetch_add(1, Ordering::SeqCst);
+        self.inner.lock().unwrap().remove(&org_id);
+        Ok(())
+    }
+}
+
+#[test]
+fn the_store_holds_the_rotated_token_before_anyone_uses_it() {
+    let h = Harness::start();
+    let store = Arc::new(ProbeStore::default());
+    let manager = h.with_expired_token(store.clone());
+    let token = manager.access_token(ORG.into()).unwrap();
+    let saved = store.load(ORG.into()).unwrap().unwrap();
+    assert_eq!(saved.token.access_token, token);
+    assert_eq!(h.server.counters().refresh, 1);
+    assert_eq!(store.saves.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn a_failing_store_fails_the_call_and_loses_nothing() {
+    let h = Harness::start();
+    let store = Arc::new(ProbeStore::default());
+    let manager = h.with_expired_token(store.clone());
+    store.failing.store(true, Ordering::SeqCst);
+    let err = manager.access_token(ORG.into()).unwrap_err();
+    assert_eq!(err, CoboOAuthError::Store { reason: "disk full".into() });
+    // The rotated token lives on in memory; once the store recovers it is saved and
+    // served, without another request (the old refresh token is spent).
+    store.failing.store(false, Ordering::SeqCst);
+    let token = manager.access_token(ORG.into()).unwrap();
+    assert_eq!(store.load(ORG.into()).unwrap().unwrap().token.access_token, token);
+    assert_eq!((h.server.counters().refresh, h.server.counters().get), (1, 0));
+}
+
+#[test]
+fn a_new_manager_continues_from_the_store() {
+    let h = Harness::start();
+    let store = memory_token_store();
+    let first = h.manager(store.clone());
+    let token = first.access_token(ORG.into()).unwrap();
+    drop(first);
+    let second = h.manager(store.clone());
+    assert_eq!(second.access_token(ORG.into()).unwrap(), token);
+    second.invalidate(ORG.into());
+    assert_ne!(second.access_token(ORG.into()).unwrap(), token);
+    let counters = h.server.counters();
+    assert_eq!((counters.get, counters.refresh), (1, 1), "no second org_implicit grant");
+}
+
+#[test]
+fn a_spent_refresh_token_falls_back_to_one_new_grant() {
+    let h = Harness::start();
+    let store = memory_token_store();
+    let manager = h.manager(store.clone());
+    manager.access_token(ORG.into()).unwrap();
+    // Someone else spends the refresh token.
+    let stored = store.load(ORG.into()).unwrap().unwrap();
+    h.client.refresh_org_token(CLIENT_ID.into(), stored.token.refresh_token).unwrap();
+    h.server.reset();
+    manager.invalidate(ORG.into());
+    let token = manager.access_token(ORG.into()).unwrap();
+    assert_eq!(store.load(ORG.into()).unwrap().unwrap().token.access_token, token);
+    let counters = h.server.counters();
+    assert_eq!((counters.refresh, counters.get), (1, 1));
+}
+
+#[test]
+fn an_org_that_withdrew_needs_authorization_again() {
+    let h = Harness::start();
+    let store = Arc::new(ProbeStore::default());
+    let manager = h.manager(store.clone());
+    manager.access_token(ORG.into()).unwrap();
+    h.server.register_app(App { client_id: CLIENT_ID.into(), api_key: h.key.api_key(), orgs: vec![] });
+    manager.invalidate(ORG.into());
+    let err = manager.access_token(ORG.into()).unwrap_err();
+    match err {
+        CoboOAuthError::AuthorizationRequired { org_id, status: 403, error, .. } => {
+            assert_eq!((org_id.as_str(), error.as_str()), (ORG, "unauthorized_client"))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(store.deletes.load(Ordering::SeqCst), 1);
+    assert_eq!(store.load(ORG.into()).unwrap(), None);
+    assert_eq!(manager.refresh_token_expires_at(ORG.into()).unwrap(), None);
+}
+
+#[test]
+fn transient_failures_leave_the_stored_tokens_alone() {
+    let h = Harness::start();
+    let store = memory_token_store();
+    let manager = h.with_expired_token(store.clone());
+    let before = store.load(ORG.into()).unwrap().unwrap();
+    h.server.inject_for(Fault::ServerError { status: 500, error_code: 1, error_message: "x".into(), error_id: None }, 1, FaultTarget::Refresh);
+    let err = manager.access_token(ORG.into()).unwrap_err();
+    assert!(matches!(err, CoboOAuthError::Server { status: 500, .. }), "{err:?}");
+    assert_eq!(store.load(ORG.into()).unwrap().unwrap(), before);
+    // The refresh token was not spent: the next call refreshes with it.
+    manager.access_token(ORG.into()).unwrap();
+    assert_eq!((h.server.counters().refresh, h.server.counters().get), (2, 0));
+}
+
+#[test]
+fn the_refresh_tokens_own_expiry_is_tracked_and_honoured() {
+    let h = Harness::start();
+    let config = TokenManagerConfig { refresh_margin_secs: 0, refresh_token_lifetime_secs: 3600 };
+    let manager = TokenManager::new(h.client.clone(), CLIENT_ID.into(), None, Some(config)).unwrap();
+    assert_eq!(manager.refresh_token_expires_at(ORG.into()).unwrap(), None);
+    let before = SystemTime::now();
+    manager.access_token(ORG.into()).unwrap();
+    let expires = manager.refresh_token_expires_at(ORG.into()).unwrap().unwrap();
+    let lifetime = expires.duration_since(before).unwrap();
+    assert!(lifetime >= Duration::from_secs(3600) && lifetime < Duration::from_secs(3605));
+
+    // A refresh token past its lifetime is not even tried: a new grant instead.
+    let zero = TokenManagerConfig { refresh_margin_secs: 0, refresh_token_lifetime_secs: 0 };
+    let store = memory_token_store();
+    let manager = TokenManager::new(h.client.clone(), CLIENT_ID.into(), Some(store), Some(zero)).unwrap();
+    manager.access_token(OTHER_ORG.into()).unwrap();
+    h.server.reset();
+    manager.invalidate(OTHER_ORG.into());
+    manager.access_token(OTHER_ORG.into()).unwrap();
+    assert_eq!((h.server.counters().refresh, h.server.counters().get), (0, 1));
+}
+
+#[test]
+fn headers_margins_and_arguments() {
+    let h = Harness::start();
+    let manager = h.manager(memory_token_store());
+    let header = manager.authorization_header(ORG.into()).unwrap();
+    let token = manager.access_token(ORG.into()).unwrap();
+    assert_eq!(header.expose(), format!("Bearer {}", token.expose()));
+    assert!(matches!(manager.access_token(" ".into()), Err(CoboOAuthError::InvalidArgument { .. })));
+    assert!(matches!(
+        TokenManager::new(h.client.clone(), "".into(), None, None),
+        Err(CoboOAuthError::InvalidArgument { .. })
+    ));
+    // A margin longer than the token's life renews on every call.
+    let eager = TokenManagerConfig { refresh_margin_secs: 50_000, ..TokenManagerConfig::default() };
+    let eager = TokenManager::new(h.client.clone(), CLIENT_ID.into(), None, Some(eager)).unwrap();
+    let first = eager.access_token(OTHER_ORG.into()).unwrap();
+    assert_ne!(eager.access_token(OTHER_ORG.into()).unwrap(), first);
+    let printed = format!("{manager:?} {:?}", manager.token(ORG.into()).unwrap());
+    assert!(!printed.contains(token.expose()), "{printed}");
+}
+
+#[test]
+fn the_file_store_persists_across_managers_with_private_atomic_writes() {
+    let h = Harness::start();
+    let dir = std::env::temp_dir().join(format!("cobo-oauth-store-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("tokens.json");
+    let path_text = path.to_str().unwrap().to_owned();
+    let token = h.manager(file_token_store(path_text.clone()).unwrap()).access_token(ORG.into()).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "no temp file left behind");
+    let restarted = h.manager(file_token_store(path_text.clone()).unwrap());
+    assert_eq!(restarted.access_token(ORG.into()).unwrap(), token);
+    assert_eq!(h.server.counters().get, 1);
+
+    std::fs::write(&path, "not json").unwrap();
+    let broken = h.manager(file_token_store(path_text).unwrap());
+    assert!(matches!(broken.access_token(ORG.into()), Err(CoboOAuthError::Store { .. })));
+    assert!(matches!(file_token_store(" ".into()), Err(CoboOAuthError::InvalidArgument { .. })));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
