@@ -7,7 +7,9 @@ use std::io::{Read, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use cobo_oauth::{AppKey, ClientConfig, CoboOAuthError, Environment, OAuthClient, OrgToken, ResponseVerifier, Secret};
+use cobo_oauth::{
+    AppKey, ClientConfig, CoboOAuthError, Environment, OAuthClient, OrgToken, ResponseVerifier, Secret, TokenManager,
+};
 
 const USAGE: &str = "\
 cobo-oauth: Cobo WaaS 2.0 OAuth for Portal Apps
@@ -272,6 +274,20 @@ fn demo() -> Result<(), Failure> {
     }
     let counters = server.counters();
     println!("6. The server saw {} get and {} refresh requests", counters.get, counters.refresh);
+
+    // A TokenManager: 16 threads ask for the same org at once; one grant serves them all.
+    server.reset();
+    let manager = TokenManager::new(Arc::new(client), client_id.into(), None, None)?;
+    let tokens = std::thread::scope(|scope| {
+        let callers: Vec<_> = (0..16).map(|_| scope.spawn(|| manager.access_token(org_id.into()))).collect();
+        callers.into_iter().map(|caller| caller.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect::<Result<Vec<_>, _>>()
+    })?;
+    let distinct = tokens.iter().filter(|token| **token != tokens[0]).count() + 1;
+    println!(
+        "7. TokenManager: 16 threads asked for {org_id}'s token at once: {} request, {distinct} distinct token, {}",
+        server.counters().total,
+        redacted(&tokens[0])
+    );
     server.shutdown();
     Ok(())
 }

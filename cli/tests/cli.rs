@@ -24,8 +24,9 @@ fn demo_walks_through_get_refresh_and_rotation_without_printing_tokens() {
     assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
     assert!(stdout.contains("Reusing the old refresh token is refused: HTTP 400 invalid_grant"), "{stdout}");
     assert!(stdout.contains("1 get and 2 refresh requests"), "{stdout}");
+    assert!(stdout.contains("16 threads asked for demo-org's token at once: 1 request, 1 distinct token"), "{stdout}");
     // Tokens appear only as fingerprints.
-    assert_eq!(stdout.matches("<redacted sha256:").count(), 4, "{stdout}");
+    assert_eq!(stdout.matches("<redacted sha256:").count(), 5, "{stdout}");
 }
 
 #[test]
