@@ -13,7 +13,7 @@ build: ## Release build of the core library (.so), the cobo-oauth CLI and the mo
 bindgen: ## Release build of the workspace's uniffi-bindgen (Kotlin and Swift generators)
 	$(CARGO) build --release -p uniffi-bindgen
 
-demo: build ## Start the embedded mock, register a key, get and refresh a token
+demo: build ## Start the embedded mock, register a key, get, refresh, rotate; the token manager
 	$(RELEASE_DIR)/cobo-oauth demo
 
 test: test-rust test-python test-kotlin test-swift ## Run every test suite
