@@ -12,8 +12,17 @@
 # touches unless the caller runs `uniffiEnsureInitialized()`. With a stale or mismatched
 # .so, the first call then goes through wrong signatures and can crash the JVM. One line
 # at the top of `UniffiLib`'s initializer runs the checks first, so any first use of the
-# API throws "UniFFI API checksum mismatch" instead. The script fails if the generated
-# code no longer has the expected shape (a UniFFI upgrade must revisit this).
+# API throws "UniFFI API checksum mismatch" instead.
+#
+# Second edit: a Kotlin TokenStore's calls run through uniffiTraitInterfaceCall(WithError),
+# which catch only kotlin.Exception. Anything else (an Error: AssertionError, Kotlin's
+# TODO()'s NotImplementedError, StackOverflowError) escapes to JNA, which logs it and
+# returns with the call status untouched, i.e. success: a failed `save` would pass as
+# saved and a rotated refresh token could be lost. Catching Throwable there makes every
+# failure of a Kotlin callback reach the core (as CoboOAuthException.Store).
+#
+# The script fails if the generated code no longer has the expected shape (a UniFFI
+# upgrade must revisit both edits).
 set -euo pipefail
 
 release_dir=$1
@@ -42,4 +51,12 @@ grep -qF 'internal object IntegrityCheckingUniffiLib {' "$kt" || die "no Integri
 awk -v anchor="$anchor" -v check="$check" '$0 == anchor { print check } { print }' "$kt" > "$kt.tmp"
 mv "$kt.tmp" "$kt"
 grep -qxF "$check" "$kt" || die "inserting the initialization check failed"
+
+catch_any='    } catch(e: kotlin.Exception) {'
+catch_all='    } catch(e: kotlin.Throwable) { // generate-bindings.sh: an Error must not pass as success'
+count=$(grep -cxF "$catch_any" "$kt" || true)
+[ "$count" = 2 ] || die "found '$catch_any' $count times in $kt, expected twice (uniffiTraitInterfaceCall, ...WithError)"
+awk -v from="$catch_any" -v to="$catch_all" '$0 == from { print to; next } { print }' "$kt" > "$kt.tmp"
+mv "$kt.tmp" "$kt"
+[ "$(grep -cxF "$catch_all" "$kt")" = 2 ] || die "widening the callback catch failed"
 echo "generate-bindings: wrote $kt"

@@ -1,7 +1,7 @@
 //! Python values the core has no type for: the `Environment` enum (defined in Python),
 //! aware UTC datetimes, bytes-like and integer arguments.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cobo_oauth::Environment;
 use pyo3::exceptions::{PyOverflowError, PyTypeError};
@@ -97,6 +97,21 @@ pub(crate) fn utc_datetime(py: Python<'_>, time: SystemTime) -> PyResult<Py<PyAn
         Err(err) if err.is_instance_of::<PyOverflowError>(py) => Ok(clamped()),
         Err(err) => Err(err),
     }
+}
+
+/// The instant an aware `datetime` names (one made by `aware_datetime` or `utc_datetime`),
+/// exact to the microsecond.
+pub(crate) fn system_time(value: &Bound<'_, PyAny>) -> PyResult<SystemTime> {
+    let py = value.py();
+    let dt = datetimes(py)?;
+    let delta = value.sub(dt.epoch.bind(py))?;
+    let days: i128 = delta.getattr(pyo3::intern!(py, "days"))?.extract()?;
+    let seconds: i128 = delta.getattr(pyo3::intern!(py, "seconds"))?.extract()?;
+    let micros: i128 = delta.getattr(pyo3::intern!(py, "microseconds"))?.extract()?;
+    let total = (days * 86_400 + seconds) * 1_000_000 + micros;
+    let offset = Duration::from_micros(u64::try_from(total.unsigned_abs()).unwrap_or(u64::MAX));
+    let time = if total >= 0 { UNIX_EPOCH.checked_add(offset) } else { UNIX_EPOCH.checked_sub(offset) };
+    Ok(time.unwrap_or(UNIX_EPOCH))
 }
 
 /// An aware `datetime`, converted to UTC; a naive one is an InvalidArgumentError.

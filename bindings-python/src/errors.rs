@@ -74,6 +74,17 @@ fn exception(py: Python<'_>, err: &CoboOAuthError) -> PyResult<PyErr> {
             fields.set_item("reason", reason)?;
             "ResponseSignatureError"
         }
+        CoboOAuthError::Store { reason } => {
+            fields.set_item("reason", reason)?;
+            "StoreError"
+        }
+        CoboOAuthError::AuthorizationRequired { org_id, status, error, error_description } => {
+            fields.set_item("org_id", org_id)?;
+            fields.set_item("status", status)?;
+            fields.set_item("error", error)?;
+            fields.set_item("error_description", error_description)?;
+            "AuthorizationRequiredError"
+        }
     };
     let value = module.bind(py).getattr(class)?.call((err.to_string(),), Some(&fields))?;
     Ok(PyErr::from_value(value))

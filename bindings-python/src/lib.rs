@@ -4,8 +4,10 @@
 
 mod convert;
 mod errors;
+mod manager;
 mod objects;
 mod records;
+mod store;
 
 use pyo3::prelude::*;
 
@@ -60,6 +62,12 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<records::OrgToken>()?;
     m.add_class::<records::SignedRequest>()?;
     m.add_class::<records::ClientConfig>()?;
+    m.add_class::<manager::StoredToken>()?;
+    m.add_class::<manager::TokenManagerConfig>()?;
+    m.add_class::<manager::TokenManager>()?;
+    m.add_class::<store::TokenStore>()?;
+    m.add_function(wrap_pyfunction!(store::memory_token_store, m)?)?;
+    m.add_function(wrap_pyfunction!(store::file_token_store, m)?)?;
     m.add_function(wrap_pyfunction!(verify_webhook, m)?)?;
     m.add_function(wrap_pyfunction!(verify_webhook_with_key, m)?)?;
     m.add_function(wrap_pyfunction!(canonical_content, m)?)?;

@@ -115,7 +115,7 @@ impl ResponseVerifier {
 /// Calls Cobo's OAuth endpoints over one connection pool; share it between threads.
 #[pyclass(frozen, module = "cobo_oauth")]
 pub(crate) struct OAuthClient {
-    inner: cobo_oauth::OAuthClient,
+    pub(crate) inner: Arc<cobo_oauth::OAuthClient>,
     api_key: String,
 }
 
@@ -128,7 +128,7 @@ impl OAuthClient {
         let key = Arc::clone(&key.get().inner);
         let api_key = key.api_key();
         let config = config.map_or_else(cobo_oauth::ClientConfig::default, |c| c.get().to_core());
-        Ok(OAuthClient { inner: cobo_oauth::OAuthClient::new(key, config)?, api_key })
+        Ok(OAuthClient { inner: Arc::new(cobo_oauth::OAuthClient::new(key, config)?), api_key })
     }
 
     /// The base URL requests go to, e.g. https://api.cobo.com/v2.

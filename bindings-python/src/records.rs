@@ -4,11 +4,13 @@
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple};
 
-use crate::convert::{aware_datetime, environment_from_py, environment_name, environment_to_py, utc_datetime, Int};
+use crate::convert::{
+    aware_datetime, environment_from_py, environment_name, environment_to_py, system_time, utc_datetime, Int,
+};
 use crate::errors::invalid_argument;
 
 /// Python's `repr` of a string ('…' quoting and escapes), for the records' reprs.
-fn quoted(py: Python<'_>, text: &str) -> PyResult<String> {
+pub(crate) fn quoted(py: Python<'_>, text: &str) -> PyResult<String> {
     Ok(PyString::new(py, text).repr()?.to_string())
 }
 
@@ -39,7 +41,18 @@ impl OrgToken {
         })
     }
 
-    fn fields<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+    pub(crate) fn to_core(&self, py: Python<'_>) -> PyResult<cobo_oauth::OrgToken> {
+        Ok(cobo_oauth::OrgToken {
+            access_token: cobo_oauth::Secret::new(self.access_token.clone()),
+            token_type: self.token_type.clone(),
+            scope: self.scope.clone(),
+            expires_in: self.expires_in,
+            refresh_token: cobo_oauth::Secret::new(self.refresh_token.clone()),
+            expires_at: system_time(self.expires_at.bind(py))?,
+        })
+    }
+
+    pub(crate) fn fields<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         PyTuple::new(
             py,
             [
@@ -190,7 +203,7 @@ impl ClientConfig {
 }
 
 /// An int in `T`'s range; out of range is an InvalidArgumentError (a ValueError).
-fn in_range<T: TryFrom<i128>>(value: Int, name: &str, max: u64) -> PyResult<T> {
+pub(crate) fn in_range<T: TryFrom<i128>>(value: Int, name: &str, max: u64) -> PyResult<T> {
     T::try_from(value.0).map_err(|_| invalid_argument(format!("{name} must be between 0 and {max}")))
 }
 

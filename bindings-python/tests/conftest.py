@@ -37,6 +37,8 @@ VARIANT_CLASSES: dict[str, type[cobo_oauth.CoboOAuthError]] = {
     "Timeout": cobo_oauth.RequestTimeoutError,
     "InvalidResponse": cobo_oauth.InvalidResponseError,
     "ResponseSignature": cobo_oauth.ResponseSignatureError,
+    "Store": cobo_oauth.StoreError,
+    "AuthorizationRequired": cobo_oauth.AuthorizationRequiredError,
 }
 
 

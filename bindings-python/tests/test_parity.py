@@ -9,7 +9,11 @@ Naming rules (UDL → Python):
 - error variant `V` is the exception class `VError`, except `Timeout` →
   `RequestTimeoutError` (so as not to shadow the builtin TimeoutError); its fields are
   keyword arguments and attributes;
-- `Secret` is `str`; `bytes` is `bytes` (or bytearray); `timestamp` an aware `datetime`.
+- `Secret` is `str`; `bytes` is `bytes` (or bytearray); `timestamp` an aware `datetime`;
+  `T?` is `T | None`, and an `optional T? x = null` argument defaults to None;
+- `[Trait, WithForeign] interface TokenStore` is the class of the built-in stores; any
+  Python object with the same methods is accepted too, typed by `TokenStoreProtocol`
+  (the one export that is not in the UDL).
 """
 
 from __future__ import annotations
@@ -32,6 +36,30 @@ class Member:
     args: list[str]
     attrs: str = ""
     default: str | None = None
+    returns: str | None = None
+    # Argument name -> its UDL default (e.g. "null"), for `optional T x = default` args.
+    arg_defaults: dict[str, str] = field(default_factory=dict)
+    arg_types: dict[str, str] = field(default_factory=dict)
+
+
+ARG = re.compile(r"^(?:optional\s+)?([\w<>?]+)\s+(\w+)(?:\s*=\s*(.+))?$", re.S)
+
+
+def parse_args(text: str) -> tuple[list[str], dict[str, str], dict[str, str]]:
+    names: list[str] = []
+    defaults: dict[str, str] = {}
+    types: dict[str, str] = {}
+    for raw in (a.strip() for a in text.split(",")):
+        if not raw:
+            continue
+        arg = ARG.match(raw)
+        assert arg, raw
+        kind, name, default = arg.groups()
+        names.append(name)
+        types[name] = kind
+        if default is not None:
+            defaults[name] = default.strip()
+    return names, defaults, types
 
 
 @dataclass
@@ -65,8 +93,8 @@ def parse_udl(text: str) -> dict[str, Block]:
             else:
                 decl = re.match(r"(?:([\w<>?]+)\s+)?(\w+)\s*\((.*)\)$", raw, re.S)
                 assert decl, raw
-                args = [a.split()[-1] for a in decl.group(3).split(",") if a.strip()]
-                block.members.append(Member(decl.group(2), args, member_attrs))
+                args, defaults, types = parse_args(decl.group(3))
+                block.members.append(Member(decl.group(2), args, member_attrs, None, decl.group(1), defaults, types))
         blocks[name] = block
     return blocks
 
@@ -98,6 +126,26 @@ def test_the_udl_was_parsed() -> None:
     assert {b.name for b in BLOCKS["dictionary"]} >= {"OrgToken", "SignedRequest", "ClientConfig"}
     assert [b.name for b in ERRORS] == ["CoboOAuthError"]
     assert len(ERRORS[0].members) == len(VARIANT_CLASSES)
+
+
+def test_the_token_manager_parts_were_parsed() -> None:
+    store = UDL["TokenStore"]
+    assert store.kind == "interface" and "Trait" in store.attrs and "WithForeign" in store.attrs
+    assert [(m.name, m.args, m.returns) for m in store.members] == [
+        ("load", ["org_id"], "StoredToken?"),
+        ("save", ["org_id", "token"], "void"),
+        ("delete", ["org_id"], "void"),
+    ]
+    constructor = UDL["TokenManager"].members[0]
+    assert constructor.name == "constructor"
+    assert constructor.args == ["client", "client_id", "store", "config"]
+    assert constructor.arg_defaults == {"store": "null", "config": "null"}
+    assert constructor.arg_types["store"] == "TokenStore?" and constructor.arg_types["config"] == "TokenManagerConfig?"
+    expires = next(m for m in UDL["TokenManager"].members if m.name == "refresh_token_expires_at")
+    assert expires.returns == "timestamp?"
+    functions = {m.name: m for m in BLOCKS["namespace"][0].members}
+    assert functions["file_token_store"].returns == "TokenStore" and functions["file_token_store"].args == ["path"]
+    assert {"Store", "AuthorizationRequired"} <= {m.name for m in ERRORS[0].members}
 
 
 @pytest.mark.parametrize("function", BLOCKS["namespace"][0].members, ids=lambda m: m.name)
@@ -175,14 +223,29 @@ def test_interface(interface: Block) -> None:
             else:
                 constructor = constructor_params(cls)
                 assert constructor is None or constructor[: len(member.args)] == member.args
+                if constructor is not None:
+                    signature = inspect.signature(cls)
+                    for name, default in member.arg_defaults.items():
+                        assert signature.parameters[name].default == udl_default(default), name
         else:
             method = getattr(cls, member.name)
             assert callable(method), member.name
             assert params(method) == member.args, member.name
 
 
+# Python-only helpers: the typing.Protocol of a foreign (Python) TokenStore.
+PYTHON_ONLY = {"__version__", "TokenStoreProtocol"}
+
+
 def test_every_export_is_in_the_udl() -> None:
     udl_names = {b.name for b in BLOCKS["enum"] + BLOCKS["dictionary"] + OBJECTS}
     udl_names |= {m.name for m in BLOCKS["namespace"][0].members}
     udl_names |= {cls.__name__ for cls in VARIANT_CLASSES.values()} | {"CoboOAuthError"}
-    assert set(cobo_oauth.__all__) - {"__version__"} == udl_names
+    assert set(cobo_oauth.__all__) - PYTHON_ONLY == udl_names
+
+
+def test_the_foreign_trait_has_a_protocol_with_the_same_methods() -> None:
+    protocol = cobo_oauth.TokenStoreProtocol
+    for member in UDL["TokenStore"].members:
+        assert params(getattr(protocol, member.name)) == member.args
+    assert isinstance(cobo_oauth.memory_token_store(), protocol)

@@ -6,14 +6,15 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 from cobo_oauth import AppKey
 from conftest import CLIENT_ID, ORG_ID, REPO, Mock
 
 
-def quickstart() -> str:
+def quickstart(heading: str = "## Quickstart") -> str:
     readme = (REPO / "bindings-python" / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Quickstart", 1)[1]
+    section = readme.split(heading, 1)[1]
     match = re.search(r"```python\n(.*?)```", section, re.S)
     assert match, "no python block under ## Quickstart"
     return match.group(1)
@@ -38,6 +39,29 @@ def test_quickstart_runs_as_written(mock: Mock, app_key: AppKey, tmp_path: os.Pa
     assert lines[2] == "400 invalid_grant"
     counters = mock.counters()
     assert (counters["get"], counters["refresh"]) == (1, 2)
+
+
+def test_token_manager_snippet_runs_as_written(mock: Mock, app_key: AppKey, tmp_path: os.PathLike[str]) -> None:
+    env = dict(os.environ)
+    env.update(
+        COBO_APP_KEY=app_key.private_key_hex(),
+        COBO_BASE_URL=mock.base_url,
+        COBO_RESPONSE_PUBLIC_KEY=mock.response_public_key,
+        COBO_CLIENT_ID=CLIENT_ID,
+        COBO_ORG_ID=ORG_ID,
+    )
+    snippet = quickstart("## Token manager")
+    for run in range(2):  # the second run starts from the token file
+        result = subprocess.run(
+            [sys.executable, "-c", snippet], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 0, result.stderr
+        lines = result.stdout.splitlines()
+        assert lines[0].startswith("TokenManager(client_id='py-portal-app'"), lines
+        assert lines[1].startswith("refresh token expires at 20"), lines
+    assert (Path(tmp_path) / "cobo-tokens.json").is_file()
+    counters = mock.counters()
+    assert (counters["get"], counters["refresh"]) == (1, 0)
 
 
 def test_webhook_snippet_is_valid_python() -> None:

@@ -30,10 +30,12 @@ pub enum CoboOAuthError {
     AuthorizationRequired { org_id: String, status: u16, error: String, error_description: String },
 }
 
-/// A foreign TokenStore raised something that is not a CoboOAuthError.
+/// A foreign TokenStore raised something that is not a CoboOAuthError. Its first line
+/// names it (a JVM stack trace follows on the next lines).
 impl From<uniffi::UnexpectedUniFFICallbackError> for CoboOAuthError {
     fn from(err: uniffi::UnexpectedUniFFICallbackError) -> Self {
-        CoboOAuthError::Store { reason: err.reason }
+        let reason = err.reason.lines().next().unwrap_or_default().to_owned();
+        CoboOAuthError::Store { reason }
     }
 }
 

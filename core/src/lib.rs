@@ -12,6 +12,7 @@ mod manager;
 mod secret;
 mod signing;
 mod store;
+mod sync;
 mod verify;
 
 pub use client::{OAuthClient, OrgToken};

@@ -2,10 +2,11 @@
 //! time, rotated refresh tokens saved before anyone uses them.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, SystemTime};
 
 use crate::store::{memory_token_store, StoredToken, TokenStore};
+use crate::sync::lock;
 use crate::{CoboOAuthError, OAuthClient, Secret};
 
 /// How a TokenManager decides a token needs renewing. Defaults match the UDL's.
@@ -44,6 +45,8 @@ struct OrgState {
     token: Option<Option<StoredToken>>,
     /// A token the store failed to save: retried before the token is handed out.
     unsaved: bool,
+    /// `invalidate` came before the store was asked: expire what it returns.
+    invalidated: bool,
     /// Renewals started so far; the one in flight, if any, is `started`.
     started: u64,
     in_flight: bool,
@@ -85,9 +88,7 @@ impl TokenManager {
 
     /// The org's current token, renewed first when less than the margin is left.
     pub fn token(&self, org_id: String) -> Result<StoredToken, CoboOAuthError> {
-        if org_id.trim().is_empty() {
-            return Err(CoboOAuthError::InvalidArgument { reason: "org_id must not be empty".into() });
-        }
+        require_org(&org_id)?;
         let org = self.org(&org_id);
         let mut state = lock(&org.state);
         self.load(&org_id, &mut state)?;
@@ -106,8 +107,9 @@ impl TokenManager {
             let awaited = state.started;
             loop {
                 state = org.renewed.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner());
+                // A later renewal may already have finished too; its outcome is newer.
                 if let Some((number, outcome)) = &state.last {
-                    if *number == awaited {
+                    if *number >= awaited {
                         return outcome.clone();
                     }
                 }
@@ -146,6 +148,7 @@ impl TokenManager {
 
     /// When the org's refresh token expires, if a token is known. No network I/O.
     pub fn refresh_token_expires_at(&self, org_id: String) -> Result<Option<SystemTime>, CoboOAuthError> {
+        require_org(&org_id)?;
         let org = self.org(&org_id);
         let mut state = lock(&org.state);
         self.load(&org_id, &mut state)?;
@@ -156,8 +159,10 @@ impl TokenManager {
     pub fn invalidate(&self, org_id: String) {
         let org = self.org(&org_id);
         let mut state = lock(&org.state);
-        if let Some(Some(stored)) = &mut state.token {
-            stored.token.expires_at = SystemTime::UNIX_EPOCH;
+        match &mut state.token {
+            Some(Some(stored)) => stored.token.expires_at = SystemTime::UNIX_EPOCH,
+            Some(None) => {}
+            None => state.invalidated = true,
         }
     }
 
@@ -167,7 +172,13 @@ impl TokenManager {
 
     fn load(&self, org_id: &str, state: &mut OrgState) -> Result<(), CoboOAuthError> {
         if state.token.is_none() {
-            state.token = Some(self.store.load(org_id.to_owned())?);
+            let mut loaded = self.store.load(org_id.to_owned())?;
+            if std::mem::take(&mut state.invalidated) {
+                if let Some(stored) = &mut loaded {
+                    stored.token.expires_at = SystemTime::UNIX_EPOCH;
+                }
+            }
+            state.token = Some(loaded);
         }
         Ok(())
     }
@@ -189,7 +200,7 @@ impl TokenManager {
         }
         match self.client.get_org_token(self.client_id.clone(), org_id.to_owned()) {
             Ok(token) => Renewal::Issued(self.stored(token)),
-            Err(CoboOAuthError::OAuth { status, error, error_description }) => {
+            Err(CoboOAuthError::OAuth { status, error, error_description }) if revoked(status, &error) => {
                 Renewal::Revoked(CoboOAuthError::AuthorizationRequired {
                     org_id: org_id.to_owned(),
                     status,
@@ -215,10 +226,18 @@ enum Renewal {
     Failed(CoboOAuthError),
 }
 
-/// Every critical section here leaves its data consistent, so a lock poisoned by a
-/// panicking thread is still safe to use.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+/// Whether Cobo's refusal of an org_implicit grant means the org withdrew the app. A
+/// wrong key or client_id (401 invalid_client) or a malformed request (400) is the
+/// app's own problem: those keep the stored tokens and surface as OAuth errors.
+fn revoked(status: u16, error: &str) -> bool {
+    status == 403 || matches!(error, "unauthorized_client" | "invalid_grant" | "access_denied")
+}
+
+fn require_org(org_id: &str) -> Result<(), CoboOAuthError> {
+    if org_id.trim().is_empty() {
+        return Err(CoboOAuthError::InvalidArgument { reason: "org_id must not be empty".into() });
+    }
+    Ok(())
 }
 
 impl std::fmt::Debug for TokenManager {

@@ -69,8 +69,7 @@ impl NonceClock {
     /// The clock of `api_key`, shared by every `AppKey` of that key in this process.
     pub(crate) fn for_key(api_key: &str) -> Arc<NonceClock> {
         static CLOCKS: Lazy<Mutex<HashMap<String, Arc<NonceClock>>>> = Lazy::new(Default::default);
-        // A poisoned lock only means another thread panicked mid-insert; the map is intact.
-        let mut clocks = CLOCKS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut clocks = crate::sync::lock(&CLOCKS);
         clocks.entry(api_key.to_owned()).or_default().clone()
     }
 

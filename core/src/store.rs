@@ -5,11 +5,14 @@ use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use once_cell::sync::Lazy;
 use serde::{Deserialize, Serialize};
 
+use crate::sync::lock;
 use crate::{CoboOAuthError, OrgToken, Secret};
 
 /// The last token issued for an organization, and when its refresh token expires.
@@ -19,7 +22,9 @@ pub struct StoredToken {
     pub refresh_expires_at: SystemTime,
 }
 
-/// Keeps tokens across restarts. Errors become `CoboOAuthError::Store`.
+/// Keeps tokens across restarts. Errors become `CoboOAuthError::Store`. The manager
+/// calls a store while it holds that org's lock: a store must not call back into the
+/// manager for the same org.
 pub trait TokenStore: Send + Sync {
     fn load(&self, org_id: String) -> Result<Option<StoredToken>, CoboOAuthError>;
     fn save(&self, org_id: String, token: StoredToken) -> Result<(), CoboOAuthError>;
@@ -43,7 +48,11 @@ pub fn file_token_store(path: String) -> Result<Arc<dyn TokenStore>, CoboOAuthEr
     if path.trim().is_empty() {
         return Err(CoboOAuthError::InvalidArgument { reason: "the token file path must not be empty".into() });
     }
-    Ok(Arc::new(FileStore { path: PathBuf::from(path), lock: Mutex::new(()) }))
+    // Stores on one path share one lock, so their read-modify-write cycles never interleave.
+    static LOCKS: Lazy<Mutex<HashMap<PathBuf, Arc<Mutex<()>>>>> = Lazy::new(Default::default);
+    let path = PathBuf::from(path);
+    let lock = lock(&LOCKS).entry(path.clone()).or_default().clone();
+    Ok(Arc::new(FileStore { path, lock }))
 }
 
 #[derive(Default)]
@@ -53,8 +62,7 @@ struct MemoryStore {
 
 impl MemoryStore {
     fn tokens(&self) -> MutexGuard<'_, HashMap<String, StoredToken>> {
-        // The map is never left half-updated, so a poisoned lock is still usable.
-        self.tokens.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.tokens)
     }
 }
 
@@ -74,11 +82,11 @@ impl TokenStore for MemoryStore {
     }
 }
 
-/// One file for all orgs; the mutex serializes this process's read-modify-write cycles.
-/// (Processes sharing a file need their own lock around the manager.)
+/// One file for all orgs; the lock (one per path) serializes this process's
+/// read-modify-write cycles. (Processes sharing a file need a lock of their own.)
 struct FileStore {
     path: PathBuf,
-    lock: Mutex<()>,
+    lock: Arc<Mutex<()>>,
 }
 
 /// The file's shape: times as Unix milliseconds.
@@ -105,8 +113,10 @@ impl FileStore {
     /// Writes a sibling temp file (0600), syncs it, renames it over the old one.
     fn write(&self, entries: &HashMap<String, FileEntry>) -> Result<(), CoboOAuthError> {
         let json = Secret::new(serde_json::to_string_pretty(entries).map_err(|e| self.error("cannot be encoded", &e))?);
+        // Unique per process and write, so no two writers ever share a temp file.
+        static WRITES: AtomicU64 = AtomicU64::new(0);
         let mut temp = self.path.clone().into_os_string();
-        temp.push(format!(".tmp{}", std::process::id()));
+        temp.push(format!(".tmp{}.{}", std::process::id(), WRITES.fetch_add(1, Ordering::Relaxed)));
         let temp = PathBuf::from(temp);
         let mut options = fs::OpenOptions::new();
         options.write(true).create(true).truncate(true);
@@ -130,7 +140,7 @@ impl FileStore {
     }
 
     fn guard(&self) -> MutexGuard<'_, ()> {
-        self.lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.lock)
     }
 }
 

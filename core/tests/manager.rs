@@ -331,3 +331,85 @@ fn the_file_store_persists_across_managers_with_private_atomic_writes() {
     assert!(matches!(file_token_store(" ".into()), Err(CoboOAuthError::InvalidArgument { .. })));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn invalidate_before_first_use_still_renews() {
+    let h = Harness::start();
+    let store = memory_token_store();
+    let token = h.manager(store.clone()).access_token(ORG.into()).unwrap();
+    let restarted = h.manager(store);
+    restarted.invalidate(ORG.into()); // nothing loaded yet
+    assert_ne!(restarted.access_token(ORG.into()).unwrap(), token);
+    assert_eq!(h.server.counters().refresh, 1);
+}
+
+#[test]
+fn file_stores_on_one_path_never_lose_a_write() {
+    let dir = std::env::temp_dir().join(format!("cobo-oauth-store-race-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("tokens.json").to_str().unwrap().to_owned();
+    let h = Harness::start();
+    let sample = h.manager(memory_token_store()).token(ORG.into()).unwrap();
+    let threads: Vec<_> = (0..8)
+        .map(|i| {
+            let (path, sample) = (path.clone(), sample.clone());
+            std::thread::spawn(move || {
+                let store = file_token_store(path).unwrap(); // a store of its own, same file
+                for j in 0..10 {
+                    store.save(format!("org-{i}-{j}"), sample.clone()).unwrap();
+                }
+            })
+        })
+        .collect();
+    threads.into_iter().for_each(|t| t.join().unwrap());
+    let store = file_token_store(path).unwrap();
+    for i in 0..8 {
+        for j in 0..10 {
+            let loaded = store.load(format!("org-{i}-{j}")).unwrap().unwrap();
+            assert_eq!(loaded.token.access_token, sample.token.access_token);
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_wrong_app_key_is_not_a_withdrawn_org() {
+    let h = Harness::start();
+    let store = Arc::new(ProbeStore::default());
+    h.manager(store.clone()).access_token(ORG.into()).unwrap();
+    // The same store, but a client signing with a key Cobo does not know for this app.
+    let config = ClientConfig {
+        max_retries: 0,
+        ..ClientConfig::for_base_url(h.server.base_url(), h.server.response_public_key())
+    };
+    let stranger = Arc::new(OAuthClient::new(Arc::new(AppKey::generate().unwrap()), config).unwrap());
+    let manager = TokenManager::new(stranger, CLIENT_ID.into(), Some(store.clone()), None).unwrap();
+    manager.invalidate(ORG.into());
+    let err = manager.access_token(ORG.into()).unwrap_err();
+    assert!(matches!(&err, CoboOAuthError::OAuth { status: 401, error, .. } if error == "invalid_client"), "{err:?}");
+    assert_eq!(store.deletes.load(Ordering::SeqCst), 0);
+    assert!(store.load(ORG.into()).unwrap().is_some());
+}
+
+#[test]
+fn renewals_under_contention_never_strand_a_caller() {
+    let h = Harness::start();
+    let config = TokenManagerConfig { refresh_margin_secs: 0, ..TokenManagerConfig::default() };
+    let manager = Arc::new(TokenManager::new(h.client.clone(), CLIENT_ID.into(), None, Some(config)).unwrap());
+    let threads: Vec<_> = (0..16)
+        .map(|i| {
+            let manager = manager.clone();
+            std::thread::spawn(move || {
+                let org = if i % 2 == 0 { ORG } else { OTHER_ORG };
+                for _ in 0..20 {
+                    manager.invalidate(org.into());
+                    manager.access_token(org.into()).unwrap();
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    assert_eq!(h.server.counters().rejected, 0);
+}

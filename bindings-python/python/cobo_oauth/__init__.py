@@ -11,14 +11,21 @@ from cobo_oauth._native import (
     OrgToken,
     ResponseVerifier,
     SignedRequest,
+    StoredToken,
+    TokenManager,
+    TokenManagerConfig,
+    TokenStore,
     __version__,
     canonical_content,
     content_digest,
+    file_token_store,
+    memory_token_store,
     verify_webhook,
     verify_webhook_with_key,
 )
 from cobo_oauth.environment import Environment
 from cobo_oauth.exceptions import (
+    AuthorizationRequiredError,
     CoboOAuthError,
     InvalidArgumentError,
     InvalidKeyError,
@@ -27,12 +34,15 @@ from cobo_oauth.exceptions import (
     RequestTimeoutError,
     ResponseSignatureError,
     ServerError,
+    StoreError,
     TransportError,
     UnavailableError,
 )
+from cobo_oauth.protocols import TokenStoreProtocol
 
 __all__ = [
     "AppKey",
+    "AuthorizationRequiredError",
     "ClientConfig",
     "CoboOAuthError",
     "Environment",
@@ -47,11 +57,19 @@ __all__ = [
     "ResponseVerifier",
     "ServerError",
     "SignedRequest",
+    "StoreError",
+    "StoredToken",
+    "TokenManager",
+    "TokenManagerConfig",
+    "TokenStore",
+    "TokenStoreProtocol",
     "TransportError",
     "UnavailableError",
     "__version__",
     "canonical_content",
     "content_digest",
+    "file_token_store",
+    "memory_token_store",
     "verify_webhook",
     "verify_webhook_with_key",
 ]

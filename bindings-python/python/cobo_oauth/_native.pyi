@@ -1,9 +1,11 @@
 """The native module (Rust, pyo3). Import from ``cobo_oauth``, not from here."""
 
+import os
 from datetime import datetime
 from typing import final
 
 from cobo_oauth.environment import Environment
+from cobo_oauth.protocols import TokenStoreProtocol
 
 __all__ = [
     "__version__",
@@ -13,8 +15,14 @@ __all__ = [
     "OrgToken",
     "ResponseVerifier",
     "SignedRequest",
+    "StoredToken",
+    "TokenManager",
+    "TokenManagerConfig",
+    "TokenStore",
     "canonical_content",
     "content_digest",
+    "file_token_store",
+    "memory_token_store",
     "verify_webhook",
     "verify_webhook_with_key",
 ]
@@ -210,3 +218,102 @@ def canonical_content(method: str, path: str, nonce: str, query: str, body: str)
 
 def content_digest(content: str) -> str:
     """SHA-256(SHA-256(content)) as hex: the 32 bytes a CoboAuth signature signs."""
+
+def memory_token_store() -> TokenStore:
+    """A ``TokenStore`` in memory: the ``TokenManager``'s default. Tokens die with the process."""
+
+def file_token_store(path: str | os.PathLike[str]) -> TokenStore:
+    """A ``TokenStore`` in one JSON file (mode 0600), rewritten atomically (temp file +
+    rename) on every change. Does no I/O until first used. Raises
+    ``InvalidArgumentError`` for an empty path. One process per file."""
+
+@final
+class TokenStore:
+    """A built-in token store (``memory_token_store()``, ``file_token_store(path)``). A
+    ``TokenManager`` calls it directly, without Python; these methods are for inspection
+    and migration. Any object with the same three methods (``TokenStoreProtocol``) can be
+    a store too. Errors raise ``StoreError``."""
+
+    def load(self, org_id: str) -> StoredToken | None:
+        """The token saved for this org, or None."""
+
+    def save(self, org_id: str, token: StoredToken) -> None:
+        """Replaces the org's token."""
+
+    def delete(self, org_id: str) -> None:
+        """Forgets the org."""
+
+@final
+class StoredToken:
+    """What a token store keeps per organization: the last token issued and when its
+    refresh token expires (Cobo does not say; ``TokenManagerConfig`` sets the lifetime).
+    ``repr()`` elides both tokens."""
+
+    @property
+    def token(self) -> OrgToken: ...
+    @property
+    def refresh_expires_at(self) -> datetime:
+        """An aware UTC datetime."""
+
+    def __new__(cls, *, token: OrgToken, refresh_expires_at: datetime) -> StoredToken:
+        """For a Python store rebuilding what it saved; ``refresh_expires_at`` must be
+        timezone-aware (it is converted to UTC)."""
+
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class TokenManagerConfig:
+    """How a ``TokenManager`` decides a token needs renewing."""
+
+    @property
+    def refresh_margin_secs(self) -> int:
+        """Renew the access token when less than this is left of it."""
+    @property
+    def refresh_token_lifetime_secs(self) -> int:
+        """How long a refresh token lives after it is issued (Cobo: 30 days, "subject to
+        change")."""
+
+    def __new__(cls, *, refresh_margin_secs: int = 300, refresh_token_lifetime_secs: int = 2592000) -> TokenManagerConfig:
+        """Out-of-range ints raise ``InvalidArgumentError``."""
+
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class TokenManager:
+    """Always-valid Org Access Tokens for one app: cached, renewed by the clock before they
+    expire, one renewal at a time per org (concurrent callers wait for it and share its
+    result; other orgs never wait), rotated refresh tokens saved before use. Safe to share
+    between threads; every method releases the GIL. ``repr()`` shows no token."""
+
+    def __new__(
+        cls,
+        client: OAuthClient,
+        client_id: str,
+        store: TokenStore | TokenStoreProtocol | None = None,
+        config: TokenManagerConfig | None = None,
+    ) -> TokenManager:
+        """``store=None``: a new ``memory_token_store()``; ``config=None``: the defaults.
+        Does no I/O. Raises ``InvalidArgumentError`` for an empty ``client_id`` and
+        ``TypeError`` for a store without ``load``/``save``/``delete``."""
+
+    def access_token(self, org_id: str) -> str:
+        """A valid access token for the org: from the cache, else refreshed (or, with no
+        usable refresh token, newly granted with org_implicit). May make network requests
+        and store calls. Raises ``AuthorizationRequiredError`` when the organization must
+        authorize the app again, ``StoreError`` when the store fails."""
+
+    def authorization_header(self, org_id: str) -> str:
+        """``"Bearer <access token>"``, for the Authorization header."""
+
+    def token(self, org_id: str) -> StoredToken:
+        """The whole current token (renewing it first if needed)."""
+
+    def refresh_token_expires_at(self, org_id: str) -> datetime | None:
+        """When the org's refresh token expires, or None when no token is known. Loads
+        from the store if needed; makes no network request."""
+
+    def invalidate(self, org_id: str) -> None:
+        """Drops the cached access token: the next ``access_token`` renews it. Keeps the
+        refresh token."""

@@ -15,6 +15,8 @@ Transport          TransportError            ConnectionError
 Timeout            RequestTimeoutError       TimeoutError
 InvalidResponse    InvalidResponseError
 ResponseSignature  ResponseSignatureError
+Store              StoreError
+AuthorizationRequired  AuthorizationRequiredError
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ __all__ = [
     "RequestTimeoutError",
     "InvalidResponseError",
     "ResponseSignatureError",
+    "StoreError",
+    "AuthorizationRequiredError",
 ]
 
 
@@ -154,3 +158,35 @@ class ResponseSignatureError(CoboOAuthError):
     def __init__(self, message: str, *, reason: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class StoreError(CoboOAuthError):
+    """The token store failed to load, save or delete. A token not saved stays in memory
+    and is saved (then handed out) on the next call.
+
+    When a Python store raises, ``reason`` is the exception's type and message.
+    """
+
+    reason: str
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class AuthorizationRequiredError(CoboOAuthError):
+    """Cobo refuses both the refresh token and a new ``org_implicit`` grant for ``org_id``:
+    the organization must install (authorize) the app again. Not transient; the store's
+    token for the org has been deleted."""
+
+    org_id: str
+    status: int
+    error: str
+    error_description: str
+
+    def __init__(self, message: str, *, org_id: str, status: int, error: str, error_description: str) -> None:
+        super().__init__(message)
+        self.org_id = org_id
+        self.status = status
+        self.error = error
+        self.error_description = error_description

@@ -32,6 +32,30 @@ final class RedactionTests: XCTestCase {
         }
     }
 
+    /// A StoredToken (what a TokenManager hands out and a TokenStore keeps) prints its
+    /// OrgToken's secrets redacted; so do the manager's header and its errors.
+    func testStoredTokenPrintsNoToken() throws {
+        let mock = try MockServer.forTest()
+        let app = try mock.newApp()
+        let client = try OAuthClient(key: app.key, config: mock.config())
+        let manager = try TokenManager(client: client, clientId: app.clientId)
+        let stored = try manager.token(orgId: "org-1")
+        let header = try manager.authorizationHeader(orgId: "org-1")
+        let secrets = [stored.token.accessToken.value, stored.token.refreshToken.value]
+        XCTAssertEqual(header.value, "Bearer \(secrets[0])")
+        let renderings = allRenderings(stored) + allRenderings([stored]) + allRenderings(Optional(stored) as Any)
+            + allRenderings(header) + allRenderings(manager)
+        for rendering in renderings {
+            for secret in secrets {
+                XCTAssertFalse(rendering.contains(secret), "a token leaks into: \(rendering)")
+            }
+        }
+        for rendering in allRenderings(stored) {
+            XCTAssertTrue(rendering.contains("redacted"), rendering)
+            XCTAssertTrue(rendering.contains("Bearer"), rendering)   // the token type stays visible
+        }
+    }
+
     func testSignedRefreshRequestPrintsNoRefreshToken() throws {
         let refreshToken = "rK49jI0zt49gsttzscscik15Asmlpu1TdcxqguJJS8B9f6ilJEC0y3PbVqwsEAw5"
         let body = #"{"client_id":"c","grant_type":"refresh_token","refresh_token":"\#(refreshToken)"}"#

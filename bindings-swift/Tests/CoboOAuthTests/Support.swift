@@ -97,6 +97,11 @@ struct MockServer {
         _ = try call("POST", "/faults", body: ["fault": fault, "count": count, "operation": operation])
     }
 
+    /// The access-token lifetime of tokens issued from now on (the mock's default: 43199).
+    func setAccessTTL(_ seconds: Int) throws {
+        _ = try call("POST", "/config", body: ["access_ttl_secs": seconds])
+    }
+
     func counters() throws -> [String: Int] {
         guard let counters = try call("GET", "/counters", body: nil) as? [String: Int] else {
             throw TestSetupError(description: "GET /counters did not return an object of integers")
@@ -175,6 +180,11 @@ extension CoboOAuthError {
             return ("InvalidResponse", ["status": Int(status), "reason": reason])
         case let .ResponseSignature(reason):
             return ("ResponseSignature", ["reason": reason])
+        case let .Store(reason):
+            return ("Store", ["reason": reason])
+        case let .AuthorizationRequired(orgId, status, error, errorDescription):
+            return ("AuthorizationRequired", ["org_id": orgId, "status": Int(status), "error": error,
+                                              "error_description": errorDescription])
         }
     }
 }

@@ -17,6 +17,8 @@ private let swiftReferences: [String: Any] = [
     "cobo_oauth.canonical_content(method, path, nonce, query, body)":
         canonicalContent(method:path:nonce:query:body:),
     "cobo_oauth.content_digest(content)": contentDigest(content:),
+    "cobo_oauth.memory_token_store()": memoryTokenStore,
+    "cobo_oauth.file_token_store(path)": fileTokenStore(path:),
     // [Custom] typedef string Secret
     "Secret": Secret.init(_:),
     // enum Environment
@@ -34,6 +36,9 @@ private let swiftReferences: [String: Any] = [
     "CoboOAuthError.Timeout(reason)": CoboOAuthError.Timeout(reason:),
     "CoboOAuthError.InvalidResponse(status, reason)": CoboOAuthError.InvalidResponse(status:reason:),
     "CoboOAuthError.ResponseSignature(reason)": CoboOAuthError.ResponseSignature(reason:),
+    "CoboOAuthError.Store(reason)": CoboOAuthError.Store(reason:),
+    "CoboOAuthError.AuthorizationRequired(org_id, status, error, error_description)":
+        CoboOAuthError.AuthorizationRequired(orgId:status:error:errorDescription:),
     // dictionary OrgToken
     "OrgToken.access_token": \OrgToken.accessToken,
     "OrgToken.token_type": \OrgToken.tokenType,
@@ -41,6 +46,12 @@ private let swiftReferences: [String: Any] = [
     "OrgToken.expires_in": \OrgToken.expiresIn,
     "OrgToken.refresh_token": \OrgToken.refreshToken,
     "OrgToken.expires_at": \OrgToken.expiresAt,
+    // dictionary StoredToken
+    "StoredToken.token": \StoredToken.token,
+    "StoredToken.refresh_expires_at": \StoredToken.refreshExpiresAt,
+    // dictionary TokenManagerConfig
+    "TokenManagerConfig.refresh_margin_secs": \TokenManagerConfig.refreshMarginSecs,
+    "TokenManagerConfig.refresh_token_lifetime_secs": \TokenManagerConfig.refreshTokenLifetimeSecs,
     // dictionary SignedRequest
     "SignedRequest.api_key": \SignedRequest.apiKey,
     "SignedRequest.nonce": \SignedRequest.nonce,
@@ -74,39 +85,65 @@ private let swiftReferences: [String: Any] = [
     "OAuthClient.base_url()": OAuthClient.baseUrl,
     "OAuthClient.get_org_token(client_id, org_id)": OAuthClient.getOrgToken(clientId:orgId:),
     "OAuthClient.refresh_org_token(client_id, refresh_token)": OAuthClient.refreshOrgToken(clientId:refreshToken:),
+    // [Trait, WithForeign] interface TokenStore: a protocol Swift classes implement
+    "TokenStore.load(org_id)": { (store: any TokenStore) in store.load(orgId:) },
+    "TokenStore.save(org_id, token)": { (store: any TokenStore) in store.save(orgId:token:) },
+    "TokenStore.delete(org_id)": { (store: any TokenStore) in store.delete(orgId:) },
+    // interface TokenManager
+    "TokenManager.constructor(client, client_id, store, config)": TokenManager.init(client:clientId:store:config:),
+    "TokenManager.access_token(org_id)": TokenManager.accessToken(orgId:),
+    "TokenManager.authorization_header(org_id)": TokenManager.authorizationHeader(orgId:),
+    "TokenManager.token(org_id)": TokenManager.token(orgId:),
+    "TokenManager.refresh_token_expires_at(org_id)": TokenManager.refreshTokenExpiresAt(orgId:),
+    "TokenManager.invalidate(org_id)": TokenManager.invalidate(orgId:),
 ]
 
 final class UdlParityTests: XCTestCase {
     func testEveryUdlNameHasASwiftReference() throws {
         let udl = try UdlSurface(text: String(contentsOfFile: try TestEnvironment.require("COBO_OAUTH_UDL"), encoding: .utf8))
         let udlNames = Set(udl.names)
-        XCTAssertGreaterThan(udlNames.count, 40, "the UDL parser found too little: \(udl.names)")
+        XCTAssertGreaterThan(udlNames.count, 60, "the UDL parser found too little: \(udl.names)")
         let swiftNames = Set(swiftReferences.keys)
         XCTAssertEqual(udlNames.subtracting(swiftNames).sorted(), [], "in the UDL, missing from the Swift table")
         XCTAssertEqual(swiftNames.subtracting(udlNames).sorted(), [], "in the Swift table, not in the UDL")
     }
 
-    /// ClientConfig() carries the UDL's defaults.
-    func testClientConfigDefaultsMatchTheUdl() throws {
+    /// ClientConfig() and TokenManagerConfig() carry the UDL's defaults.
+    func testConfigDefaultsMatchTheUdl() throws {
         let udl = try UdlSurface(text: String(contentsOfFile: try TestEnvironment.require("COBO_OAUTH_UDL"), encoding: .utf8))
-        let defaults = udl.defaults["ClientConfig"] ?? [:]
-        XCTAssertEqual(defaults.count, 9)
-        let swiftDefaults = Dictionary(
-            uniqueKeysWithValues: Mirror(reflecting: ClientConfig()).children.compactMap { child in
-                child.label.map { ($0, UdlSurface.literal(child.value)) }
-            })
-        for (field, udlDefault) in defaults {
-            XCTAssertEqual(swiftDefaults[UdlSurface.camelCase(field)], udlDefault, "ClientConfig.\(field)")
+        let records: [(String, Any, Int)] = [("ClientConfig", ClientConfig(), 9), ("TokenManagerConfig", TokenManagerConfig(), 2)]
+        for (record, swiftValue, count) in records {
+            let defaults = udl.defaults[record] ?? [:]
+            XCTAssertEqual(defaults.count, count, record)
+            let swiftDefaults = Dictionary(
+                uniqueKeysWithValues: Mirror(reflecting: swiftValue).children.compactMap { child in
+                    child.label.map { ($0, UdlSurface.literal(child.value)) }
+                })
+            for (field, udlDefault) in defaults {
+                XCTAssertEqual(swiftDefaults[UdlSurface.camelCase(field)], udlDefault, "\(record).\(field)")
+            }
         }
+    }
+
+    /// The TokenManager constructor's optional arguments default to nil, as in the UDL.
+    func testOptionalArgumentsAreOptionalInSwift() throws {
+        let udl = try UdlSurface(text: String(contentsOfFile: try TestEnvironment.require("COBO_OAUTH_UDL"), encoding: .utf8))
+        XCTAssertEqual(udl.argumentDefaults["TokenManager.constructor"], ["store": "nil", "config": "nil"])
+        let mock = try MockServer.fromEnvironment()
+        let client = try OAuthClient(key: AppKey.generate(), config: mock.config())
+        XCTAssertNoThrow(try TokenManager(client: client, clientId: "c"))
     }
 }
 
 /// The names a UDL file declares, in the spelling of the table above. Handles what this
 /// project's UDL uses: a namespace, [Custom] typedefs, enums, [Error] interfaces with
-/// fields, dictionaries (with defaults) and interfaces (constructors, [Name=] constructors,
-/// methods).
+/// fields, dictionaries (with defaults) and interfaces, [Trait, WithForeign] ones included
+/// (constructors, [Name=] constructors, methods; nullable types such as `timestamp?`;
+/// `optional T? name = null` arguments).
 struct UdlSurface {
     private(set) var names: [String] = []
+    /// "Interface.method" -> argument -> default literal, for arguments declared `= value`.
+    private(set) var argumentDefaults: [String: [String: String]] = [:]
     /// dictionary -> field -> default literal (normalized by `literal`).
     private(set) var defaults: [String: [String: String]] = [:]
 
@@ -153,6 +190,8 @@ struct UdlSurface {
                     let (_, method, arguments) = try Self.signature(member)
                     let label = method == "constructor" ? (renamed ?? "constructor") : method
                     names.append("\(name).\(label)(\(arguments.joined(separator: ", ")))")
+                    let defaults = try Self.defaultsOf(member)
+                    if !defaults.isEmpty { argumentDefaults["\(name).\(label)"] = defaults }
                 }
             default:
                 throw TestSetupError(description: "unknown UDL block \(kind) \(name)")
@@ -160,16 +199,41 @@ struct UdlSurface {
         }
     }
 
-    /// `[attributes] ReturnType name(Type arg, Type arg)` -> (return type, name, argument names).
+    /// `[attributes] ReturnType name(Type arg, optional Type? arg = null)` -> (return type,
+    /// name, argument names).
     private static func signature(_ member: String) throws -> (String, String, [String]) {
+        let (returnType, name, arguments) = try parts(member)
+        return (returnType, name, try arguments.map { try argument($0).name })
+    }
+
+    /// The defaults of the member's `= value` arguments, normalized by `literal`.
+    private static func defaultsOf(_ member: String) throws -> [String: String] {
+        var defaults: [String: String] = [:]
+        for text in try parts(member).arguments {
+            let parsed = try argument(text)
+            if let value = parsed.defaultValue { defaults[parsed.name] = literal(value) }
+        }
+        return defaults
+    }
+
+    private static func parts(_ member: String) throws -> (String, String, arguments: [String]) {
         let pattern = #"^(?:\[[^\]]*\]\s*)*(?:(\S+)\s+)?(\w+)\s*\(([^)]*)\)$"#
         guard let match = matches(pattern, in: member).first else {
             throw TestSetupError(description: "unparsed UDL member: \(member)")
         }
-        let arguments = match[3].split(separator: ",").compactMap {
-            $0.split(separator: " ").last.map(String.init)
+        let arguments = match[3].split(separator: ",").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        return (match[1], match[2], arguments.filter { !$0.isEmpty })
+    }
+
+    /// `[attrs] optional? Type?? name (= default)?` -> its name and default.
+    private static func argument(_ text: String) throws -> (name: String, defaultValue: String?) {
+        let sides = text.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        guard let name = sides[0].split(whereSeparator: \.isWhitespace).last.map(String.init),
+              name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" })
+        else {
+            throw TestSetupError(description: "unparsed UDL argument: \(text)")
         }
-        return (match[1], match[2], arguments)
+        return (name, sides.count == 2 ? sides[1] : nil)
     }
 
     /// The `;`-separated members of a block body, trimmed, empty ones dropped.

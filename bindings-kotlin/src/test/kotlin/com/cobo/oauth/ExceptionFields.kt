@@ -25,4 +25,11 @@ val CoboOAuthException.fields: Map<String, Any>
         is CoboOAuthException.Timeout -> mapOf("reason" to reason)
         is CoboOAuthException.InvalidResponse -> mapOf("status" to status.toLong(), "reason" to reason)
         is CoboOAuthException.ResponseSignature -> mapOf("reason" to reason)
+        is CoboOAuthException.Store -> mapOf("reason" to reason)
+        is CoboOAuthException.AuthorizationRequired -> mapOf(
+            "org_id" to orgId,
+            "status" to status.toLong(),
+            "error" to error,
+            "error_description" to errorDescription,
+        )
     }

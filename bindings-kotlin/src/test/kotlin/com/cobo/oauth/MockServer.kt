@@ -29,6 +29,16 @@ class MockServer private constructor(private val process: Process, ready: JSONOb
         return app
     }
 
+    /** Re-registers [app] installed in exactly [orgs]: an org left out is refused (403 unauthorized_client). */
+    fun register(app: TestApp, orgs: List<String>) {
+        post("/apps", JSONObject().put("client_id", app.clientId).put("api_key", app.key.apiKey()).put("orgs", orgs))
+    }
+
+    /** Access tokens issued from now on live [seconds] (the mock's default: 43199). */
+    fun setAccessTtl(seconds: Long) {
+        post("/config", JSONObject().put("access_ttl_secs", seconds))
+    }
+
     /** Replaces the next [count] requests of [operation] ("get", "refresh", "any") with [fault]. */
     fun queueFault(fault: JSONObject, operation: String, count: Int = 1) {
         post("/faults", JSONObject().put("fault", fault).put("count", count).put("operation", operation))

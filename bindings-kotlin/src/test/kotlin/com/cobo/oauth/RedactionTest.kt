@@ -42,6 +42,22 @@ class RedactionTest(private val mock: MockServer) {
     }
 
     @Test
+    fun `StoredToken and TokenManager print without tokens`() {
+        OAuthClient(app.key, mock.config()).use { client ->
+            TokenManager(client, app.clientId).use { manager ->
+                val stored = manager.token(app.orgId)
+                val printed = stored.toString()
+                assertHidden(printed, stored.token.accessToken, stored.token.refreshToken)
+                assertEquals(true, printed.contains("accessToken=Secret(…)"), printed)
+                assertEquals(true, printed.contains("refreshToken=Secret(…)"), printed)
+                assertEquals(true, printed.contains("refreshExpiresAt="), printed)
+                assertEquals("Secret(…)", manager.authorizationHeader(app.orgId).toString())
+                assertHidden(manager.toString(), stored.token.accessToken, stored.token.refreshToken)
+            }
+        }
+    }
+
+    @Test
     fun `AppKey prints without its private key`() {
         val private = app.key.privateKeyHex()
         assertEquals("Secret(…)", private.toString())

@@ -6,8 +6,10 @@ package com.cobo.oauth
  */
 class Udl(source: String) {
     class Member(val name: String, val type: String)
-    class Callable(val name: String, val args: List<Member>)
-    class Interface(val name: String, val constructors: List<Callable>, val methods: List<Callable>)
+    /** [returns] is the UDL return type ("void" for none, "" for error variants and constructors). */
+    class Callable(val name: String, val args: List<Member>, val returns: String = "")
+    /** [trait]: `[Trait]` or `[Trait, WithForeign]`, a Kotlin interface the caller may implement. */
+    class Interface(val name: String, val constructors: List<Callable>, val methods: List<Callable>, val trait: Boolean)
 
     val functions = mutableListOf<Callable>()
     val interfaces = mutableListOf<Interface>()
@@ -30,7 +32,8 @@ class Udl(source: String) {
                 attributes.contains("Error") -> errors[name] = members.map { callable(it) }
                 else -> {
                     val (constructors, methods) = members.partition { stripAttributes(it).startsWith("constructor(") }
-                    interfaces += Interface(name, constructors.map { constructor(it) }, methods.map { callable(it) })
+                    val trait = Regex("""\bTrait\b""").containsMatchIn(attributes)
+                    interfaces += Interface(name, constructors.map { constructor(it) }, methods.map { callable(it) }, trait)
                 }
             }
         }
@@ -47,15 +50,17 @@ class Udl(source: String) {
     /** `[attrs] ReturnType name(Type a, Type b)` or an error variant `Name(Type a)`. */
     private fun callable(declaration: String): Callable {
         val signature = stripAttributes(declaration)
-        val name = Regex("""(\w+)\s*\(""").find(signature)!!.groupValues[1]
+        val head = Regex("""^(.*?)(\w+)\s*\(""", RegexOption.DOT_MATCHES_ALL).find(signature)!!
         val args = signature.substringAfter('(').substringBeforeLast(')').split(',')
             .map { it.trim() }.filter { it.isNotEmpty() }.map { member(it) }
-        return Callable(name, args)
+        return Callable(head.groupValues[2], args, head.groupValues[1].trim())
     }
 
+    /** `Type name`, `Type? name = default` or `optional Type? name = null`; the type keeps its `?`. */
     private fun member(declaration: String): Member {
-        val name = declaration.substringAfterLast(' ')
-        return Member(name, declaration.substringBeforeLast(' ').trim())
+        val plain = declaration.substringBefore('=').trim().removePrefix("optional ").trim()
+        val name = plain.substringAfterLast(' ')
+        return Member(name, plain.substringBeforeLast(' ').trim())
     }
 }
 

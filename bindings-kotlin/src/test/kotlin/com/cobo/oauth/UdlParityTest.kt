@@ -28,12 +28,44 @@ class UdlParityTest {
 
     @Test
     fun `the parser found the whole UDL`() {
-        assertEquals(4, udl.functions.size)
-        assertEquals(setOf("AppKey", "ResponseVerifier", "OAuthClient"), udl.interfaces.map { it.name }.toSet())
-        assertEquals(setOf("OrgToken", "SignedRequest", "ClientConfig"), udl.dictionaries.keys)
+        assertEquals(6, udl.functions.size)
+        assertEquals(
+            setOf("AppKey", "ResponseVerifier", "OAuthClient", "TokenStore", "TokenManager"),
+            udl.interfaces.map { it.name }.toSet(),
+        )
+        assertEquals(listOf("TokenStore"), udl.interfaces.filter { it.trait }.map { it.name })
+        assertEquals(setOf("OrgToken", "StoredToken", "TokenManagerConfig", "SignedRequest", "ClientConfig"), udl.dictionaries.keys)
         assertEquals(setOf("Environment"), udl.enums.keys)
-        assertEquals(9, udl.errors.getValue("CoboOAuthError").size)
+        assertEquals(11, udl.errors.getValue("CoboOAuthError").size)
         assertEquals(listOf("Secret"), udl.customTypes)
+    }
+
+    @Test
+    fun `the parser reads optional arguments, nullable types and return types`() {
+        val manager = udl.interfaces.single { it.name == "TokenManager" }
+        val args = manager.constructors.single().args
+        assertEquals(listOf("client", "client_id", "store", "config"), args.map { it.name })
+        assertEquals(listOf("OAuthClient", "string", "TokenStore?", "TokenManagerConfig?"), args.map { it.type })
+        assertEquals("timestamp?", manager.methods.single { it.name == "refresh_token_expires_at" }.returns)
+        val store = udl.interfaces.single { it.name == "TokenStore" }
+        assertEquals(listOf("load", "save", "delete"), store.methods.map { it.name })
+        assertEquals("StoredToken?", store.methods.single { it.name == "load" }.returns)
+        assertEquals("TokenStore", udl.functions.single { it.name == "file_token_store" }.returns)
+        val required = udl.errors.getValue("CoboOAuthError").single { it.name == "AuthorizationRequired" }
+        assertEquals(listOf("org_id", "status", "error", "error_description"), required.args.map { it.name })
+    }
+
+    /** A `[Trait, WithForeign]` interface: Kotlin code may implement it, so the trait is a plain interface. */
+    @Test
+    fun `TokenStore is an interface Kotlin can implement, and the core's stores are AutoCloseable`() {
+        assertTrue(kotlinClass("TokenStore").isInterface)
+        val impl = kotlinClass("TokenStoreImpl")
+        assertTrue(kotlinClass("TokenStore").isAssignableFrom(impl))
+        assertTrue(AutoCloseable::class.java.isAssignableFrom(impl))
+        val facade = kotlinClass("Cobo_oauthKt")
+        for (name in listOf("memoryTokenStore", "fileTokenStore")) {
+            assertEquals(kotlinClass("TokenStore"), facade.methods.single { it.name == name }.returnType)
+        }
     }
 
     @TestFactory
@@ -43,7 +75,8 @@ class UdlParityTest {
             val facade = kotlinClass("Cobo_oauthKt")
             val method = facade.methods.single { it.name == f.name.camelCase() }
             assertTrue(Modifier.isStatic(method.modifiers))
-            assertEquals(f.args.size, method.parameterCount)
+            assertEquals(f.args.map { kotlinType(it.type) }, method.parameterTypes.map { it.simpleName })
+            assertEquals(kotlinType(f.returns), method.returnType.simpleName)
         }
     }
 
@@ -67,10 +100,13 @@ class UdlParityTest {
             reachable("${iface.name}.${m.name}") {
                 val method = cls.methods.single { it.name == m.name.camelCase() }
                 assertEquals(m.args.map { kotlinType(it.type) }, method.parameterTypes.map { it.simpleName })
+                assertEquals(kotlinType(m.returns), method.returnType.simpleName)
             }
         }
-        constructors + methods + reachable("${iface.name} is AutoCloseable") {
-            assertTrue(AutoCloseable::class.java.isAssignableFrom(cls))
+        // A trait's objects from the core are <Name>Impl; the trait itself is what Kotlin implements.
+        val closeable = if (iface.trait) kotlinClass("${iface.name}Impl") else cls
+        constructors + methods + reachable("${closeable.simpleName} is AutoCloseable") {
+            assertTrue(AutoCloseable::class.java.isAssignableFrom(closeable))
         }
     }
 
@@ -124,16 +160,16 @@ class UdlParityTest {
         }
     }
 
-    /** The JVM type UniFFI gives a UDL type, by simple name. */
+    /** The JVM type UniFFI gives a UDL type, by simple name (a nullable `T?` erases to T's class, boxed). */
     private fun kotlinType(udlType: String): String = when (udlType) {
-        "string" -> "String"
+        "void" -> "void"
+        "string", "string?" -> "String"
         "bytes" -> "byte[]"
         "i64" -> "long"
         "u16" -> "short"
         "u32" -> "int"
         "u64" -> "long"
-        "timestamp" -> "Instant"
-        "string?" -> "String"
-        else -> udlType
+        "timestamp", "timestamp?" -> "Instant"
+        else -> udlType.removeSuffix("?")
     }
 }

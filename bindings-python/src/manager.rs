@@ -1,0 +1,180 @@
+//! The token manager: `StoredToken`, `TokenManagerConfig`, `TokenManager`. Every manager
+//! method runs the core with the interpreter released: it may wait for another thread's
+//! renewal, make network requests, or call a Python store (which re-attaches).
+
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+
+use crate::convert::{aware_datetime, system_time, utc_datetime, Int};
+use crate::errors::Error;
+use crate::objects::OAuthClient;
+use crate::records::{in_range, quoted, OrgToken};
+use crate::store::store_from_py;
+
+/// What a TokenStore keeps per organization: the last token issued and when its refresh
+/// token expires.
+#[pyclass(frozen, get_all, module = "cobo_oauth")]
+pub(crate) struct StoredToken {
+    token: Py<OrgToken>,
+    refresh_expires_at: Py<PyAny>,
+}
+
+impl StoredToken {
+    pub(crate) fn from_core(py: Python<'_>, stored: cobo_oauth::StoredToken) -> PyResult<Self> {
+        Ok(StoredToken {
+            refresh_expires_at: utc_datetime(py, stored.refresh_expires_at)?,
+            token: Py::new(py, OrgToken::from_core(py, stored.token)?)?,
+        })
+    }
+
+    pub(crate) fn to_core(&self, py: Python<'_>) -> PyResult<cobo_oauth::StoredToken> {
+        Ok(cobo_oauth::StoredToken {
+            token: self.token.get().to_core(py)?,
+            refresh_expires_at: system_time(self.refresh_expires_at.bind(py))?,
+        })
+    }
+
+    fn fields<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        PyTuple::new(py, [self.token.get().fields(py)?.into_any(), self.refresh_expires_at.bind(py).clone()])
+    }
+}
+
+#[pymethods]
+impl StoredToken {
+    #[new]
+    #[pyo3(signature = (*, token, refresh_expires_at))]
+    fn new(token: Bound<'_, OrgToken>, refresh_expires_at: &Bound<'_, PyAny>) -> PyResult<Self> {
+        Ok(StoredToken {
+            refresh_expires_at: aware_datetime(refresh_expires_at, "refresh_expires_at")?,
+            token: token.unbind(),
+        })
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "StoredToken(token={}, refresh_expires_at={})",
+            self.token.bind(py).repr()?,
+            self.refresh_expires_at.bind(py).repr()?,
+        ))
+    }
+
+    fn __eq__(&self, py: Python<'_>, other: PyRef<'_, Self>) -> PyResult<bool> {
+        self.fields(py)?.eq(other.fields(py)?)
+    }
+
+    fn __hash__(&self, py: Python<'_>) -> PyResult<isize> {
+        self.fields(py)?.hash()
+    }
+}
+
+/// How a TokenManager decides a token needs renewing; the defaults are the UDL's.
+#[pyclass(frozen, eq, hash, get_all, module = "cobo_oauth")]
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub(crate) struct TokenManagerConfig {
+    refresh_margin_secs: u64,
+    refresh_token_lifetime_secs: u64,
+}
+
+impl TokenManagerConfig {
+    fn to_core(&self) -> cobo_oauth::TokenManagerConfig {
+        cobo_oauth::TokenManagerConfig {
+            refresh_margin_secs: self.refresh_margin_secs,
+            refresh_token_lifetime_secs: self.refresh_token_lifetime_secs,
+        }
+    }
+}
+
+#[pymethods]
+impl TokenManagerConfig {
+    #[new]
+    #[pyo3(
+        signature = (*, refresh_margin_secs = Int(300), refresh_token_lifetime_secs = Int(2_592_000)),
+        text_signature = "(*, refresh_margin_secs=300, refresh_token_lifetime_secs=2592000)"
+    )]
+    fn new(refresh_margin_secs: Int, refresh_token_lifetime_secs: Int) -> PyResult<Self> {
+        Ok(TokenManagerConfig {
+            refresh_margin_secs: in_range(refresh_margin_secs, "refresh_margin_secs", u64::MAX)?,
+            refresh_token_lifetime_secs: in_range(refresh_token_lifetime_secs, "refresh_token_lifetime_secs", u64::MAX)?,
+        })
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "TokenManagerConfig(refresh_margin_secs={}, refresh_token_lifetime_secs={})",
+            self.refresh_margin_secs, self.refresh_token_lifetime_secs
+        )
+    }
+}
+
+/// Always-valid Org Access Tokens for one app; share one between threads.
+#[pyclass(frozen, module = "cobo_oauth")]
+pub(crate) struct TokenManager {
+    inner: cobo_oauth::TokenManager,
+    description: String,
+}
+
+#[pymethods]
+impl TokenManager {
+    /// `store`: a `TokenStore`, any object with `load`/`save`/`delete`, or None (memory).
+    /// Does no I/O.
+    #[new]
+    #[pyo3(signature = (client, client_id, store = None, config = None))]
+    fn new(
+        py: Python<'_>,
+        client: &Bound<'_, OAuthClient>,
+        client_id: String,
+        store: Option<&Bound<'_, PyAny>>,
+        config: Option<&Bound<'_, TokenManagerConfig>>,
+    ) -> PyResult<Self> {
+        let store = store.map(store_from_py).transpose()?;
+        let config = config.map_or_else(cobo_oauth::TokenManagerConfig::default, |c| c.get().to_core());
+        let description = format!(
+            "TokenManager(client_id={}, refresh_margin_secs={}, refresh_token_lifetime_secs={})",
+            quoted(py, &client_id)?,
+            config.refresh_margin_secs,
+            config.refresh_token_lifetime_secs
+        );
+        let client = std::sync::Arc::clone(&client.get().inner);
+        let inner = cobo_oauth::TokenManager::new(client, client_id, store, Some(config)).map_err(Error)?;
+        Ok(TokenManager { inner, description })
+    }
+
+    /// A valid access token for the org, renewed first if needed.
+    fn access_token(&self, py: Python<'_>, org_id: String) -> PyResult<String> {
+        let inner = &self.inner;
+        let token = py.detach(|| inner.access_token(org_id)).map_err(Error)?;
+        Ok(token.expose().to_owned())
+    }
+
+    /// "Bearer <access token>", for the Authorization header.
+    fn authorization_header(&self, py: Python<'_>, org_id: String) -> PyResult<String> {
+        let inner = &self.inner;
+        let header = py.detach(|| inner.authorization_header(org_id)).map_err(Error)?;
+        Ok(header.expose().to_owned())
+    }
+
+    /// The whole current token, renewed first if needed.
+    fn token(&self, py: Python<'_>, org_id: String) -> PyResult<StoredToken> {
+        let inner = &self.inner;
+        let stored = py.detach(|| inner.token(org_id)).map_err(Error)?;
+        StoredToken::from_core(py, stored)
+    }
+
+    /// When the org's refresh token expires, or None when no token is known.
+    fn refresh_token_expires_at(&self, py: Python<'_>, org_id: String) -> PyResult<Option<Py<PyAny>>> {
+        let inner = &self.inner;
+        let expires = py.detach(|| inner.refresh_token_expires_at(org_id)).map_err(Error)?;
+        expires.map(|time| utc_datetime(py, time)).transpose()
+    }
+
+    /// Drops the cached access token; the refresh token stays.
+    fn invalidate(&self, py: Python<'_>, org_id: String) {
+        let inner = &self.inner;
+        // Detached too: the org's lock may be held by a thread waiting to call a Python store.
+        py.detach(|| inner.invalidate(org_id));
+    }
+
+    fn __repr__(&self) -> String {
+        self.description.clone()
+    }
+}
