@@ -2,7 +2,7 @@
 CARGO ?= cargo
 RELEASE_DIR := target/release
 
-.PHONY: help build bindgen demo test test-rust test-python test-kotlin test-swift bench bench-python
+.PHONY: help build bindgen demo test test-rust test-python test-interop test-kotlin test-swift bench
 
 help: ## List the targets and what they do
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -16,7 +16,7 @@ bindgen: ## Release build of the workspace's uniffi-bindgen (Kotlin and Swift ge
 demo: build ## Start the embedded mock, register a key, get, refresh, rotate; the token manager
 	$(RELEASE_DIR)/cobo-oauth demo
 
-test: test-rust test-python test-kotlin test-swift ## Run every test suite
+test: test-rust test-python test-interop test-kotlin test-swift ## Run every test suite
 
 test-rust: ## Rust unit and integration tests (against the mock server)
 	$(CARGO) test --release -p cobo-oauth -p cobo-oauth-cli -p cobo-oauth-mock
@@ -24,14 +24,14 @@ test-rust: ## Rust unit and integration tests (against the mock server)
 test-python: ## Python: build the abi3 wheel, install it in a fresh venv, stubtest + pytest against the mock
 	bash bindings-python/scripts/test.sh
 
+test-interop: ## Interop with Cobo's official Python SDK (cobo-waas2, own venv): its requests vs the mock, signatures equal
+	bash tests/interop/run.sh
+
 test-kotlin: ## Kotlin binding: build core, generate, JUnit 5 tests, packaged-jar test (Maven)
 	mvn -B -f bindings-kotlin/pom.xml verify
 
 test-swift: ## Swift: install the toolchain chroot if missing, generate, XCTest against the mock
 	bash bindings-swift/scripts/test.sh
 
-bench: ## Benchmarks: ratios against references measured in the same run
-	$(CARGO) bench -p cobo-oauth --bench throughput
-
-bench-python: ## Python signing and token benchmarks vs the official SDK (cobo-waas2) and PyNaCl
-	bash bindings-python/bench/run.sh
+bench: ## Benchmarks vs Cobo's official SDKs (Python, Java) and the Rust core: one table, target/bench/results.json
+	bash bench/run.sh

@@ -1,65 +1,297 @@
-//! `make bench`: what the core adds on top of the work it cannot avoid, as ratios
-//! against references measured in the same run.
-//! - signing: `sign_request` vs the bare double SHA-256 + Ed25519 it wraps;
-//! - a token round trip: `get_org_token` (sign, send, verify, parse) against the mock
-//!   vs an unsigned GET of the mock's /_mock/info over an equally pooled reqwest client.
+//! The Rust core alone: the floor the bindings approach. Part of `make bench`
+//! (bench/run.sh), which compares it with the Python and Kotlin bindings and with Cobo's
+//! official SDKs; runs on its own too:
+//!
+//!     cargo bench -p cobo-oauth --bench throughput [-- --mock target/release/cobo-oauth-mock --json out.json]
+//!
+//! Every figure is the median of several timed repetitions after a warm-up, with the
+//! quartiles and the extremes, measured in this one run:
+//! - signing: `AppKey::sign_request` vs the bare double SHA-256 + Ed25519 it wraps;
+//! - `get_org_token` round trips (sign, send, verify, parse) against the mock server,
+//!   sequential and from 8 threads sharing one client, with p50/p99 latency, vs an
+//!   unsigned GET of the mock's /_mock/info over an equally pooled reqwest client;
+//! - `TokenManager::access_token` on a fresh cached token.
+//!
+//! With `--mock PATH` it starts that mock binary (as the Python and Kotlin benchmarks do);
+//! without, the mock runs in this process.
 
 use std::hint::black_box;
-use std::sync::Arc;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use cobo_oauth::{AppKey, ClientConfig, OAuthClient};
+use cobo_oauth::{AppKey, ClientConfig, OAuthClient, TokenManager};
 use cobo_oauth_mock::{App, MockConfig, MockServer};
 use ed25519_dalek::{Signer, SigningKey};
 use sha2::{Digest, Sha256};
 
-/// Runs `f` repeatedly for about `budget` and returns the mean time per call.
-fn measure(budget: Duration, mut f: impl FnMut()) -> Duration {
-    for _ in 0..10 {
-        f();
-    }
-    let (start, mut calls) = (Instant::now(), 0u32);
-    while start.elapsed() < budget {
-        f();
-        calls += 1;
-    }
-    start.elapsed() / calls
+const REPS: usize = 7;
+const REP_TIME: Duration = Duration::from_millis(300);
+const WARMUP: Duration = Duration::from_millis(500);
+const THREADS: usize = 8;
+const ORG: &str = "bench-org";
+const QUERY: &str = "client_id=pvSwS8iFrfK0oZrB0ugG54XPDOLEv0Ij&org_id=e3986401-4aec-480a-973d-e775a4518413&grant_type=org_implicit";
+
+/// One measured figure: per-repetition rates (operations per second) and, for round
+/// trips, every call's latency.
+struct Figure {
+    id: &'static str,
+    label: &'static str,
+    rates: Vec<f64>,
+    latencies_ns: Vec<u64>,
 }
 
-fn report(name: &str, ours: Duration, reference: Duration, reference_name: &str) {
-    let ratio = ours.as_secs_f64() / reference.as_secs_f64();
-    println!("{name:<28} {:>10.2?} per call   {reference_name}: {:>10.2?}   ratio {ratio:.2}x", ours, reference);
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let pos = q * (sorted.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+}
+
+impl Figure {
+    fn stats(&self) -> [f64; 5] {
+        let mut r = self.rates.clone();
+        r.sort_by(|a, b| a.total_cmp(b));
+        [quantile(&r, 0.5), quantile(&r, 0.25), quantile(&r, 0.75), r[0], r[r.len() - 1]]
+    }
+
+    fn percentile_us(&self, q: f64) -> Option<f64> {
+        if self.latencies_ns.is_empty() {
+            return None;
+        }
+        let mut l: Vec<f64> = self.latencies_ns.iter().map(|&ns| ns as f64 / 1e3).collect();
+        l.sort_by(|a, b| a.total_cmp(b));
+        Some(quantile(&l, q))
+    }
+
+    fn json(&self) -> serde_json::Value {
+        let [median, q1, q3, min, max] = self.stats();
+        serde_json::json!({
+            "id": self.id, "label": self.label, "unit": "ops/s", "reps": self.rates.len(),
+            "median": median, "q1": q1, "q3": q3, "min": min, "max": max,
+            "ns_per_op": 1e9 / median,
+            "p50_us": self.percentile_us(0.5), "p99_us": self.percentile_us(0.99),
+        })
+    }
+
+    fn print(&self) {
+        let [median, q1, q3, ..] = self.stats();
+        let latency = match (self.percentile_us(0.5), self.percentile_us(0.99)) {
+            (Some(p50), Some(p99)) => format!("   p50 {p50:7.1} us  p99 {p99:7.1} us"),
+            _ => String::new(),
+        };
+        println!(
+            "{:<40} {median:>12.0} ops/s [{q1:.0}–{q3:.0}]  {:>9.0} ns/op{latency}",
+            self.label,
+            1e9 / median
+        );
+    }
+}
+
+/// Rates of `op` run back to back: a warm-up, then `REPS` repetitions of `REP_TIME`.
+fn rate(id: &'static str, label: &'static str, mut op: impl FnMut()) -> Figure {
+    let until = Instant::now() + WARMUP;
+    while Instant::now() < until {
+        op();
+    }
+    let rates = (0..REPS)
+        .map(|_| {
+            let (start, mut calls) = (Instant::now(), 0u64);
+            while start.elapsed() < REP_TIME {
+                for _ in 0..16 {
+                    op();
+                }
+                calls += 16;
+            }
+            calls as f64 / start.elapsed().as_secs_f64()
+        })
+        .collect();
+    Figure { id, label, rates, latencies_ns: Vec::new() }
+}
+
+/// As `rate`, from `threads` threads at once, recording every call's latency.
+fn round_trips(id: &'static str, label: &'static str, threads: usize, op: impl Fn() + Sync) -> Figure {
+    let run = |duration: Duration| -> (f64, Vec<u64>) {
+        let start_line = Barrier::new(threads + 1);
+        let per_thread: Vec<Vec<u64>> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    s.spawn(|| {
+                        start_line.wait();
+                        let (start, mut latencies) = (Instant::now(), Vec::new());
+                        while start.elapsed() < duration {
+                            let call = Instant::now();
+                            op();
+                            latencies.push(call.elapsed().as_nanos() as u64);
+                        }
+                        latencies
+                    })
+                })
+                .collect();
+            start_line.wait();
+            workers.into_iter().map(|w| w.join().expect("worker")).collect()
+        });
+        let calls: usize = per_thread.iter().map(Vec::len).sum();
+        (calls as f64 / duration.as_secs_f64(), per_thread.concat())
+    };
+    run(WARMUP);
+    let (mut rates, mut latencies_ns) = (Vec::new(), Vec::new());
+    for _ in 0..REPS {
+        let (r, l) = run(REP_TIME);
+        rates.push(r);
+        latencies_ns.extend(l);
+    }
+    Figure { id, label, rates, latencies_ns }
+}
+
+/// The mock server: the binary given with `--mock` (stdin piped: it exits when we do),
+/// or one in this process.
+enum Mock {
+    Process { child: Child, base_url: String, control_url: String, response_public_key: String },
+    InProcess(MockServer),
+}
+
+impl Mock {
+    fn start(binary: Option<&str>) -> Mock {
+        let Some(binary) = binary else {
+            return Mock::InProcess(MockServer::start(MockConfig::default()).expect("mock server"));
+        };
+        let mut child = Command::new(binary)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {binary}: {e}"));
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("start line");
+        let info: serde_json::Value = serde_json::from_str(&line).expect("start line JSON");
+        let field = |name: &str| info[name].as_str().expect("start line field").to_owned();
+        Mock::Process {
+            base_url: field("base_url"),
+            control_url: field("control_url"),
+            response_public_key: field("response_public_key"),
+            child,
+        }
+    }
+
+    fn base_url(&self) -> String {
+        match self {
+            Mock::Process { base_url, .. } => base_url.clone(),
+            Mock::InProcess(server) => server.base_url(),
+        }
+    }
+
+    fn control_url(&self) -> String {
+        match self {
+            Mock::Process { control_url, .. } => control_url.clone(),
+            Mock::InProcess(server) => server.control_url(),
+        }
+    }
+
+    fn response_public_key(&self) -> String {
+        match self {
+            Mock::Process { response_public_key, .. } => response_public_key.clone(),
+            Mock::InProcess(server) => server.response_public_key(),
+        }
+    }
+
+    /// A fresh key registered for `client_id`. A key of its own per benchmark: above
+    /// 1000 requests/s its nonces run ahead of the clock, and the mock's window is 60 s.
+    fn app(&self, client_id: &str) -> Arc<AppKey> {
+        let key = Arc::new(AppKey::generate().expect("key"));
+        let app = App { client_id: client_id.into(), api_key: key.api_key(), orgs: vec![ORG.into()] };
+        match self {
+            Mock::InProcess(server) => server.register_app(app),
+            Mock::Process { control_url, .. } => {
+                reqwest::blocking::Client::new()
+                    .post(format!("{control_url}/apps"))
+                    .body(serde_json::to_string(&app).expect("app JSON"))
+                    .send()
+                    .and_then(|r| r.error_for_status())
+                    .expect("register app");
+            }
+        }
+        key
+    }
+
+    fn client(&self, key: Arc<AppKey>) -> OAuthClient {
+        OAuthClient::new(key, ClientConfig::for_base_url(self.base_url(), self.response_public_key())).expect("client")
+    }
+}
+
+impl Drop for Mock {
+    fn drop(&mut self) {
+        if let Mock::Process { child, .. } = self {
+            drop(child.stdin.take()); // the mock exits when its stdin closes
+            let _ = child.wait();
+        }
+    }
 }
 
 fn main() {
-    let budget = Duration::from_millis(1500);
-    let key = AppKey::generate().expect("key");
-    let query = "client_id=pvSwS8iFrfK0oZrB0ugG54XPDOLEv0Ij&org_id=e3986401-4aec-480a-973d-e775a4518413&grant_type=org_implicit";
+    let mut args = std::env::args().skip(1);
+    let (mut mock_binary, mut json_out) = (None, None);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--mock" => mock_binary = args.next(),
+            "--json" => json_out = args.next(),
+            _ => {} // cargo bench passes --bench
+        }
+    }
+    let mut figures = Vec::new();
 
     let bare_key = SigningKey::from_bytes(&[7u8; 32]);
-    let bare = measure(budget, || {
-        let content = format!("GET|/v2/oauth/token|1718000000000|{query}|");
+    figures.push(rate("rust.sign.bare", "bare sha256²+ed25519 (reference)", || {
+        let content = format!("GET|/v2/oauth/token|1718000000000|{QUERY}|");
         let digest = Sha256::digest(Sha256::digest(content.as_bytes()));
         black_box(bare_key.sign(&digest));
-    });
-    // A key of its own: a million signatures push its nonces ahead of the clock.
-    let signer = AppKey::generate().expect("key");
-    let signing = measure(budget, || {
-        black_box(signer.sign_request("GET".into(), "/v2/oauth/token".into(), query.into(), String::new()));
-    });
-    report("sign_request", signing, bare, "bare sha256²+ed25519");
+    }));
+    let signer = AppKey::generate().expect("key"); // never used for requests: its nonces run ahead
+    figures.push(rate("rust.sign.ours", "AppKey::sign_request", || {
+        black_box(signer.sign_request("GET".into(), "/v2/oauth/token".into(), QUERY.into(), String::new()));
+    }));
 
-    let server = MockServer::start(MockConfig::default()).expect("mock server");
-    server.register_app(App { client_id: "bench".into(), api_key: key.api_key(), orgs: vec!["org".into()] });
-    let config = ClientConfig::for_base_url(server.base_url(), server.response_public_key());
-    let client = OAuthClient::new(Arc::new(key), config).expect("client");
+    let mock = Mock::start(mock_binary.as_deref());
     let plain = reqwest::blocking::Client::new();
-    let info = format!("{}/info", server.control_url());
-    let unsigned = measure(budget, || {
+    let info = format!("{}/info", mock.control_url());
+    figures.push(round_trips("rust.http.unsigned", "unsigned GET /_mock/info (reference)", 1, || {
         black_box(plain.get(&info).send().and_then(|r| r.bytes()).expect("info"));
-    });
-    let round_trip = measure(budget, || {
-        black_box(client.get_org_token("bench".into(), "org".into()).expect("token"));
-    });
-    report("get_org_token round trip", round_trip, unsigned, "unsigned GET");
+    }));
+    let client = mock.client(mock.app("bench-seq"));
+    figures.push(round_trips("rust.get_token.ours", "get_org_token round trip", 1, || {
+        black_box(client.get_org_token("bench-seq".into(), ORG.into()).expect("token"));
+    }));
+    let shared = mock.client(mock.app("bench-threads"));
+    figures.push(round_trips("rust.get_token_threads.ours", "get_org_token, 8 threads, 1 client", THREADS, || {
+        black_box(shared.get_org_token("bench-threads".into(), ORG.into()).expect("token"));
+    }));
+
+    let manager = TokenManager::new(Arc::new(mock.client(mock.app("bench-manager"))), "bench-manager".into(), None, None)
+        .expect("token manager");
+    manager.access_token(ORG.into()).expect("first token");
+    figures.push(rate("rust.access_token.ours", "TokenManager::access_token (cached)", || {
+        black_box(manager.access_token(ORG.into()).expect("cached token"));
+    }));
+    drop(mock);
+
+    println!("Rust core, median of {REPS} x {} ms after {} ms warm-up [quartiles]", REP_TIME.as_millis(), WARMUP.as_millis());
+    for figure in &figures {
+        figure.print();
+    }
+    let median = |id: &str| figures.iter().find(|f| f.id == id).map(|f| f.stats()[0]).expect("figure");
+    println!(
+        "sign_request / bare: {:.2}x the time;  get_org_token / unsigned GET: {:.2}x the time",
+        median("rust.sign.bare") / median("rust.sign.ours"),
+        median("rust.http.unsigned") / median("rust.get_token.ours"),
+    );
+    if let Some(path) = json_out {
+        let doc = serde_json::json!({
+            "language": "rust",
+            "runtime": format!("cobo-oauth {}", env!("CARGO_PKG_VERSION")),
+            "mock": if mock_binary.is_some() { "process" } else { "in-process" },
+            "figures": figures.iter().map(Figure::json).collect::<Vec<_>>(),
+        });
+        let mut file = std::fs::File::create(&path).unwrap_or_else(|e| panic!("cannot write {path}: {e}"));
+        writeln!(file, "{}", serde_json::to_string_pretty(&doc).expect("JSON")).expect("write JSON");
+    }
 }

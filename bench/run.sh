@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# `make bench`: cobo-oauth against Cobo's official SDKs, in one run on this machine.
+# Builds what it needs, runs the Rust core's benchmark, then the Python and Kotlin ones
+# (each against its official SDK and the same mock server binary), prints one table and
+# writes target/bench/results.json (the parts: target/bench/{rust,python,kotlin,kotlin-official}.json).
+# Not part of `make test`. About 3 minutes on 2 cores once built.
+# Usage: bash bench/run.sh        (BENCH_PARTS="rust python kotlin" selects parts)
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PYTHON="${PYTHON:-python3}"
+OUT="$REPO/target/bench"
+VENV="$OUT/venv"
+REQUIREMENTS="$REPO/bench/requirements.txt"
+PARTS="${BENCH_PARTS:-rust python kotlin}"
+MOCK="$REPO/target/release/cobo-oauth-mock"
+cd "$REPO"
+mkdir -p "$OUT"
+rm -f "$OUT"/*.json
+
+echo "== build: core library, CLI, mock server, uniffi-bindgen (release)"
+make --no-print-directory build bindgen </dev/null
+
+if [[ " $PARTS " == *" rust "* ]]; then
+    echo "== Rust core (cargo bench)"
+    cargo bench -q -p cobo-oauth --bench throughput -- --mock "$MOCK" --json "$OUT/rust.json" </dev/null
+fi
+
+if [[ " $PARTS " == *" python "* ]]; then
+    # The venv is reused only if it was completed for exactly these requirements.
+    wanted="$("$PYTHON" --version 2>&1) $(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)"
+    if [ "$(cat "$VENV/.bench-requirements" 2>/dev/null)" != "$wanted" ]; then
+        echo "== venv $VENV (fresh) with $(grep -v '^#' "$REQUIREMENTS" | xargs)"
+        rm -rf "$VENV"
+        "$PYTHON" -m venv "$VENV"
+        "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQUIREMENTS" </dev/null
+        echo "$wanted" > "$VENV/.bench-requirements"
+    fi
+    echo "== Python: our wheel (maturin build --release) into $VENV"
+    rm -rf "$OUT/wheels"
+    (cd bindings-python && "$VENV/bin/maturin" build --quiet --release --out "$OUT/wheels" </dev/null)
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-index --no-deps --force-reinstall \
+        "$OUT"/wheels/cobo_oauth-*.whl </dev/null
+    echo "== Python (cobo_oauth vs cobo-waas2)"
+    "$VENV/bin/python" bench/python/bench.py --mock "$MOCK" --json "$OUT/python.json" </dev/null
+fi
+
+if [[ " $PARTS " == *" kotlin "* ]]; then
+    # The official Java SDK joins when Maven can resolve it (Maven Central, or ~/.m2).
+    sdk_version="$(sed -n 's:.*<cobo.java.sdk.version>\(.*\)</cobo.java.sdk.version>.*:\1:p' bench/kotlin/pom.xml)"
+    profile=()
+    if mvn -B -q org.apache.maven.plugins:maven-dependency-plugin:3.8.1:get \
+        -Dartifact="com.cobo.waas2:cobo-waas2:$sdk_version" -Dtransitive=false </dev/null >"$OUT/java-sdk-resolve.log" 2>&1; then
+        profile=(-P java-sdk)
+    else
+        echo "   com.cobo.waas2:cobo-waas2:$sdk_version cannot be resolved (see $OUT/java-sdk-resolve.log): Kotlin figures without the official SDK"
+    fi
+    echo "== Kotlin: build (Maven)"
+    mvn -B -q -f bench/kotlin/pom.xml "${profile[@]}" compile </dev/null
+    # Each side in a JVM of its own: neither inherits the other's garbage or JIT state.
+    classpath="$OUT/kotlin/classes:$(cat "$OUT/kotlin/classpath.txt")"
+    echo "== Kotlin: cobo-oauth"
+    java -cp "$classpath" com.cobo.oauth.bench.MainKt --part ours --mock "$MOCK" --json "$OUT/kotlin.json" </dev/null
+    if [ ${#profile[@]} -gt 0 ]; then
+        echo "== Kotlin: the official Java SDK"
+        java -cp "$classpath" com.cobo.oauth.bench.MainKt --part official --mock "$MOCK" \
+            --json "$OUT/kotlin-official.json" </dev/null
+    fi
+fi
+
+echo
+"$PYTHON" bench/report.py --dir "$OUT" --out "$OUT/results.json"
