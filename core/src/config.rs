@@ -62,26 +62,10 @@ impl Default for ClientConfig {
     }
 }
 
-impl ClientConfig {
-    /// The defaults, pointed at `environment`.
-    pub fn for_environment(environment: Environment) -> Self {
-        ClientConfig { environment, ..Self::default() }
-    }
-
-    /// The defaults, pointed at a custom base URL signed with `response_public_key`.
-    pub fn for_base_url(base_url: impl Into<String>, response_public_key: impl Into<String>) -> Self {
-        ClientConfig {
-            base_url: Some(base_url.into()),
-            response_public_key: Some(response_public_key.into()),
-            ..Self::default()
-        }
-    }
-}
-
 /// Bounded retries; the caps keep a misconfiguration from hammering Cobo or
 /// sleeping for ever.
-pub(crate) const MAX_RETRIES_CAP: u32 = 10;
-pub(crate) const MAX_RETRY_DELAY_MS_CAP: u64 = 60_000;
+const MAX_RETRIES_CAP: u32 = 10;
+const MAX_RETRY_DELAY_MS_CAP: u64 = 60_000;
 
 /// A checked configuration.
 #[derive(Debug)]
@@ -103,6 +87,21 @@ pub(crate) struct RetryPolicy {
 }
 
 impl ClientConfig {
+    /// The defaults, pointed at `environment`.
+    pub fn for_environment(environment: Environment) -> Self {
+        ClientConfig { environment, ..Self::default() }
+    }
+
+    /// The defaults, pointed at a custom base URL signed with `response_public_key`.
+    pub fn for_base_url(base_url: impl Into<String>, response_public_key: impl Into<String>) -> Self {
+        ClientConfig {
+            base_url: Some(base_url.into()),
+            response_public_key: Some(response_public_key.into()),
+            ..Self::default()
+        }
+    }
+
+    /// Checks every rule and derives what the client needs. Does no I/O.
     pub(crate) fn resolve(&self) -> Result<Resolved, Error> {
         let (base_url, verifier) = match (&self.base_url, &self.response_public_key) {
             (None, _) => (
