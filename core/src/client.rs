@@ -9,7 +9,6 @@ use std::time::{Duration, SystemTime};
 
 use reqwest::blocking::{Client, RequestBuilder};
 use reqwest::header::{HeaderMap, CONTENT_TYPE};
-use reqwest::redirect;
 use serde::Deserialize;
 
 use crate::config::{ClientConfig, RetryPolicy};
@@ -68,15 +67,7 @@ impl OAuthClient {
     /// Checks the configuration and builds the HTTP client. Does no network I/O.
     pub fn new(key: Arc<AppKey>, config: ClientConfig) -> Result<Self, CoboOAuthError> {
         let resolved = config.resolve()?;
-        let http = Client::builder()
-            .use_rustls_tls()
-            .connect_timeout(resolved.connect_timeout)
-            .timeout(resolved.timeout)
-            .user_agent(resolved.user_agent)
-            // A redirect would replay the signed request to another URL.
-            .redirect(redirect::Policy::none())
-            .build()
-            .map_err(Error::from)?;
+        let http = crate::http::build(&resolved)?;
         Ok(OAuthClient {
             key,
             http,

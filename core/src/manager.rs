@@ -22,6 +22,13 @@ impl Default for TokenManagerConfig {
     }
 }
 
+/// An access token and until when it may be served from a binding's own cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenLease {
+    pub access_token: Secret,
+    pub serve_until: SystemTime,
+}
+
 /// Always-valid Org Access Tokens for one app.
 pub struct TokenManager {
     client: Arc<OAuthClient>,
@@ -144,6 +151,15 @@ impl TokenManager {
         state.last = Some((number, result.clone()));
         org.renewed.notify_all();
         result
+    }
+
+    /// The access token and the instant until which a binding may hand it out from its
+    /// own cache without asking again: the start of the refresh margin. A binding's
+    /// cache must drop the lease when it invalidates the token.
+    pub fn lease(&self, org_id: String) -> Result<TokenLease, CoboOAuthError> {
+        let stored = self.token(org_id)?;
+        let serve_until = stored.token.expires_at.checked_sub(self.margin).unwrap_or(SystemTime::UNIX_EPOCH);
+        Ok(TokenLease { access_token: stored.token.access_token, serve_until })
     }
 
     /// When the org's refresh token expires, if a token is known. No network I/O.
