@@ -5,16 +5,17 @@ use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::io::Read;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::blocking::{Client, RequestBuilder};
 use reqwest::header::{HeaderMap, CONTENT_TYPE};
 use serde::Deserialize;
 
-use crate::config::{ClientConfig, RetryPolicy};
+use crate::config::{ClientConfig, Resolved, RetryPolicy};
 use crate::error::{CoboOAuthError, Error};
+use crate::events::{self, Operation};
+use crate::fork::ForkLocal;
 use crate::keys::AppKey;
-use crate::verify::ResponseVerifier;
 use crate::Secret;
 
 /// An Org Access Token as issued. `Debug` hides both tokens.
@@ -47,12 +48,27 @@ impl std::fmt::Debug for OrgToken {
 #[derive(Debug)]
 pub struct OAuthClient {
     key: Arc<AppKey>,
-    http: Client,
-    token_url: reqwest::Url,
-    base_url: String,
-    verifier: ResponseVerifier,
-    retry: RetryPolicy,
+    http: ForkLocal<Http>,
+    config: Arc<Resolved>,
 }
+
+/// reqwest's client. A forked child builds its own: the parent's runs on a thread the
+/// child does not have.
+#[derive(Debug)]
+struct Http {
+    config: Arc<Resolved>,
+    client: Result<Client, CoboOAuthError>,
+}
+
+impl Http {
+    fn new(config: Arc<Resolved>) -> Self {
+        let client = crate::http::build(&config).map_err(CoboOAuthError::from);
+        Http { config, client }
+    }
+}
+
+/// When a call, or a renewal made of several calls, must have ended.
+pub(crate) type Deadline = Instant;
 
 /// Whether a failed attempt may be sent again.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -66,42 +82,61 @@ enum Replay {
 impl OAuthClient {
     /// Checks the configuration and builds the HTTP client. Does no network I/O.
     pub fn new(key: Arc<AppKey>, config: ClientConfig) -> Result<Self, CoboOAuthError> {
-        let resolved = config.resolve()?;
-        let http = crate::http::build(&resolved)?;
-        Ok(OAuthClient {
-            key,
-            http,
-            token_url: resolved.token_url,
-            base_url: resolved.base_url,
-            verifier: resolved.verifier,
-            retry: resolved.retry,
-        })
+        let config = Arc::new(config.resolve()?);
+        let http = Http::new(Arc::clone(&config));
+        if let Err(err) = &http.client {
+            return Err(err.clone());
+        }
+        Ok(OAuthClient { key, http: ForkLocal::new(http, |parent| Http::new(Arc::clone(&parent.config))), config })
     }
 
     pub fn base_url(&self) -> String {
-        self.base_url.clone()
+        self.config.base_url.clone()
+    }
+
+    /// The deadline of a call (or renewal) that starts now: `total_timeout_ms` away.
+    pub(crate) fn deadline(&self) -> Deadline {
+        Instant::now() + self.config.total_timeout
     }
 
     /// GET /oauth/token with grant org_implicit: one request, more if it fails retryably.
     pub fn get_org_token(&self, client_id: String, org_id: String) -> Result<OrgToken, CoboOAuthError> {
-        require("client_id", &client_id)?;
-        require("org_id", &org_id)?;
-        let mut url = self.token_url.clone();
-        url.set_query(Some(&format!(
-            "client_id={}&org_id={}&grant_type=org_implicit",
-            form_encode(&client_id),
-            form_encode(&org_id)
-        )));
-        Ok(self.send(Replay::Safe, || {
-            let query = url.query().unwrap_or("");
-            let signed = self.key.sign_request("GET".into(), url.path().into(), query.into(), String::new());
-            with_auth(self.http.get(url.clone()), signed)
-        })?)
+        self.get_org_token_by(client_id, org_id, self.deadline())
     }
 
     /// POST /oauth/token with grant refresh_token. Once this reaches Cobo the old
     /// refresh token is spent: keep the returned one.
     pub fn refresh_org_token(&self, client_id: String, refresh_token: Secret) -> Result<OrgToken, CoboOAuthError> {
+        self.refresh_org_token_by(client_id, refresh_token, self.deadline())
+    }
+
+    pub(crate) fn get_org_token_by(
+        &self,
+        client_id: String,
+        org_id: String,
+        deadline: Deadline,
+    ) -> Result<OrgToken, CoboOAuthError> {
+        require("client_id", &client_id)?;
+        require("org_id", &org_id)?;
+        let mut url = self.config.token_url.clone();
+        url.set_query(Some(&format!(
+            "client_id={}&org_id={}&grant_type=org_implicit",
+            form_encode(&client_id),
+            form_encode(&org_id)
+        )));
+        Ok(self.send(Operation::OrgImplicit, deadline, |http| {
+            let query = url.query().unwrap_or("");
+            let signed = self.key.sign_request("GET".into(), url.path().into(), query.into(), String::new());
+            with_auth(http.get(url.clone()), signed)
+        })?)
+    }
+
+    pub(crate) fn refresh_org_token_by(
+        &self,
+        client_id: String,
+        refresh_token: Secret,
+        deadline: Deadline,
+    ) -> Result<OrgToken, CoboOAuthError> {
         require("client_id", &client_id)?;
         require("refresh_token", refresh_token.expose())?;
         let body = Secret::new(
@@ -112,10 +147,10 @@ impl OAuthClient {
             })
             .to_string(),
         );
-        Ok(self.send(Replay::OnlyUnsent, || {
-            let url = &self.token_url;
+        Ok(self.send(Operation::Refresh, deadline, |http| {
+            let url = &self.config.token_url;
             let signed = self.key.sign_request("POST".into(), url.path().into(), String::new(), body.expose().into());
-            with_auth(self.http.post(url.clone()), signed)
+            with_auth(http.post(url.clone()), signed)
                 .header(CONTENT_TYPE, "application/json")
                 .body(body.expose().to_owned())
         })?)
@@ -123,21 +158,45 @@ impl OAuthClient {
 
     /// Sends a freshly signed request per attempt (a nonce is never reused) and
     /// retries what `replay` allows, with capped exponential backoff and full jitter.
-    fn send(&self, replay: Replay, request: impl Fn() -> RequestBuilder) -> Result<OrgToken, Error> {
+    /// Each attempt, body included, ends by `timeout_ms` and by the deadline; no retry
+    /// starts that the deadline would cut short.
+    fn send(
+        &self,
+        operation: Operation,
+        deadline: Deadline,
+        request: impl Fn(&Client) -> RequestBuilder,
+    ) -> Result<OrgToken, Error> {
+        let http = self.http.get().client.as_ref().map_err(|err| Error::Config(err.to_string()))?;
+        let retry = &self.config.retry;
+        let replay = match operation {
+            Operation::OrgImplicit => Replay::Safe,
+            Operation::Refresh => Replay::OnlyUnsent,
+        };
         let mut attempt = 0;
         loop {
-            let result = request().send().map_err(Error::from).and_then(|r| self.read(r));
-            let delay = match &result {
-                Err(err) if attempt < self.retry.max_retries && retryable(err, replay) => {
-                    delay_before_retry(&self.retry, attempt, err)
-                }
-                _ => None,
+            let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|left| !left.is_zero()) else {
+                return Err(Error::Deadline);
             };
-            match delay {
-                Some(delay) => std::thread::sleep(delay),
-                None => return result,
-            }
+            // reqwest's per-request timeout covers the body too; its client-wide one
+            // restarts on every read, so a dripping body would never end.
+            let timeout = self.config.timeout.min(left);
+            let started = Instant::now();
+            let result = request(http).timeout(timeout).send().map_err(Error::from).and_then(|r| self.read(r));
+            let Err(err) = result else { return result };
+            let delay = match attempt < retry.max_retries && retryable(&err, replay) {
+                true => delay_before_retry(retry, attempt, &err).filter(|delay| Instant::now() + *delay < deadline),
+                false => None,
+            };
             attempt += 1;
+            let public = CoboOAuthError::from(err);
+            events::request_failed(operation, attempt, &public, started.elapsed());
+            match delay {
+                Some(delay) => {
+                    events::retrying(operation, attempt, &public, delay);
+                    std::thread::sleep(delay);
+                }
+                None => return Err(Error::Public(public)),
+            }
         }
     }
 
@@ -146,19 +205,15 @@ impl OAuthClient {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let body = read_body(response, status)?;
+        let retry_after = header(&headers, "retry-after").and_then(crate::retry_after::parse);
         match (header(&headers, "biz-timestamp"), header(&headers, "biz-resp-signature")) {
-            (Some(timestamp), Some(signature)) => self.verifier.check(&body, timestamp, signature)?,
-            _ if matches!(status, 414 | 429 | 502 | 503) => {
-                let retry_after = header(&headers, "retry-after")
-                    .and_then(|value| value.trim().parse().ok())
-                    .map(Duration::from_secs);
-                return Err(Error::Unavailable { status, retry_after });
-            }
+            (Some(timestamp), Some(signature)) => self.config.verifier.check(&body, timestamp, signature)?,
+            _ if unsigned_unavailable(status) => return Err(Error::Unavailable { status, retry_after }),
             _ => return Err(Error::Signature(format!("HTTP {status} response carries no Cobo signature"))),
         }
         match status {
             200..=299 => parse::<TokenBody>(status, &body).and_then(|token| token.into_org_token(status)),
-            400..=499 => parse::<OAuthErrorBody>(status, &body).and_then(|e| Err(e.into_error(status))),
+            400..=499 => parse::<OAuthErrorBody>(status, &body).and_then(|e| Err(e.into_error(status, retry_after))),
             500..=599 => parse::<ServerErrorBody>(status, &body).and_then(|e| Err(e.into_error(status))),
             _ => Err(Error::InvalidResponse { status, reason: "unexpected HTTP status".into() }),
         }
@@ -219,6 +274,12 @@ fn header<'a>(headers: &'a HeaderMap, hyphenated: &str) -> Option<&'a str> {
         .and_then(|value| value.to_str().ok())
 }
 
+/// Statuses that proxies and load balancers answer on their own, unsigned: Cobo is
+/// out of reach for now (414 aside, which no retry fixes).
+fn unsigned_unavailable(status: u16) -> bool {
+    matches!(status, 414 | 429 | 500 | 502 | 503 | 504 | 520..=524)
+}
+
 fn retryable(err: &Error, replay: Replay) -> bool {
     match (err, replay) {
         (Error::Http(e), Replay::OnlyUnsent) => e.is_connect(),
@@ -226,19 +287,25 @@ fn retryable(err: &Error, replay: Replay) -> bool {
         (Error::Http(e), Replay::Safe) => !e.is_builder(),
         (Error::Io(_), Replay::Safe) => true,
         (Error::Server { .. }, Replay::Safe) => true,
-        (Error::Unavailable { status, .. }, Replay::Safe) => matches!(status, 429 | 502 | 503),
+        (Error::Unavailable { status, .. }, Replay::Safe) => *status != 414,
+        // Cobo's own rate limit, signed: as retryable as a proxy's.
+        (Error::OAuth { status: 429, .. }, Replay::Safe) => true,
         _ => false,
     }
 }
 
-/// The backoff, or longer if a proxy's `Retry-After` asks for it; no retry when it asks
-/// for more than `retry_max_delay_ms` (the caller learns at once instead of hanging).
+/// The backoff, or longer if `Retry-After` asks for it; no retry when it asks for more
+/// than `retry_max_delay_ms` (the caller learns at once instead of hanging).
 fn delay_before_retry(policy: &RetryPolicy, attempt: u32, err: &Error) -> Option<Duration> {
     let jittered = backoff(policy, attempt);
-    match err {
-        Error::Unavailable { retry_after: Some(wait), .. } if *wait > policy.max_delay => None,
-        Error::Unavailable { retry_after: Some(wait), .. } => Some(jittered.max(*wait)),
-        _ => Some(jittered),
+    let asked = match err {
+        Error::Unavailable { retry_after, .. } | Error::OAuth { retry_after, .. } => *retry_after,
+        _ => None,
+    };
+    match asked {
+        Some(wait) if wait > policy.max_delay => None,
+        Some(wait) => Some(jittered.max(wait)),
+        None => Some(jittered),
     }
 }
 
@@ -326,8 +393,8 @@ struct OAuthErrorBody {
 }
 
 impl OAuthErrorBody {
-    fn into_error(self, status: u16) -> Error {
-        Error::OAuth { status, error: self.error, error_description: self.error_description }
+    fn into_error(self, status: u16, retry_after: Option<Duration>) -> Error {
+        Error::OAuth { status, error: self.error, error_description: self.error_description, retry_after }
     }
 }
 

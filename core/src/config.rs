@@ -44,6 +44,7 @@ pub struct ClientConfig {
     pub max_retries: u32,
     pub retry_base_delay_ms: u64,
     pub retry_max_delay_ms: u64,
+    pub total_timeout_ms: u64,
 }
 
 impl Default for ClientConfig {
@@ -58,6 +59,7 @@ impl Default for ClientConfig {
             max_retries: 2,
             retry_base_delay_ms: 200,
             retry_max_delay_ms: 2_000,
+            total_timeout_ms: 60_000,
         }
     }
 }
@@ -66,6 +68,8 @@ impl Default for ClientConfig {
 /// sleeping for ever.
 const MAX_RETRIES_CAP: u32 = 10;
 const MAX_RETRY_DELAY_MS_CAP: u64 = 60_000;
+/// A day: longer is a mistake, and `Instant` arithmetic stays far from overflow.
+const MAX_TOTAL_TIMEOUT_MS: u64 = 24 * 3600 * 1000;
 
 /// A checked configuration.
 #[derive(Debug)]
@@ -75,6 +79,7 @@ pub(crate) struct Resolved {
     pub verifier: ResponseVerifier,
     pub connect_timeout: Duration,
     pub timeout: Duration,
+    pub total_timeout: Duration,
     pub user_agent: String,
     pub retry: RetryPolicy,
 }
@@ -116,7 +121,7 @@ impl ClientConfig {
             }
         };
         let token_url = token_url(&base_url)?;
-        if self.connect_timeout_ms == 0 || self.timeout_ms == 0 {
+        if self.connect_timeout_ms == 0 || self.timeout_ms == 0 || self.total_timeout_ms == 0 {
             return Err(Error::Config("timeouts must be greater than zero".into()));
         }
         if self.max_retries > MAX_RETRIES_CAP {
@@ -141,6 +146,7 @@ impl ClientConfig {
             verifier,
             connect_timeout: Duration::from_millis(self.connect_timeout_ms),
             timeout: Duration::from_millis(self.timeout_ms),
+            total_timeout: Duration::from_millis(self.total_timeout_ms.min(MAX_TOTAL_TIMEOUT_MS)),
             user_agent,
             retry: RetryPolicy {
                 max_retries: self.max_retries,

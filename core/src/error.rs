@@ -52,7 +52,7 @@ pub(crate) enum Error {
     #[error(transparent)]
     Io(#[from] std::io::Error),
     #[error("OAuth error")]
-    OAuth { status: u16, error: String, error_description: String },
+    OAuth { status: u16, error: String, error_description: String, retry_after: Option<std::time::Duration> },
     #[error("server error")]
     Server { status: u16, error_code: i64, error_message: String, error_id: String },
     #[error("unsigned proxy response")]
@@ -61,6 +61,11 @@ pub(crate) enum Error {
     InvalidResponse { status: u16, reason: String },
     #[error("{0}")]
     Signature(String),
+    #[error("the call's total deadline (total_timeout_ms) passed")]
+    Deadline,
+    /// Already classified (kept as is through the retry loop).
+    #[error("{0}")]
+    Public(CoboOAuthError),
 }
 
 impl From<Error> for CoboOAuthError {
@@ -73,7 +78,7 @@ impl From<Error> for CoboOAuthError {
             Error::Http(e) => Self::Transport { reason: chain(&e) },
             Error::Io(e) if e.kind() == std::io::ErrorKind::TimedOut => Self::Timeout { reason: chain(&e) },
             Error::Io(e) => Self::Transport { reason: chain(&e) },
-            Error::OAuth { status, error, error_description } => {
+            Error::OAuth { status, error, error_description, .. } => {
                 Self::OAuth { status, error, error_description }
             }
             Error::Server { status, error_code, error_message, error_id } => {
@@ -82,6 +87,8 @@ impl From<Error> for CoboOAuthError {
             Error::Unavailable { status, .. } => Self::Unavailable { status },
             Error::InvalidResponse { status, reason } => Self::InvalidResponse { status, reason },
             Error::Signature(reason) => Self::ResponseSignature { reason },
+            err @ Error::Deadline => Self::Timeout { reason: err.to_string() },
+            Error::Public(err) => err,
         }
     }
 }

@@ -1,10 +1,24 @@
 //! The TokenManager: cached org tokens renewed by the clock, one renewal per org at a
 //! time, rotated refresh tokens saved before anyone uses them.
+//!
+//! The renewal, per org:
+//! - a token outside the refresh margin is served from the cache;
+//! - a token inside the margin but not expired ("stale") is served at once to every
+//!   caller but one, which renews; a transient failure leaves it served;
+//! - a missing or expired token makes callers wait for the one renewal in flight and
+//!   share its outcome;
+//! - after a failed renewal the org backs off (exponential, jittered, capped): until
+//!   then a still-valid token is served and an expired one gets the recorded error,
+//!   with no request.
 
 use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
+use crate::client::Deadline;
+use crate::events::{self, Operation};
+use crate::fork::ForkLocal;
 use crate::store::{memory_token_store, StoredToken, TokenStore};
 use crate::sync::lock;
 use crate::{CoboOAuthError, OAuthClient, Secret};
@@ -14,11 +28,44 @@ use crate::{CoboOAuthError, OAuthClient, Secret};
 pub struct TokenManagerConfig {
     pub refresh_margin_secs: u64,
     pub refresh_token_lifetime_secs: u64,
+    pub backoff_initial_ms: u64,
+    pub backoff_max_ms: u64,
 }
 
 impl Default for TokenManagerConfig {
     fn default() -> Self {
-        TokenManagerConfig { refresh_margin_secs: 300, refresh_token_lifetime_secs: 30 * 24 * 3600 }
+        TokenManagerConfig {
+            refresh_margin_secs: 300,
+            refresh_token_lifetime_secs: 30 * 24 * 3600,
+            backoff_initial_ms: 1_000,
+            backoff_max_ms: 60_000,
+        }
+    }
+}
+
+/// Past a century a lifetime is a mistake, and some languages' dates would overflow.
+const MAX_LIFETIME_SECS: u64 = 100 * 365 * 24 * 3600;
+const MAX_BACKOFF_MS: u64 = 3600 * 1000;
+/// Orgs whose state is kept; past this, idle ones are dropped (their tokens stay in
+/// the store), so arbitrary org ids cannot grow the map without bound.
+const MAX_ORGS: usize = 10_000;
+
+impl TokenManagerConfig {
+    fn check(&self) -> Result<(), CoboOAuthError> {
+        let invalid = |reason: &str| Err(CoboOAuthError::InvalidArgument { reason: reason.into() });
+        if self.refresh_token_lifetime_secs > MAX_LIFETIME_SECS {
+            return invalid("refresh_token_lifetime_secs must be at most 100 years");
+        }
+        if self.refresh_margin_secs > self.refresh_token_lifetime_secs {
+            return invalid("refresh_margin_secs must not exceed refresh_token_lifetime_secs");
+        }
+        if self.backoff_initial_ms == 0 || self.backoff_initial_ms > self.backoff_max_ms {
+            return invalid("backoff_initial_ms must be positive and at most backoff_max_ms");
+        }
+        if self.backoff_max_ms > MAX_BACKOFF_MS {
+            return invalid("backoff_max_ms must be at most an hour");
+        }
+        Ok(())
     }
 }
 
@@ -34,9 +81,10 @@ pub struct TokenManager {
     client: Arc<OAuthClient>,
     client_id: String,
     store: Arc<dyn TokenStore>,
-    margin: Duration,
-    refresh_lifetime: Duration,
-    orgs: Mutex<HashMap<String, Arc<Org>>>,
+    config: TokenManagerConfig,
+    /// Per process: a forked child starts from the parent's cached tokens, without its
+    /// renewals in flight or its locks.
+    orgs: ForkLocal<Mutex<HashMap<String, Arc<Org>>>>,
 }
 
 /// One organization's state, and the condition its waiters sleep on.
@@ -52,13 +100,52 @@ struct OrgState {
     token: Option<Option<StoredToken>>,
     /// A token the store failed to save: retried before the token is handed out.
     unsaved: bool,
-    /// `invalidate` came before the store was asked: expire what it returns.
-    invalidated: bool,
+    /// `invalidate` came before the store was asked: expire this token if loaded.
+    invalidated: Option<Secret>,
     /// Renewals started so far; the one in flight, if any, is `started`.
     started: u64,
-    in_flight: bool,
+    /// When the renewal in flight must have ended.
+    in_flight: Option<Deadline>,
     /// The outcome of renewal number `.0`, for the callers that waited for it.
     last: Option<(u64, Result<StoredToken, CoboOAuthError>)>,
+    /// The last renewal failed: no new one before `retry_at`.
+    failure: Option<Failure>,
+}
+
+#[derive(Clone)]
+struct Failure {
+    error: CoboOAuthError,
+    failures: u32,
+    retry_at: Instant,
+}
+
+impl OrgState {
+    /// What a forked child keeps: the cache, never a renewal in flight.
+    fn inherited(&self) -> OrgState {
+        OrgState {
+            token: self.token.clone(),
+            unsaved: self.unsaved,
+            invalidated: self.invalidated.clone(),
+            failure: self.failure.clone(),
+            ..OrgState::default()
+        }
+    }
+
+    fn backing_off(&self, now: Instant) -> Option<&Failure> {
+        self.failure.as_ref().filter(|failure| now < failure.retry_at)
+    }
+}
+
+fn inherit_orgs(parent: &Mutex<HashMap<String, Arc<Org>>>) -> Mutex<HashMap<String, Arc<Org>>> {
+    let Ok(orgs) = parent.try_lock() else { return Mutex::default() };
+    let inherited = orgs
+        .iter()
+        .filter_map(|(id, org)| {
+            let state = org.state.try_lock().ok()?.inherited();
+            Some((id.clone(), Arc::new(Org { state: Mutex::new(state), renewed: Condvar::new() })))
+        })
+        .collect();
+    Mutex::new(inherited)
 }
 
 impl TokenManager {
@@ -73,13 +160,13 @@ impl TokenManager {
             return Err(CoboOAuthError::InvalidArgument { reason: "client_id must not be empty".into() });
         }
         let config = config.unwrap_or_default();
+        config.check()?;
         Ok(TokenManager {
             client,
             client_id,
             store: store.unwrap_or_else(memory_token_store),
-            margin: Duration::from_secs(config.refresh_margin_secs),
-            refresh_lifetime: Duration::from_secs(config.refresh_token_lifetime_secs),
-            orgs: Mutex::new(HashMap::new()),
+            config,
+            orgs: ForkLocal::new(Mutex::default(), inherit_orgs),
         })
     }
 
@@ -93,73 +180,53 @@ impl TokenManager {
         Ok(Secret::new(format!("Bearer {}", self.access_token(org_id)?.expose())))
     }
 
-    /// The org's current token, renewed first when less than the margin is left.
-    pub fn token(&self, org_id: String) -> Result<StoredToken, CoboOAuthError> {
-        require_org(&org_id)?;
-        let org = self.org(&org_id);
-        let mut state = lock(&org.state);
-        self.load(&org_id, &mut state)?;
-        if let Some(Some(current)) = &state.token {
-            if self.fresh(current) {
-                let current = current.clone();
-                if state.unsaved {
-                    self.store.save(org_id, current.clone())?;
-                    state.unsaved = false;
-                }
-                return Ok(current);
-            }
-        }
-        if state.in_flight {
-            // Someone is renewing: wait for that renewal and share its outcome.
-            let awaited = state.started;
-            loop {
-                state = org.renewed.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner());
-                // A later renewal may already have finished too; its outcome is newer.
-                if let Some((number, outcome)) = &state.last {
-                    if *number >= awaited {
-                        return outcome.clone();
-                    }
-                }
-            }
-        }
-        state.started += 1;
-        state.in_flight = true;
-        let number = state.started;
-        let current = state.token.clone().flatten();
-        drop(state);
-
-        let outcome = self.renew(&org_id, current);
-
-        let mut state = lock(&org.state);
-        let result = match outcome {
-            Renewal::Issued(token) => {
-                let saved = self.store.save(org_id.clone(), token.clone());
-                state.unsaved = saved.is_err();
-                state.token = Some(Some(token.clone()));
-                saved.map(|()| token)
-            }
-            Renewal::Revoked(err) => {
-                state.token = Some(None);
-                state.unsaved = false;
-                // The tokens are dead either way; a failed delete must not hide why.
-                let _ = self.store.delete(org_id.clone());
-                Err(err)
-            }
-            Renewal::Failed(err) => Err(err),
-        };
-        state.in_flight = false;
-        state.last = Some((number, result.clone()));
-        org.renewed.notify_all();
-        result
-    }
-
     /// The access token and the instant until which a binding may hand it out from its
     /// own cache without asking again: the start of the refresh margin. A binding's
     /// cache must drop the lease when it invalidates the token.
     pub fn lease(&self, org_id: String) -> Result<TokenLease, CoboOAuthError> {
         let stored = self.token(org_id)?;
-        let serve_until = stored.token.expires_at.checked_sub(self.margin).unwrap_or(SystemTime::UNIX_EPOCH);
+        let serve_until = stored.token.expires_at.checked_sub(self.margin()).unwrap_or(SystemTime::UNIX_EPOCH);
         Ok(TokenLease { access_token: stored.token.access_token, serve_until })
+    }
+
+    /// The org's current token; see the module comment for when it is renewed.
+    pub fn token(&self, org_id: String) -> Result<StoredToken, CoboOAuthError> {
+        require_org(&org_id)?;
+        let org = self.org(&org_id);
+        let mut state = lock(&org.state);
+        self.load(&org_id, &mut state)?;
+        let now = Instant::now();
+        let valid = state.token.clone().flatten().filter(|stored| stored.token.expires_at > SystemTime::now());
+        match &valid {
+            Some(current) if self.fresh(current) || state.in_flight.is_some() || state.backing_off(now).is_some() => {
+                return self.serve(&org_id, &mut state, current.clone());
+            }
+            Some(_) => {} // stale: this caller renews, everyone else is served meanwhile
+            None if state.in_flight.is_some() => return wait_for_renewal(&org, state),
+            None => {
+                if let Some(failure) = state.backing_off(now) {
+                    events::backing_off(&org_id, failure.failures, failure.retry_at - now);
+                    return Err(failure.error.clone());
+                }
+            }
+        }
+
+        let deadline = self.client.deadline();
+        state.started += 1;
+        state.in_flight = Some(deadline);
+        let flight = Flight { org: &org, number: state.started, landed: false };
+        let current = state.token.clone().flatten();
+        drop(state);
+
+        let started = Instant::now();
+        let renewal = catch_unwind(AssertUnwindSafe(|| self.renew(&org_id, current, deadline)))
+            .unwrap_or_else(|panic| Renewal::Failed(panicked("the renewal", panic)));
+        let result = self.land(&org_id, flight, renewal, started);
+        match (result, valid) {
+            // A transient failure while the old token is still good: serve that one.
+            (Err(err), Some(current)) if transient(&err) => Ok(current),
+            (result, _) => result,
+        }
     }
 
     /// When the org's refresh token expires, if a token is known. No network I/O.
@@ -171,26 +238,45 @@ impl TokenManager {
         Ok(state.token.clone().flatten().map(|stored| stored.refresh_expires_at))
     }
 
-    /// Drops the cached access token; the refresh token stays.
-    pub fn invalidate(&self, org_id: String) {
+    /// Expires the cached access token if it is still `access_token`, the one the caller
+    /// used and saw refused; the next call renews it. A token renewed meanwhile is kept,
+    /// so many callers reporting one refused token cause one renewal. The refresh token
+    /// stays. Returns whether the token was current.
+    pub fn invalidate(&self, org_id: String, access_token: Secret) -> Result<bool, CoboOAuthError> {
+        require_org(&org_id)?;
         let org = self.org(&org_id);
         let mut state = lock(&org.state);
         match &mut state.token {
-            Some(Some(stored)) => stored.token.expires_at = SystemTime::UNIX_EPOCH,
-            Some(None) => {}
-            None => state.invalidated = true,
+            Some(Some(stored)) if stored.token.access_token == access_token => {
+                stored.token.expires_at = SystemTime::UNIX_EPOCH;
+                Ok(true)
+            }
+            Some(_) => Ok(false),
+            None => {
+                state.invalidated = Some(access_token);
+                Ok(true)
+            }
         }
     }
 
     fn org(&self, org_id: &str) -> Arc<Org> {
-        lock(&self.orgs).entry(org_id.to_owned()).or_default().clone()
+        let mut orgs = lock(self.orgs.get());
+        if orgs.len() >= MAX_ORGS && !orgs.contains_key(org_id) {
+            // Drop the orgs nobody is using that hold nothing the store lacks.
+            orgs.retain(|_, org| {
+                Arc::strong_count(org) > 1
+                    || org.state.try_lock().map_or(true, |state| state.in_flight.is_some() || state.unsaved)
+            });
+        }
+        orgs.entry(org_id.to_owned()).or_default().clone()
     }
 
     fn load(&self, org_id: &str, state: &mut OrgState) -> Result<(), CoboOAuthError> {
         if state.token.is_none() {
-            let mut loaded = self.store.load(org_id.to_owned())?;
-            if std::mem::take(&mut state.invalidated) {
-                if let Some(stored) = &mut loaded {
+            let mut loaded = guarded(|| self.store.load(org_id.to_owned()))
+                .inspect_err(|err| events::store_failed(org_id, "load", err))?;
+            if let (Some(stored), Some(refused)) = (&mut loaded, state.invalidated.take()) {
+                if stored.token.access_token == refused {
                     stored.token.expires_at = SystemTime::UNIX_EPOCH;
                 }
             }
@@ -199,23 +285,41 @@ impl TokenManager {
         Ok(())
     }
 
+    /// Hands out a cached token, saving it first if an earlier save failed.
+    fn serve(&self, org_id: &str, state: &mut OrgState, current: StoredToken) -> Result<StoredToken, CoboOAuthError> {
+        if state.unsaved {
+            guarded(|| self.store.save(org_id.to_owned(), current.clone()))
+                .inspect_err(|err| events::store_failed(org_id, "save", err))?;
+            state.unsaved = false;
+        }
+        Ok(current)
+    }
+
+    fn margin(&self) -> Duration {
+        Duration::from_secs(self.config.refresh_margin_secs)
+    }
+
     fn fresh(&self, stored: &StoredToken) -> bool {
-        stored.token.expires_at.duration_since(SystemTime::now()).is_ok_and(|left| left > self.margin)
+        stored.token.expires_at.duration_since(SystemTime::now()).is_ok_and(|left| left > self.margin())
     }
 
     /// Refreshes with the known refresh token when it is still alive; when Cobo refuses
-    /// it (spent, expired, revoked) or there is none, asks for a new grant once.
-    fn renew(&self, org_id: &str, current: Option<StoredToken>) -> Renewal {
+    /// it (spent, expired, revoked, or an answer that is not a token) or there is none,
+    /// asks for a new grant once. Both calls share one deadline.
+    fn renew(&self, org_id: &str, current: Option<StoredToken>, deadline: Deadline) -> Renewal {
         let usable = current.filter(|stored| stored.refresh_expires_at > SystemTime::now());
         if let Some(stored) = usable {
-            match self.client.refresh_org_token(self.client_id.clone(), stored.token.refresh_token) {
-                Ok(token) => return Renewal::Issued(self.stored(token)),
-                Err(CoboOAuthError::OAuth { .. }) => {} // fall back to org_implicit below
-                Err(transient) => return Renewal::Failed(transient),
+            events::renewal_started(org_id, Operation::Refresh);
+            let refreshed = self.client.refresh_org_token_by(self.client_id.clone(), stored.token.refresh_token, deadline);
+            match refreshed {
+                Ok(token) => return Renewal::Issued(self.stored(token), Operation::Refresh),
+                Err(err) if transient(&err) => return Renewal::Failed(err),
+                Err(refused) => events::fallback(org_id, &refused),
             }
         }
-        match self.client.get_org_token(self.client_id.clone(), org_id.to_owned()) {
-            Ok(token) => Renewal::Issued(self.stored(token)),
+        events::renewal_started(org_id, Operation::OrgImplicit);
+        match self.client.get_org_token_by(self.client_id.clone(), org_id.to_owned(), deadline) {
+            Ok(token) => Renewal::Issued(self.stored(token), Operation::OrgImplicit),
             Err(CoboOAuthError::OAuth { status, error, error_description }) if revoked(status, &error) => {
                 Renewal::Revoked(CoboOAuthError::AuthorizationRequired {
                     org_id: org_id.to_owned(),
@@ -224,22 +328,148 @@ impl TokenManager {
                     error_description,
                 })
             }
-            Err(transient) => Renewal::Failed(transient),
+            Err(err) => Renewal::Failed(err),
         }
     }
 
+    /// Saves and publishes a renewal's outcome, records or clears the org's backoff,
+    /// and wakes the callers waiting for it.
+    fn land(
+        &self,
+        org_id: &str,
+        mut flight: Flight<'_>,
+        renewal: Renewal,
+        started: Instant,
+    ) -> Result<StoredToken, CoboOAuthError> {
+        let mut state = lock(&flight.org.state);
+        let result = match renewal {
+            Renewal::Issued(token, operation) => {
+                events::renewal_succeeded(org_id, operation, started.elapsed());
+                let saved = guarded(|| self.store.save(org_id.to_owned(), token.clone()))
+                    .inspect_err(|err| events::store_failed(org_id, "save", err));
+                state.unsaved = saved.is_err();
+                state.token = Some(Some(token.clone()));
+                state.failure = None;
+                saved.map(|()| token)
+            }
+            Renewal::Revoked(err) => {
+                state.token = Some(None);
+                state.unsaved = false;
+                // The tokens are dead either way; a failed delete must not hide why.
+                let _ = guarded(|| self.store.delete(org_id.to_owned()))
+                    .inspect_err(|err| events::store_failed(org_id, "delete", err));
+                Err(self.failed(org_id, &mut state, err, started))
+            }
+            Renewal::Failed(err) => Err(self.failed(org_id, &mut state, err, started)),
+        };
+        flight.land(&mut state, result.clone());
+        result
+    }
+
+    /// Records a failed renewal: the org waits before the next attempt.
+    fn failed(&self, org_id: &str, state: &mut OrgState, error: CoboOAuthError, started: Instant) -> CoboOAuthError {
+        let failures = state.failure.as_ref().map_or(0, |failure| failure.failures).saturating_add(1);
+        let wait = backoff(&self.config, failures);
+        events::renewal_failed(org_id, &error, started.elapsed(), wait);
+        state.failure = Some(Failure { error: error.clone(), failures, retry_at: Instant::now() + wait });
+        error
+    }
+
     fn stored(&self, token: crate::OrgToken) -> StoredToken {
-        let refresh_expires_at = SystemTime::now().checked_add(self.refresh_lifetime).unwrap_or(token.expires_at);
+        let lifetime = Duration::from_secs(self.config.refresh_token_lifetime_secs);
+        let refresh_expires_at = SystemTime::now().checked_add(lifetime).unwrap_or(token.expires_at);
         StoredToken { token, refresh_expires_at }
     }
 }
 
+/// The renewal in flight. Landing it publishes its outcome; dropping it unlanded (a
+/// panic unwinding past it) publishes an error, so waiters never wait for ever.
+struct Flight<'a> {
+    org: &'a Org,
+    number: u64,
+    landed: bool,
+}
+
+impl Flight<'_> {
+    fn land(&mut self, state: &mut OrgState, outcome: Result<StoredToken, CoboOAuthError>) {
+        state.in_flight = None;
+        state.last = Some((self.number, outcome));
+        self.landed = true;
+        self.org.renewed.notify_all();
+    }
+}
+
+impl Drop for Flight<'_> {
+    fn drop(&mut self) {
+        if !self.landed {
+            let org = self.org;
+            let error = CoboOAuthError::Store { reason: "the renewal was aborted by a panic".into() };
+            self.land(&mut lock(&org.state), Err(error));
+        }
+    }
+}
+
+/// Waits for the renewal in flight and shares its outcome; gives up at its deadline.
+fn wait_for_renewal(org: &Org, mut state: std::sync::MutexGuard<'_, OrgState>) -> Result<StoredToken, CoboOAuthError> {
+    let awaited = state.started;
+    loop {
+        // A later renewal may already have finished too; its outcome is newer.
+        if let Some((number, outcome)) = &state.last {
+            if *number >= awaited {
+                return outcome.clone();
+            }
+        }
+        // Slack past the renewal's own deadline, for the store's save.
+        let give_up = state.in_flight.map(|deadline| deadline + Duration::from_secs(5));
+        let Some(left) = give_up.and_then(|at| at.checked_duration_since(Instant::now())) else {
+            return Err(CoboOAuthError::Timeout { reason: "the renewal this call waited for did not end in time".into() });
+        };
+        state = org.renewed.wait_timeout(state, left).unwrap_or_else(|poisoned| poisoned.into_inner()).0;
+    }
+}
+
 enum Renewal {
-    Issued(StoredToken),
+    Issued(StoredToken, Operation),
     /// Cobo refused every grant: the org's tokens are dead.
     Revoked(CoboOAuthError),
-    /// Transient: the stored tokens stay as they are.
+    /// The stored tokens stay as they are.
     Failed(CoboOAuthError),
+}
+
+/// Failures that say nothing about the tokens: retrying later may succeed.
+fn transient(err: &CoboOAuthError) -> bool {
+    matches!(
+        err,
+        CoboOAuthError::Transport { .. }
+            | CoboOAuthError::Timeout { .. }
+            | CoboOAuthError::Unavailable { .. }
+            | CoboOAuthError::Server { .. }
+    )
+}
+
+/// Exponential from `backoff_initial_ms`, capped, with equal jitter (half fixed, half
+/// random) so that many processes failing together do not retry together.
+fn backoff(config: &TokenManagerConfig, failures: u32) -> Duration {
+    let doubled = config.backoff_initial_ms.saturating_mul(1u64.checked_shl(failures - 1).unwrap_or(u64::MAX));
+    let ceiling = doubled.min(config.backoff_max_ms);
+    let random = std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), failures);
+    Duration::from_millis(ceiling / 2 + random % (ceiling / 2 + 1))
+}
+
+/// Runs store code, turning a panic (a Rust store's `unwrap`, a Python store's
+/// `PanicException`) into a `Store` error.
+fn guarded<T>(call: impl FnOnce() -> Result<T, CoboOAuthError>) -> Result<T, CoboOAuthError> {
+    catch_unwind(AssertUnwindSafe(call)).unwrap_or_else(|panic| Err(panicked("the token store", panic)))
+}
+
+fn panicked(what: &str, panic: Box<dyn std::any::Any + Send>) -> CoboOAuthError {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    let first_line = message.lines().next().unwrap_or("no message");
+    CoboOAuthError::Store { reason: format!("{what} panicked: {first_line}") }
 }
 
 /// Whether Cobo's refusal of an org_implicit grant means the org withdrew the app. A
@@ -260,7 +490,7 @@ impl std::fmt::Debug for TokenManager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TokenManager")
             .field("client_id", &self.client_id)
-            .field("margin", &self.margin)
+            .field("config", &self.config)
             .finish_non_exhaustive()
     }
 }

@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use once_cell::sync::Lazy;
 use serde::{Deserialize, Serialize};
 
+use crate::fork::{inherit_unlocked, ForkLocal};
 use crate::sync::lock;
 use crate::{CoboOAuthError, OrgToken, Secret};
 
@@ -48,21 +49,24 @@ pub fn file_token_store(path: String) -> Result<Arc<dyn TokenStore>, CoboOAuthEr
     if path.trim().is_empty() {
         return Err(CoboOAuthError::InvalidArgument { reason: "the token file path must not be empty".into() });
     }
-    // Stores on one path share one lock, so their read-modify-write cycles never interleave.
-    static LOCKS: Lazy<Mutex<HashMap<PathBuf, Arc<Mutex<()>>>>> = Lazy::new(Default::default);
-    let path = PathBuf::from(path);
-    let lock = lock(&LOCKS).entry(path.clone()).or_default().clone();
-    Ok(Arc::new(FileStore { path, lock }))
+    Ok(Arc::new(FileStore { path: PathBuf::from(path) }))
 }
 
-#[derive(Default)]
+/// A map per process: a forked child keeps the parent's tokens unless a parent thread
+/// was changing them at the fork.
 struct MemoryStore {
-    tokens: Mutex<HashMap<String, StoredToken>>,
+    tokens: ForkLocal<Mutex<HashMap<String, StoredToken>>>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore { tokens: ForkLocal::new(Mutex::default(), inherit_unlocked) }
+    }
 }
 
 impl MemoryStore {
     fn tokens(&self) -> MutexGuard<'_, HashMap<String, StoredToken>> {
-        lock(&self.tokens)
+        lock(self.tokens.get())
     }
 }
 
@@ -86,7 +90,6 @@ impl TokenStore for MemoryStore {
 /// read-modify-write cycles. (Processes sharing a file need a lock of their own.)
 struct FileStore {
     path: PathBuf,
-    lock: Arc<Mutex<()>>,
 }
 
 /// The file's shape: times as Unix milliseconds.
@@ -139,26 +142,33 @@ impl FileStore {
         CoboOAuthError::Store { reason: format!("{} {what}: {err}", self.path.display()) }
     }
 
-    fn guard(&self) -> MutexGuard<'_, ()> {
-        lock(&self.lock)
+    /// Stores on one path share one lock, so their read-modify-write cycles never
+    /// interleave. Per process: a lock held by a parent thread at a fork is not inherited.
+    fn file_lock(&self) -> Arc<Mutex<()>> {
+        type Locks = Mutex<HashMap<PathBuf, Arc<Mutex<()>>>>;
+        static LOCKS: Lazy<ForkLocal<Locks>> = Lazy::new(|| ForkLocal::new(Locks::default(), |_| Locks::default()));
+        lock(LOCKS.get()).entry(self.path.clone()).or_default().clone()
     }
 }
 
 impl TokenStore for FileStore {
     fn load(&self, org_id: String) -> Result<Option<StoredToken>, CoboOAuthError> {
-        let _guard = self.guard();
+        let file_lock = self.file_lock();
+        let _guard = lock(&file_lock);
         Ok(self.read()?.remove(&org_id).map(FileEntry::into_stored))
     }
 
     fn save(&self, org_id: String, token: StoredToken) -> Result<(), CoboOAuthError> {
-        let _guard = self.guard();
+        let file_lock = self.file_lock();
+        let _guard = lock(&file_lock);
         let mut entries = self.read()?;
         entries.insert(org_id, FileEntry::from_stored(&token));
         self.write(&entries)
     }
 
     fn delete(&self, org_id: String) -> Result<(), CoboOAuthError> {
-        let _guard = self.guard();
+        let file_lock = self.file_lock();
+        let _guard = lock(&file_lock);
         let mut entries = self.read()?;
         if entries.remove(&org_id).is_some() {
             self.write(&entries)?;

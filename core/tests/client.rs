@@ -188,7 +188,7 @@ fn the_get_is_retried_after_server_errors_and_rate_limits() {
     assert_eq!(h.server.counters().get, 2);
 
     h.server.reset();
-    h.server.inject_for(Fault::Unsigned { status: 429, retry_after_secs: None }, 1, FaultTarget::Get);
+    h.server.inject_for(Fault::Unsigned { status: 429, retry_after_secs: None, retry_after_as_date: false }, 1, FaultTarget::Get);
     h.server.inject_for(Fault::DropConnection, 1, FaultTarget::Get);
     h.get(&client).unwrap();
     assert_eq!(h.server.counters().get, 3);
@@ -202,13 +202,13 @@ fn the_get_is_retried_after_server_errors_and_rate_limits() {
 
     // Bounded: max_retries 2 means three attempts, then the last error.
     h.server.reset();
-    h.server.inject_for(Fault::Unsigned { status: 503, retry_after_secs: None }, 5, FaultTarget::Get);
+    h.server.inject_for(Fault::Unsigned { status: 503, retry_after_secs: None, retry_after_as_date: false }, 5, FaultTarget::Get);
     assert_eq!(h.get(&client).unwrap_err(), CoboOAuthError::Unavailable { status: 503 });
     assert_eq!(h.server.counters().get, 3);
 
     // 414 and 4XX are answers, not accidents: never retried.
     h.server.reset();
-    h.server.inject_for(Fault::Unsigned { status: 414, retry_after_secs: None }, 5, FaultTarget::Get);
+    h.server.inject_for(Fault::Unsigned { status: 414, retry_after_secs: None, retry_after_as_date: false }, 5, FaultTarget::Get);
     assert_eq!(h.get(&client).unwrap_err(), CoboOAuthError::Unavailable { status: 414 });
     assert_eq!(h.server.counters().get, 1);
 }
@@ -219,7 +219,7 @@ fn the_refresh_is_never_replayed_once_sent() {
     let client = h.client();
     for fault in [
         Fault::DropConnection,
-        Fault::Unsigned { status: 503, retry_after_secs: None },
+        Fault::Unsigned { status: 503, retry_after_secs: None, retry_after_as_date: false },
         Fault::ServerError { status: 500, error_code: 1, error_message: "x".into(), error_id: None },
     ] {
         let token = h.get(&client).unwrap();
@@ -383,7 +383,7 @@ fn oversized_arguments_are_refused_before_any_io() {
 fn a_proxys_retry_after_is_honoured_within_the_retry_budget() {
     let h = Harness::start();
     let client = h.client_with(ClientConfig { retry_max_delay_ms: 2_000, ..h.config() });
-    h.server.inject_for(Fault::Unsigned { status: 429, retry_after_secs: Some(1) }, 1, FaultTarget::Get);
+    h.server.inject_for(Fault::Unsigned { status: 429, retry_after_secs: Some(1), retry_after_as_date: false }, 1, FaultTarget::Get);
     let started = std::time::Instant::now();
     h.get(&client).unwrap();
     assert!(started.elapsed() >= Duration::from_secs(1));
@@ -391,7 +391,7 @@ fn a_proxys_retry_after_is_honoured_within_the_retry_budget() {
 
     // Asked to wait longer than the budget: the caller hears at once, Cobo is not polled.
     h.server.reset();
-    h.server.inject_for(Fault::Unsigned { status: 503, retry_after_secs: Some(30) }, 1, FaultTarget::Get);
+    h.server.inject_for(Fault::Unsigned { status: 503, retry_after_secs: Some(30), retry_after_as_date: false }, 1, FaultTarget::Get);
     assert_eq!(h.get(&client).unwrap_err(), CoboOAuthError::Unavailable { status: 503 });
     assert_eq!(h.server.counters().get, 1);
 }

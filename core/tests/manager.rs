@@ -35,7 +35,13 @@ impl Harness {
     }
 
     fn manager(&self, store: Arc<dyn TokenStore>) -> TokenManager {
-        let config = TokenManagerConfig { refresh_margin_secs: 0, ..TokenManagerConfig::default() };
+        // No backoff: these tests retry at once after a failure (runtime.rs tests backoff).
+        let config = TokenManagerConfig {
+            refresh_margin_secs: 0,
+            backoff_initial_ms: 1,
+            backoff_max_ms: 1,
+            ..TokenManagerConfig::default()
+        };
         TokenManager::new(self.client.clone(), CLIENT_ID.into(), Some(store), Some(config)).unwrap()
     }
 
@@ -205,7 +211,7 @@ fn a_new_manager_continues_from_the_store() {
     drop(first);
     let second = h.manager(store.clone());
     assert_eq!(second.access_token(ORG.into()).unwrap(), token);
-    second.invalidate(ORG.into());
+    second.invalidate(ORG.into(), second.access_token(ORG.into()).unwrap()).unwrap();
     assert_ne!(second.access_token(ORG.into()).unwrap(), token);
     let counters = h.server.counters();
     assert_eq!((counters.get, counters.refresh), (1, 1), "no second org_implicit grant");
@@ -221,7 +227,7 @@ fn a_spent_refresh_token_falls_back_to_one_new_grant() {
     let stored = store.load(ORG.into()).unwrap().unwrap();
     h.client.refresh_org_token(CLIENT_ID.into(), stored.token.refresh_token).unwrap();
     h.server.reset();
-    manager.invalidate(ORG.into());
+    manager.invalidate(ORG.into(), manager.access_token(ORG.into()).unwrap()).unwrap();
     let token = manager.access_token(ORG.into()).unwrap();
     assert_eq!(store.load(ORG.into()).unwrap().unwrap().token.access_token, token);
     let counters = h.server.counters();
@@ -235,7 +241,7 @@ fn an_org_that_withdrew_needs_authorization_again() {
     let manager = h.manager(store.clone());
     manager.access_token(ORG.into()).unwrap();
     h.server.register_app(App { client_id: CLIENT_ID.into(), api_key: h.key.api_key(), orgs: vec![] });
-    manager.invalidate(ORG.into());
+    manager.invalidate(ORG.into(), manager.access_token(ORG.into()).unwrap()).unwrap();
     let err = manager.access_token(ORG.into()).unwrap_err();
     match err {
         CoboOAuthError::AuthorizationRequired { org_id, status: 403, error, .. } => {
@@ -266,7 +272,7 @@ fn transient_failures_leave_the_stored_tokens_alone() {
 #[test]
 fn the_refresh_tokens_own_expiry_is_tracked_and_honoured() {
     let h = Harness::start();
-    let config = TokenManagerConfig { refresh_margin_secs: 0, refresh_token_lifetime_secs: 3600 };
+    let config = TokenManagerConfig { refresh_margin_secs: 0, refresh_token_lifetime_secs: 3600, ..TokenManagerConfig::default() };
     let manager = TokenManager::new(h.client.clone(), CLIENT_ID.into(), None, Some(config)).unwrap();
     assert_eq!(manager.refresh_token_expires_at(ORG.into()).unwrap(), None);
     let before = SystemTime::now();
@@ -276,12 +282,12 @@ fn the_refresh_tokens_own_expiry_is_tracked_and_honoured() {
     assert!(lifetime >= Duration::from_secs(3600) && lifetime < Duration::from_secs(3605));
 
     // A refresh token past its lifetime is not even tried: a new grant instead.
-    let zero = TokenManagerConfig { refresh_margin_secs: 0, refresh_token_lifetime_secs: 0 };
+    let zero = TokenManagerConfig { refresh_margin_secs: 0, refresh_token_lifetime_secs: 0, ..TokenManagerConfig::default() };
     let store = memory_token_store();
     let manager = TokenManager::new(h.client.clone(), CLIENT_ID.into(), Some(store), Some(zero)).unwrap();
     manager.access_token(OTHER_ORG.into()).unwrap();
     h.server.reset();
-    manager.invalidate(OTHER_ORG.into());
+    manager.invalidate(OTHER_ORG.into(), manager.access_token(OTHER_ORG.into()).unwrap()).unwrap();
     manager.access_token(OTHER_ORG.into()).unwrap();
     assert_eq!((h.server.counters().refresh, h.server.counters().get), (0, 1));
 }
@@ -338,7 +344,7 @@ fn invalidate_before_first_use_still_renews() {
     let store = memory_token_store();
     let token = h.manager(store.clone()).access_token(ORG.into()).unwrap();
     let restarted = h.manager(store);
-    restarted.invalidate(ORG.into()); // nothing loaded yet
+    assert!(restarted.invalidate(ORG.into(), token.clone()).unwrap()); // nothing loaded yet
     assert_ne!(restarted.access_token(ORG.into()).unwrap(), token);
     assert_eq!(h.server.counters().refresh, 1);
 }
@@ -384,7 +390,7 @@ fn a_wrong_app_key_is_not_a_withdrawn_org() {
     };
     let stranger = Arc::new(OAuthClient::new(Arc::new(AppKey::generate().unwrap()), config).unwrap());
     let manager = TokenManager::new(stranger, CLIENT_ID.into(), Some(store.clone()), None).unwrap();
-    manager.invalidate(ORG.into());
+    manager.invalidate(ORG.into(), manager.access_token(ORG.into()).unwrap()).unwrap();
     let err = manager.access_token(ORG.into()).unwrap_err();
     assert!(matches!(&err, CoboOAuthError::OAuth { status: 401, error, .. } if error == "invalid_client"), "{err:?}");
     assert_eq!(store.deletes.load(Ordering::SeqCst), 0);
@@ -402,7 +408,7 @@ fn renewals_under_contention_never_strand_a_caller() {
             std::thread::spawn(move || {
                 let org = if i % 2 == 0 { ORG } else { OTHER_ORG };
                 for _ in 0..20 {
-                    manager.invalidate(org.into());
+                    manager.invalidate(org.into(), manager.access_token(org.into()).unwrap()).unwrap();
                     manager.access_token(org.into()).unwrap();
                 }
             })

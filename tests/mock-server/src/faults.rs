@@ -4,6 +4,8 @@
 
 use std::collections::VecDeque;
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -45,6 +47,9 @@ pub enum Fault {
         /// Sent as `Retry-After: <seconds>`, as proxies do on 429 and 503.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         retry_after_secs: Option<u64>,
+        /// Sends `retry_after_secs` as an HTTP-date (`Sun, 06 Nov 1994 08:49:37 GMT`).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        retry_after_as_date: bool,
     },
     /// 200, signed, a body that is not JSON.
     MalformedJson,
@@ -62,6 +67,25 @@ pub enum Fault {
     Delay { delay_ms: u64 },
     /// Reads the request, then closes the connection without a byte.
     DropConnection,
+    /// 200, signed, headers at once, then the body one byte per `interval_ms` (a
+    /// dripping proxy): only a deadline over the whole body ends it.
+    SlowBody {
+        #[serde(default = "default_drip_interval")]
+        interval_ms: u64,
+    },
+    /// 200, signed, headers and half the body, then silence for `stall_ms` with the
+    /// connection open.
+    StallMidBody {
+        #[serde(default = "default_stall")]
+        stall_ms: u64,
+    },
+}
+
+fn default_drip_interval() -> u64 {
+    1000
+}
+fn default_stall() -> u64 {
+    60_000
 }
 
 fn default_server_status() -> u16 {
@@ -101,6 +125,8 @@ impl Fault {
             Fault::MissingSignature => "missing_signature",
             Fault::Delay { .. } => "delay",
             Fault::DropConnection => "drop_connection",
+            Fault::SlowBody { .. } => "slow_body",
+            Fault::StallMidBody { .. } => "stall_mid_body",
         }
     }
 }
@@ -212,10 +238,14 @@ pub(crate) fn apply(state: &State, fault: &Fault) -> Option<Outcome> {
             let body = json!({"error": error, "error_description": error_description});
             Reply::Send(state.signed(*status, body.to_string().into_bytes()))
         }
-        Fault::Unsigned { status, retry_after_secs } => {
+        Fault::Unsigned { status, retry_after_secs, retry_after_as_date } => {
             let mut headers = vec![("Content-Type".into(), "text/plain; charset=utf-8".into())];
             if let Some(secs) = retry_after_secs {
-                headers.push(("Retry-After".into(), secs.to_string()));
+                let value = match retry_after_as_date {
+                    true => http_date(now_ms() / 1000 + secs),
+                    false => secs.to_string(),
+                };
+                headers.push(("Retry-After".into(), value));
             }
             Reply::Send(Response { status: *status, headers, body: reason(*status).as_bytes().to_vec() })
         }
@@ -247,9 +277,40 @@ pub(crate) fn apply(state: &State, fault: &Fault) -> Option<Outcome> {
             Reply::Send(response)
         }
         Fault::MissingSignature => Reply::Send(Response::json(200, token_body())),
+        Fault::SlowBody { interval_ms } => Reply::Drip {
+            response: state.signed(200, token_body()),
+            interval: Duration::from_millis(*interval_ms),
+        },
+        Fault::StallMidBody { stall_ms } => {
+            Reply::Stall { response: state.signed(200, token_body()), stall: Duration::from_millis(*stall_ms) }
+        }
         Fault::DropConnection | Fault::Delay { .. } => Reply::Drop,
     };
     Some(Outcome { reply, note })
+}
+
+/// An IMF-fixdate for Unix seconds (civil-from-days, Howard Hinnant's algorithm).
+fn http_date(unix_secs: u64) -> String {
+    let (days, rest) = (unix_secs / 86_400, unix_secs % 86_400);
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let day_of_era = z - era * 146_097;
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let mp = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = year_of_era + era * 400 + u64::from(month <= 2);
+    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    format!(
+        "{}, {day:02} {} {year} {:02}:{:02}:{:02} GMT",
+        WEEKDAYS[(days % 7) as usize],
+        MONTHS[(month - 1) as usize],
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
 }
 
 #[cfg(test)]
@@ -282,6 +343,12 @@ mod tests {
         );
         assert!(serde_json::from_str::<Fault>(r#"{"kind":"delay","delay":5}"#).is_err());
         assert!(serde_json::from_str::<Fault>(r#"{"kind":"nope"}"#).is_err());
+    }
+
+    #[test]
+    fn http_dates() {
+        assert_eq!(http_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(http_date(1_835_438_400), "Tue, 29 Feb 2028 12:00:00 GMT");
     }
 
     #[test]

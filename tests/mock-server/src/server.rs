@@ -49,6 +49,10 @@ pub(crate) enum Reply {
     Truncate(Response),
     /// Close without writing a byte.
     Drop,
+    /// Headers, then the body a byte at a time, `interval` apart.
+    Drip { response: Response, interval: Duration },
+    /// Headers and half the body, then `stall` of silence, then close.
+    Stall { response: Response, stall: Duration },
 }
 
 /// A reply and a short note for the request log (never a token or a signature).
@@ -185,6 +189,32 @@ fn serve_connection(state: &State, stream: TcpStream) {
                     "{} {} -> connection dropped {note}",
                     request.method, request.path
                 ));
+                let _ = writer.shutdown(Shutdown::Both);
+                return;
+            }
+            Reply::Drip { response, interval } => {
+                state.log(format_args!("{} {} -> {} dripping {note}", request.method, request.path, response.status));
+                let head = response.head(false, response.body.len());
+                let mut sent = writer.write_all(&head).and_then(|_| writer.flush());
+                for byte in &response.body {
+                    if sent.is_err() || state.stopping.load(Ordering::SeqCst) {
+                        break; // the client gave up
+                    }
+                    std::thread::sleep(interval);
+                    sent = writer.write_all(std::slice::from_ref(byte)).and_then(|_| writer.flush());
+                }
+                let _ = writer.shutdown(Shutdown::Write);
+                return;
+            }
+            Reply::Stall { response, stall } => {
+                state.log(format_args!("{} {} -> {} stalled {note}", request.method, request.path, response.status));
+                let mut bytes = response.head(false, response.body.len());
+                bytes.extend_from_slice(&response.body[..response.body.len() / 2]);
+                let _ = writer.write_all(&bytes).and_then(|_| writer.flush());
+                let until = std::time::Instant::now() + stall;
+                while std::time::Instant::now() < until && !state.stopping.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
                 let _ = writer.shutdown(Shutdown::Both);
                 return;
             }

@@ -111,7 +111,7 @@ fn unsigned_is_a_plain_proxy_page() {
         (502, "Bad Gateway"),
         (503, "Service Unavailable"),
     ] {
-        let (_server, resp) = faulted_get(Fault::Unsigned { status, retry_after_secs: None });
+        let (_server, resp) = faulted_get(Fault::Unsigned { status, retry_after_secs: None, retry_after_as_date: false });
         assert_eq!((resp.status, resp.text().as_str()), (status, text));
         assert_eq!(
             resp.header("Content-Type"),
@@ -240,8 +240,8 @@ fn a_faulted_refresh_does_not_rotate() {
 #[test]
 fn faults_follow_count_and_operation() {
     let (server, key) = start();
-    server.inject_for(Fault::Unsigned { status: 503, retry_after_secs: None }, 2, FaultTarget::Refresh);
-    server.inject_for(Fault::Unsigned { status: 429, retry_after_secs: None }, 1, FaultTarget::Get);
+    server.inject_for(Fault::Unsigned { status: 503, retry_after_secs: None, retry_after_as_date: false }, 2, FaultTarget::Refresh);
+    server.inject_for(Fault::Unsigned { status: 429, retry_after_secs: None, retry_after_as_date: false }, 1, FaultTarget::Get);
     assert_eq!(get(&server, &key, ORG_ID).unwrap().status, 429);
     let token = get(&server, &key, ORG_ID).unwrap().json()["refresh_token"]
         .as_str()
@@ -269,7 +269,7 @@ fn faults_follow_count_and_operation() {
 #[test]
 fn faults_apply_before_authentication() {
     let (server, _key) = start();
-    server.inject(Fault::Unsigned { status: 502, retry_after_secs: None }, 1);
+    server.inject(Fault::Unsigned { status: 502, retry_after_secs: None, retry_after_as_date: false }, 1);
     let stranger = AppKey::from_seed(7);
     assert_eq!(get(&server, &stranger, ORG_ID).unwrap().status, 502);
 }
