@@ -56,6 +56,13 @@ fn content_digest(content: String) -> String {
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    // pyo3's PanicException: a Python store that raises it must not brick an org (the
+    // tests need the class, which pyo3 does not export).
+    m.add("_PanicException", m.py().get_type::<pyo3::panic::PanicException>())?;
+    // The core's log records go to `logging.getLogger("cobo_oauth")`. Nothing is cached:
+    // records are rare (renewals, retries, failures), and levels set later must apply.
+    // Fails only if this module was initialized before; the first logger stays.
+    let _ = pyo3_log::Logger::new(m.py(), pyo3_log::Caching::Nothing)?.install();
     m.add_class::<objects::AppKey>()?;
     m.add_class::<objects::ResponseVerifier>()?;
     m.add_class::<objects::OAuthClient>()?;

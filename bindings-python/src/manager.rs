@@ -73,6 +73,8 @@ impl StoredToken {
 pub(crate) struct TokenManagerConfig {
     refresh_margin_secs: u64,
     refresh_token_lifetime_secs: u64,
+    backoff_initial_ms: u64,
+    backoff_max_ms: u64,
 }
 
 impl TokenManagerConfig {
@@ -80,6 +82,8 @@ impl TokenManagerConfig {
         cobo_oauth::TokenManagerConfig {
             refresh_margin_secs: self.refresh_margin_secs,
             refresh_token_lifetime_secs: self.refresh_token_lifetime_secs,
+            backoff_initial_ms: self.backoff_initial_ms,
+            backoff_max_ms: self.backoff_max_ms,
         }
     }
 }
@@ -88,20 +92,35 @@ impl TokenManagerConfig {
 impl TokenManagerConfig {
     #[new]
     #[pyo3(
-        signature = (*, refresh_margin_secs = Int(300), refresh_token_lifetime_secs = Int(2_592_000)),
-        text_signature = "(*, refresh_margin_secs=300, refresh_token_lifetime_secs=2592000)"
+        signature = (
+            *,
+            refresh_margin_secs = Int(300),
+            refresh_token_lifetime_secs = Int(2_592_000),
+            backoff_initial_ms = Int(1000),
+            backoff_max_ms = Int(60_000),
+        ),
+        text_signature = "(*, refresh_margin_secs=300, refresh_token_lifetime_secs=2592000, backoff_initial_ms=1000, \
+                          backoff_max_ms=60000)"
     )]
-    fn new(refresh_margin_secs: Int, refresh_token_lifetime_secs: Int) -> PyResult<Self> {
+    fn new(
+        refresh_margin_secs: Int,
+        refresh_token_lifetime_secs: Int,
+        backoff_initial_ms: Int,
+        backoff_max_ms: Int,
+    ) -> PyResult<Self> {
         Ok(TokenManagerConfig {
             refresh_margin_secs: in_range(refresh_margin_secs, "refresh_margin_secs", u64::MAX)?,
             refresh_token_lifetime_secs: in_range(refresh_token_lifetime_secs, "refresh_token_lifetime_secs", u64::MAX)?,
+            backoff_initial_ms: in_range(backoff_initial_ms, "backoff_initial_ms", u64::MAX)?,
+            backoff_max_ms: in_range(backoff_max_ms, "backoff_max_ms", u64::MAX)?,
         })
     }
 
     fn __repr__(&self) -> String {
         format!(
-            "TokenManagerConfig(refresh_margin_secs={}, refresh_token_lifetime_secs={})",
-            self.refresh_margin_secs, self.refresh_token_lifetime_secs
+            "TokenManagerConfig(refresh_margin_secs={}, refresh_token_lifetime_secs={}, backoff_initial_ms={}, \
+             backoff_max_ms={})",
+            self.refresh_margin_secs, self.refresh_token_lifetime_secs, self.backoff_initial_ms, self.backoff_max_ms
         )
     }
 }
@@ -167,11 +186,12 @@ impl TokenManager {
         expires.map(|time| utc_datetime(py, time)).transpose()
     }
 
-    /// Drops the cached access token; the refresh token stays.
-    fn invalidate(&self, py: Python<'_>, org_id: String) {
+    /// Expires the cached access token if it is still `access_token`; returns whether it was.
+    fn invalidate(&self, py: Python<'_>, org_id: String, access_token: String) -> PyResult<bool> {
         let inner = &self.inner;
+        let access_token = cobo_oauth::Secret::new(access_token);
         // Detached too: the org's lock may be held by a thread waiting to call a Python store.
-        py.detach(|| inner.invalidate(org_id));
+        Ok(py.detach(|| inner.invalidate(org_id, access_token)).map_err(Error)?)
     }
 
     fn __repr__(&self) -> String {

@@ -167,6 +167,8 @@ pub(crate) struct ClientConfig {
     retry_base_delay_ms: u64,
     #[pyo3(get)]
     retry_max_delay_ms: u64,
+    #[pyo3(get)]
+    total_timeout_ms: u64,
 }
 
 impl Default for ClientConfig {
@@ -182,6 +184,7 @@ impl Default for ClientConfig {
             max_retries: d.max_retries,
             retry_base_delay_ms: d.retry_base_delay_ms,
             retry_max_delay_ms: d.retry_max_delay_ms,
+            total_timeout_ms: d.total_timeout_ms,
         }
     }
 }
@@ -198,6 +201,7 @@ impl ClientConfig {
             max_retries: self.max_retries,
             retry_base_delay_ms: self.retry_base_delay_ms,
             retry_max_delay_ms: self.retry_max_delay_ms,
+            total_timeout_ms: self.total_timeout_ms,
         }
     }
 }
@@ -221,9 +225,11 @@ impl ClientConfig {
         max_retries = Int(2),
         retry_base_delay_ms = Int(200),
         retry_max_delay_ms = Int(2000),
+        total_timeout_ms = Int(60000),
     ),
     text_signature = "(*, environment=None, base_url=None, response_public_key=None, connect_timeout_ms=5000, \
-                      timeout_ms=30000, user_agent=None, max_retries=2, retry_base_delay_ms=200, retry_max_delay_ms=2000)"
+                      timeout_ms=30000, user_agent=None, max_retries=2, retry_base_delay_ms=200, retry_max_delay_ms=2000, \
+                      total_timeout_ms=60000)"
     )]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -236,6 +242,7 @@ impl ClientConfig {
         max_retries: Int,
         retry_base_delay_ms: Int,
         retry_max_delay_ms: Int,
+        total_timeout_ms: Int,
     ) -> PyResult<Self> {
         Ok(ClientConfig {
             environment: environment.map_or(Ok(cobo_oauth::Environment::Prod), environment_from_py)?,
@@ -247,6 +254,7 @@ impl ClientConfig {
             max_retries: in_range(max_retries, "max_retries", u64::from(u32::MAX))?,
             retry_base_delay_ms: in_range(retry_base_delay_ms, "retry_base_delay_ms", u64::MAX)?,
             retry_max_delay_ms: in_range(retry_max_delay_ms, "retry_max_delay_ms", u64::MAX)?,
+            total_timeout_ms: in_range(total_timeout_ms, "total_timeout_ms", u64::MAX)?,
         })
     }
 
@@ -258,7 +266,8 @@ impl ClientConfig {
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         Ok(format!(
             "ClientConfig(environment=Environment.{}, base_url={}, response_public_key={}, connect_timeout_ms={}, \
-             timeout_ms={}, user_agent={}, max_retries={}, retry_base_delay_ms={}, retry_max_delay_ms={})",
+             timeout_ms={}, user_agent={}, max_retries={}, retry_base_delay_ms={}, retry_max_delay_ms={}, \
+             total_timeout_ms={})",
             environment_name(self.environment),
             optional_quoted(py, self.base_url.as_deref())?,
             optional_quoted(py, self.response_public_key.as_deref())?,
@@ -268,6 +277,7 @@ impl ClientConfig {
             self.max_retries,
             self.retry_base_delay_ms,
             self.retry_max_delay_ms,
+            self.total_timeout_ms,
         ))
     }
 }

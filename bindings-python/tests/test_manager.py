@@ -89,7 +89,8 @@ def oauth(app: Mock, make_client: Callable[..., OAuthClient]) -> OAuthClient:
 @pytest.fixture
 def manager_for(oauth: OAuthClient) -> Callable[..., TokenManager]:
     def make(store: Any = None, **config: int) -> TokenManager:
-        settings = {"refresh_margin_secs": 0}
+        # No backoff: these tests retry at once after a failure (test_runtime.py tests it).
+        settings = {"refresh_margin_secs": 0, "backoff_initial_ms": 1, "backoff_max_ms": 1}
         settings.update(config)
         return TokenManager(oauth, APP, store, TokenManagerConfig(**settings))
 
@@ -191,7 +192,8 @@ def test_manager_calls_wait_for_a_python_store_without_holding_the_gil(
     renewal = threading.Thread(target=manager.access_token, args=(ORG,), daemon=True)
     renewal.start()
     assert entered.wait(10)
-    getattr(manager, call)(ORG)  # blocks on the org's lock until the save returns
+    args = (ORG, "a token seen earlier") if call == "invalidate" else (ORG,)
+    getattr(manager, call)(*args)  # blocks on the org's lock until the save returns
     renewal.join(JOIN_TIMEOUT)
     assert not renewal.is_alive()
 
@@ -255,7 +257,7 @@ def test_a_new_manager_continues_from_a_python_store(app: Mock, manager_for: Cal
     second = manager_for(store)
     assert second.access_token(ORG) == token
     assert app.counters()["get"] == 1, "no second org_implicit grant"
-    second.invalidate(ORG)
+    second.invalidate(ORG, second.access_token(ORG))
     assert second.access_token(ORG) != token
     counters = app.counters()
     assert (counters["get"], counters["refresh"]) == (1, 1)
@@ -294,7 +296,7 @@ def test_a_spent_refresh_token_falls_back_to_one_new_grant(
     assert stored is not None
     oauth.refresh_org_token(APP, stored.token.refresh_token)  # someone else spends it
     app.reset()
-    manager.invalidate(ORG)
+    manager.invalidate(ORG, manager.access_token(ORG))
     token = manager.access_token(ORG)
     reloaded = store.load(ORG)
     assert reloaded is not None and reloaded.token.access_token == token
@@ -309,7 +311,7 @@ def test_an_org_that_withdrew_needs_authorization_again(
     manager = manager_for(store)
     token = manager.access_token(ORG)
     app.register(APP, app_key.api_key(), [])
-    manager.invalidate(ORG)
+    manager.invalidate(ORG, manager.access_token(ORG))
     with pytest.raises(AuthorizationRequiredError) as raised:
         manager.access_token(ORG)
     err = raised.value
@@ -352,7 +354,7 @@ def test_the_refresh_tokens_expiry_is_tracked_and_honoured(
     manager = manager_for(refresh_token_lifetime_secs=0)
     manager.access_token(OTHER_ORG)
     app.reset()
-    manager.invalidate(OTHER_ORG)
+    manager.invalidate(OTHER_ORG, manager.access_token(OTHER_ORG))
     manager.access_token(OTHER_ORG)
     counters = app.counters()
     assert (counters["refresh"], counters["get"]) == (0, 1)
@@ -433,12 +435,12 @@ def test_reprs_and_messages_hide_tokens(
     stored = manager.token(ORG)
     secrets = [stored.token.access_token, stored.token.refresh_token]
     store.failing = True
-    manager.invalidate(ORG)
+    manager.invalidate(ORG, manager.access_token(ORG))
     with pytest.raises(StoreError) as store_error:
         manager.access_token(ORG)
     store.failing = False
     app.register(APP, app_key.api_key(), [])
-    manager.invalidate(ORG)
+    manager.invalidate(ORG, manager.access_token(ORG))
     with pytest.raises(AuthorizationRequiredError) as auth_error:
         manager.access_token(ORG)
     printed = " ".join(

@@ -13,7 +13,9 @@ Naming rules (UDL → Python):
   `T?` is `T | None`, and an `optional T? x = null` argument defaults to None;
 - `[Trait, WithForeign] interface TokenStore` is the class of the built-in stores; any
   Python object with the same methods is accepted too, typed by `TokenStoreProtocol`
-  (the one export that is not in the UDL).
+  (the one export that is not in the UDL);
+- the log sink (`LogSink`, `LogRecord`, `LogLevel`, `set_log_sink`) is not mirrored:
+  Python gets the same records through the standard `logging` module.
 """
 
 from __future__ import annotations
@@ -100,6 +102,13 @@ def parse_udl(text: str) -> dict[str, Block]:
 
 
 UDL = parse_udl((REPO / "core" / "src" / "cobo_oauth.udl").read_text(encoding="utf-8"))
+# Not mirrored: Python gets the library's log records in the `logging` module (logger
+# "cobo_oauth"); the log sink exists for Kotlin and Swift.
+LOGGING_ONLY_ELSEWHERE = {"LogSink", "LogRecord", "LogLevel", "set_log_sink"}
+assert LOGGING_ONLY_ELSEWHERE - {"set_log_sink"} <= set(UDL), "the UDL changed: revisit LOGGING_ONLY_ELSEWHERE"
+for name in LOGGING_ONLY_ELSEWHERE:
+    UDL.pop(name, None)
+UDL["cobo_oauth"].members = [m for m in UDL["cobo_oauth"].members if m.name not in LOGGING_ONLY_ELSEWHERE]
 BLOCKS = {kind: [b for b in UDL.values() if b.kind == kind] for kind in ("namespace", "enum", "dictionary", "interface")}
 ERRORS = [b for b in BLOCKS["interface"] if "Error" in b.attrs]
 OBJECTS = [b for b in BLOCKS["interface"] if "Error" not in b.attrs]

@@ -131,8 +131,8 @@ impl OrgState {
         }
     }
 
-    fn backing_off(&self, now: Instant) -> Option<&Failure> {
-        self.failure.as_ref().filter(|failure| now < failure.retry_at)
+    fn backing_off(&self) -> Option<&Failure> {
+        self.failure.as_ref().filter(|failure| Instant::now() < failure.retry_at)
     }
 }
 
@@ -195,27 +195,35 @@ impl TokenManager {
         let org = self.org(&org_id);
         let mut state = lock(&org.state);
         self.load(&org_id, &mut state)?;
-        let now = Instant::now();
-        let valid = state.token.clone().flatten().filter(|stored| stored.token.expires_at > SystemTime::now());
-        match &valid {
-            Some(current) if self.fresh(current) || state.in_flight.is_some() || state.backing_off(now).is_some() => {
-                return self.serve(&org_id, &mut state, current.clone());
+        // How long the cached token is still valid (None: no token, or expired).
+        let left = match &state.token {
+            Some(Some(stored)) => stored.token.expires_at.duration_since(SystemTime::now()).ok().filter(|l| !l.is_zero()),
+            _ => None,
+        };
+        match left {
+            Some(left) if left > self.margin() || state.in_flight.is_some() || state.backing_off().is_some() => {
+                if let Some(Some(current)) = &state.token {
+                    let current = current.clone();
+                    return self.serve(&org_id, &mut state, current);
+                }
             }
             Some(_) => {} // stale: this caller renews, everyone else is served meanwhile
             None if state.in_flight.is_some() => return wait_for_renewal(&org, state),
             None => {
-                if let Some(failure) = state.backing_off(now) {
-                    events::backing_off(&org_id, failure.failures, failure.retry_at - now);
+                if let Some(failure) = state.backing_off() {
+                    events::backing_off(&org_id, failure.failures, failure.retry_at - Instant::now());
                     return Err(failure.error.clone());
                 }
             }
         }
+        let current = state.token.clone().flatten();
+        // Served if this renewal fails transiently: it has not expired yet.
+        let valid = left.and(current.clone());
 
         let deadline = self.client.deadline();
         state.started += 1;
         state.in_flight = Some(deadline);
         let flight = Flight { org: &org, number: state.started, landed: false };
-        let current = state.token.clone().flatten();
         drop(state);
 
         let started = Instant::now();
@@ -297,10 +305,6 @@ impl TokenManager {
 
     fn margin(&self) -> Duration {
         Duration::from_secs(self.config.refresh_margin_secs)
-    }
-
-    fn fresh(&self, stored: &StoredToken) -> bool {
-        stored.token.expires_at.duration_since(SystemTime::now()).is_ok_and(|left| left > self.margin())
     }
 
     /// Refreshes with the known refresh token when it is still alive; when Cobo refuses

@@ -30,6 +30,8 @@ __all__ = [
 __version__: str
 
 @final
+_PanicException: type[BaseException]
+
 class AppKey:
     """The Portal App's Ed25519 key. ``repr()`` shows only the API key.
 
@@ -175,7 +177,8 @@ class ClientConfig:
     @property
     def connect_timeout_ms(self) -> int: ...
     @property
-    def timeout_ms(self) -> int: ...
+    def timeout_ms(self) -> int:
+        """One attempt, from connecting to the last byte of the body."""
     @property
     def user_agent(self) -> str | None: ...
     @property
@@ -186,6 +189,10 @@ class ClientConfig:
     def retry_base_delay_ms(self) -> int: ...
     @property
     def retry_max_delay_ms(self) -> int: ...
+    @property
+    def total_timeout_ms(self) -> int:
+        """Bounds a whole call, retries and their waits included (and a ``TokenManager``'s
+        renewal, which may make two calls)."""
 
     def __new__(
         cls,
@@ -199,6 +206,7 @@ class ClientConfig:
         max_retries: int = 2,
         retry_base_delay_ms: int = 200,
         retry_max_delay_ms: int = 2000,
+        total_timeout_ms: int = 60000,
     ) -> ClientConfig:
         """``environment=None`` means ``Environment.PROD``."""
 
@@ -274,8 +282,25 @@ class TokenManagerConfig:
         """How long a refresh token lives after it is issued (Cobo: 30 days, "subject to
         change")."""
 
-    def __new__(cls, *, refresh_margin_secs: int = 300, refresh_token_lifetime_secs: int = 2592000) -> TokenManagerConfig:
-        """Out-of-range ints raise ``InvalidArgumentError``."""
+    @property
+    def backoff_initial_ms(self) -> int:
+        """After a failed renewal the org waits this long before the next (doubling per
+        failure, jittered, up to ``backoff_max_ms``). Meanwhile a still-valid token is
+        served and an expired one gets the recorded error without a request."""
+    @property
+    def backoff_max_ms(self) -> int: ...
+
+    def __new__(
+        cls,
+        *,
+        refresh_margin_secs: int = 300,
+        refresh_token_lifetime_secs: int = 2592000,
+        backoff_initial_ms: int = 1000,
+        backoff_max_ms: int = 60000,
+    ) -> TokenManagerConfig:
+        """Out-of-range ints raise ``InvalidArgumentError``; so does an absurd combination
+        (a lifetime over 100 years, a margin longer than it, a backoff over an hour) when
+        the ``TokenManager`` is made."""
 
     def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
@@ -314,6 +339,8 @@ class TokenManager:
         """When the org's refresh token expires, or None when no token is known. Loads
         from the store if needed; makes no network request."""
 
-    def invalidate(self, org_id: str) -> None:
-        """Drops the cached access token: the next ``access_token`` renews it. Keeps the
-        refresh token."""
+    def invalidate(self, org_id: str, access_token: str) -> bool:
+        """Expires the cached access token if it is still ``access_token``, the one the
+        caller used and saw refused: the next ``access_token`` renews it. A token renewed
+        meanwhile is kept, so many callers reporting one refused token cause one renewal.
+        Keeps the refresh token. Returns whether the token was still current."""

@@ -1,8 +1,8 @@
 //! tests/faults.json, the matrix every language runs, checked against the mock itself:
 //! each entry is injected and the raw exchange is classified with the core's rules
-//! (unsigned 414/429/502/503 → Unavailable; bad or missing signature → ResponseSignature;
-//! wrong body shape → InvalidResponse; 4XX → OAuth; 5XX → Server; broken connection →
-//! Transport; no answer within timeout_ms → Timeout).
+//! (unsigned 414/429/500/502/503/504/520–524 → Unavailable; bad or missing signature →
+//! ResponseSignature; wrong body shape → InvalidResponse; 4XX → OAuth; 5XX → Server;
+//! broken connection → Transport; no whole answer within timeout_ms → Timeout).
 
 mod common;
 
@@ -51,7 +51,7 @@ fn classify(result: std::io::Result<Resp>, public_key: &str) -> Value {
     };
     let status = resp.status;
     let signed = resp.header("Biz-Resp-Signature").is_some();
-    if !signed && [414, 429, 502, 503].contains(&status) {
+    if !signed && matches!(status, 414 | 429 | 500 | 502 | 503 | 504 | 520..=524) {
         return json!({"variant": "Unavailable", "status": status});
     }
     if !resp.signature_verifies(public_key) {
@@ -128,10 +128,14 @@ fn run(entry: &Entry) -> Value {
     };
     let mut conn = Conn::open(server.local_addr());
     conn.set_timeout(Duration::from_millis(timeout));
-    classify(
-        conn.send_raw(&signed_request(&key, &req, "")),
-        &server.response_public_key(),
-    )
+    // timeout_ms bounds the whole response: a dripping body must not outlast it.
+    let raw = signed_request(&key, &req, "");
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || sender.send(conn.send_raw(&raw)));
+    match receiver.recv_timeout(Duration::from_millis(timeout)) {
+        Ok(result) => classify(result, &server.response_public_key()),
+        Err(_) => json!({"variant": "Timeout"}),
+    }
 }
 
 #[test]
@@ -191,6 +195,8 @@ fn the_matrix_is_well_formed_and_covers_every_fault_kind() {
         "missing_signature",
         "delay",
         "drop_connection",
+        "slow_body",
+        "stall_mid_body",
     ];
     assert_eq!(kinds_for_get, all.iter().map(|k| k.to_string()).collect());
 }
