@@ -141,7 +141,7 @@ final class RuntimeTests: XCTestCase {
 
     func testAnExpiredTokenGetsTheRecordedErrorWithoutARequestUntilTheBackoffEnds() throws {
         try mock.setAccessTTL(1)
-        let manager = try makeManager(backoffMs: 400)
+        let manager = try makeManager(backoffMs: 1_000)
         _ = try manager.accessToken(orgId: org)
         try mock.setAccessTTL(defaultTTL)
         Thread.sleep(forTimeInterval: 1.1)
@@ -151,7 +151,7 @@ final class RuntimeTests: XCTestCase {
             assertCoboError(try manager.accessToken(orgId: org)) { XCTAssertEqual($0, .Unavailable(status: 503)) }
         }
         XCTAssertEqual(try counts(), [1, 0], "one refresh; 49 callers in the backoff window made no request")
-        Thread.sleep(forTimeInterval: 0.45)   // the backoff (200 to 400 ms, jittered) is over
+        Thread.sleep(forTimeInterval: 1.05)   // the backoff (500 to 1000 ms, jittered) is over
         _ = try manager.accessToken(orgId: org)
         XCTAssertEqual(try counts(), [2, 0])
     }

@@ -97,7 +97,7 @@ class RuntimeTest(private val mock: MockServer) {
     @Test
     fun `an expired token gets the recorded error without a request until the backoff ends`() {
         mock.setAccessTtl(1)
-        manager(config(backoffMs = 400UL)).use { manager ->
+        manager(config(backoffMs = 1_000UL)).use { manager ->
             manager.accessToken(org)
             mock.setAccessTtl(43199)
             Thread.sleep(1100)
@@ -108,7 +108,7 @@ class RuntimeTest(private val mock: MockServer) {
                 assertEquals(503.toUShort(), e.status)
             }
             assertEquals(1 to 0, counts(), "one refresh; 49 callers in the backoff window made no request")
-            Thread.sleep(450) // the backoff (200 to 400 ms, jittered) is over
+            Thread.sleep(1_050) // the backoff (500 to 1000 ms, jittered) is over
             manager.accessToken(org)
             assertEquals(2 to 0, counts())
         }
