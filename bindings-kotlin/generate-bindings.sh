@@ -14,12 +14,13 @@
 # at the top of `UniffiLib`'s initializer runs the checks first, so any first use of the
 # API throws "UniFFI API checksum mismatch" instead.
 #
-# Second edit: a Kotlin TokenStore's calls run through uniffiTraitInterfaceCall(WithError),
-# which catch only kotlin.Exception. Anything else (an Error: AssertionError, Kotlin's
-# TODO()'s NotImplementedError, StackOverflowError) escapes to JNA, which logs it and
-# returns with the call status untouched, i.e. success: a failed `save` would pass as
-# saved and a rotated refresh token could be lost. Catching Throwable there makes every
-# failure of a Kotlin callback reach the core (as CoboOAuthException.Store).
+# Second edit: calls into Kotlin (a TokenStore's methods, a LogSink's log) all run through
+# the two helpers uniffiTraitInterfaceCall(WithError), which catch only kotlin.Exception.
+# Anything else (an Error: AssertionError, Kotlin's TODO()'s NotImplementedError,
+# StackOverflowError) escapes to JNA, which logs it and returns with the call status
+# untouched, i.e. success: a failed `save` would pass as saved and a rotated refresh token
+# could be lost. Catching Throwable there makes every failure of a Kotlin callback reach
+# the core (a store's as CoboOAuthException.Store; a sink's is dropped).
 #
 # The script fails if the generated code no longer has the expected shape (a UniFFI
 # upgrade must revisit both edits).

@@ -43,7 +43,14 @@ final class FaultMatrixTests: XCTestCase {
         }
         try mock.injectFault(fault, operation: operation, count: 1)
 
+        let started = Date()
         assertCoboError(try call(), name) { error in
+            if case .Timeout = error {
+                // timeout_ms bounds the whole attempt, a dripping or stalled body included.
+                let took = Date().timeIntervalSince(started)
+                let limit = Double(config.timeoutMs) / 1000 + Self.timeoutSlack
+                XCTAssertLessThan(took, limit, "\(name): Timeout after \(took) s")
+            }
             let view = error.udlView
             XCTAssertEqual(view.variant, variant, "\(name): \(error)")
             for (key, expected) in expect {
@@ -93,6 +100,9 @@ final class FaultMatrixTests: XCTestCase {
         }
     }
 
+    /// Seconds allowed on top of timeout_ms, for scheduling on a busy machine.
+    private static let timeoutSlack = 1.0
+
     /// `client` overrides (UDL field names) applied to a base configuration.
     private static func config(_ base: ClientConfig, overrides: [String: Any], _ name: String) throws -> ClientConfig {
         func number<T: FixedWidthInteger>(_ key: String, _ fallback: T) throws -> T {
@@ -103,7 +113,7 @@ final class FaultMatrixTests: XCTestCase {
             return converted
         }
         let known: Set = ["connect_timeout_ms", "timeout_ms", "max_retries", "retry_base_delay_ms",
-                          "retry_max_delay_ms", "user_agent"]
+                          "retry_max_delay_ms", "user_agent", "total_timeout_ms"]
         let unknown = Set(overrides.keys).subtracting(known)
         guard unknown.isEmpty else {
             throw TestSetupError(description: "\(name): unsupported client overrides \(unknown.sorted())")
@@ -115,7 +125,8 @@ final class FaultMatrixTests: XCTestCase {
             userAgent: overrides["user_agent"] as? String ?? base.userAgent,
             maxRetries: try number("max_retries", base.maxRetries),
             retryBaseDelayMs: try number("retry_base_delay_ms", base.retryBaseDelayMs),
-            retryMaxDelayMs: try number("retry_max_delay_ms", base.retryMaxDelayMs)
+            retryMaxDelayMs: try number("retry_max_delay_ms", base.retryMaxDelayMs),
+            totalTimeoutMs: try number("total_timeout_ms", base.totalTimeoutMs)
         )
     }
 

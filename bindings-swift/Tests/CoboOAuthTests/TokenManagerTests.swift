@@ -74,10 +74,11 @@ final class TokenManagerTests: XCTestCase {
         try mock?.reset()
     }
 
-    /// A manager renewing only expired tokens (margin 0).
+    /// A manager renewing only expired tokens (margin 0), and at once after a failure
+    /// (no backoff: RuntimeTests covers it).
     private func makeManager(_ store: TokenStore? = nil) throws -> TokenManager {
         try TokenManager(client: client, clientId: app.clientId, store: store,
-                         config: TokenManagerConfig(refreshMarginSecs: 0))
+                         config: TokenManagerConfig(refreshMarginSecs: 0, backoffInitialMs: 1, backoffMaxMs: 1))
     }
 
     /// A manager whose cached token for `org` has expired; counters reset.
@@ -197,7 +198,7 @@ final class TokenManagerTests: XCTestCase {
         let second = try makeManager(store)
         XCTAssertEqual(try second.accessToken(orgId: org), token)
         XCTAssertNotNil(try second.refreshTokenExpiresAt(orgId: org))
-        second.invalidate(orgId: org)
+        XCTAssertTrue(try second.invalidate(orgId: org, accessToken: token))
         XCTAssertNotEqual(try second.accessToken(orgId: org), token)
         XCTAssertEqual(try count("get"), 1, "no second org_implicit grant")
         XCTAssertEqual(try count("refresh"), 1)
@@ -211,7 +212,7 @@ final class TokenManagerTests: XCTestCase {
         let stored = try XCTUnwrap(try store.load(orgId: org))
         _ = try client.refreshOrgToken(clientId: app.clientId, refreshToken: stored.token.refreshToken)
         try mock.reset()
-        manager.invalidate(orgId: org)
+        XCTAssertTrue(try manager.invalidate(orgId: org, accessToken: stored.token.accessToken))
         let token = try manager.accessToken(orgId: org)
         XCTAssertEqual(try store.load(orgId: org)?.token.accessToken, token)
         XCTAssertEqual(try count("refresh"), 1)
@@ -221,9 +222,9 @@ final class TokenManagerTests: XCTestCase {
     func testAnOrgThatWithdrewNeedsAuthorizationAgain() throws {
         let store = SwiftTokenStore()
         let manager = try makeManager(store)
-        _ = try manager.accessToken(orgId: org)
+        let token = try manager.accessToken(orgId: org)
         try mock.registerApp(clientId: app.clientId, apiKey: app.key.apiKey(), orgs: [])
-        manager.invalidate(orgId: org)
+        XCTAssertTrue(try manager.invalidate(orgId: org, accessToken: token))
         assertCoboError(try manager.accessToken(orgId: org)) {
             guard case let .AuthorizationRequired(orgId, status, error, _) = $0 else {
                 return XCTFail("got \($0)")
@@ -266,9 +267,9 @@ final class TokenManagerTests: XCTestCase {
         // A refresh token past its lifetime is not even tried: a new grant instead.
         let zero = try TokenManager(client: client, clientId: app.clientId,
                                     config: TokenManagerConfig(refreshMarginSecs: 0, refreshTokenLifetimeSecs: 0))
-        _ = try zero.accessToken(orgId: otherOrg)
+        let token = try zero.accessToken(orgId: otherOrg)
         try mock.reset()
-        zero.invalidate(orgId: otherOrg)
+        XCTAssertTrue(try zero.invalidate(orgId: otherOrg, accessToken: token))
         _ = try zero.accessToken(orgId: otherOrg)
         XCTAssertEqual(try count("refresh"), 0)
         XCTAssertEqual(try count("get"), 1)

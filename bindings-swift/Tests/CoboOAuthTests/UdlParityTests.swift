@@ -19,12 +19,25 @@ private let swiftReferences: [String: Any] = [
     "cobo_oauth.content_digest(content)": contentDigest(content:),
     "cobo_oauth.memory_token_store()": memoryTokenStore,
     "cobo_oauth.file_token_store(path)": fileTokenStore(path:),
+    "cobo_oauth.set_log_sink(sink)": setLogSink(sink:),
     // [Custom] typedef string Secret
     "Secret": Secret.init(_:),
     // enum Environment
     "Environment.Dev": Environment.dev,
     "Environment.Sandbox": Environment.sandbox,
     "Environment.Prod": Environment.prod,
+    // enum LogLevel
+    "LogLevel.Error": LogLevel.error,
+    "LogLevel.Warn": LogLevel.warn,
+    "LogLevel.Info": LogLevel.info,
+    "LogLevel.Debug": LogLevel.debug,
+    "LogLevel.Trace": LogLevel.trace,
+    // dictionary LogRecord
+    "LogRecord.level": \LogRecord.level,
+    "LogRecord.target": \LogRecord.target,
+    "LogRecord.message": \LogRecord.message,
+    // [Trait, WithForeign] interface LogSink: a protocol Swift classes implement
+    "LogSink.log(record)": { (sink: any LogSink) in sink.log(record:) },
     // [Error] interface CoboOAuthError
     "CoboOAuthError.InvalidKey(reason)": CoboOAuthError.InvalidKey(reason:),
     "CoboOAuthError.InvalidArgument(reason)": CoboOAuthError.InvalidArgument(reason:),
@@ -52,6 +65,11 @@ private let swiftReferences: [String: Any] = [
     // dictionary TokenManagerConfig
     "TokenManagerConfig.refresh_margin_secs": \TokenManagerConfig.refreshMarginSecs,
     "TokenManagerConfig.refresh_token_lifetime_secs": \TokenManagerConfig.refreshTokenLifetimeSecs,
+    "TokenManagerConfig.backoff_initial_ms": \TokenManagerConfig.backoffInitialMs,
+    "TokenManagerConfig.backoff_max_ms": \TokenManagerConfig.backoffMaxMs,
+    // dictionary TokenLease
+    "TokenLease.access_token": \TokenLease.accessToken,
+    "TokenLease.serve_until": \TokenLease.serveUntil,
     // dictionary SignedRequest
     "SignedRequest.api_key": \SignedRequest.apiKey,
     "SignedRequest.nonce": \SignedRequest.nonce,
@@ -68,6 +86,7 @@ private let swiftReferences: [String: Any] = [
     "ClientConfig.max_retries": \ClientConfig.maxRetries,
     "ClientConfig.retry_base_delay_ms": \ClientConfig.retryBaseDelayMs,
     "ClientConfig.retry_max_delay_ms": \ClientConfig.retryMaxDelayMs,
+    "ClientConfig.total_timeout_ms": \ClientConfig.totalTimeoutMs,
     // interface AppKey
     "AppKey.constructor(private_key_hex)": AppKey.init(privateKeyHex:),
     "AppKey.generate()": AppKey.generate,
@@ -95,7 +114,8 @@ private let swiftReferences: [String: Any] = [
     "TokenManager.authorization_header(org_id)": TokenManager.authorizationHeader(orgId:),
     "TokenManager.token(org_id)": TokenManager.token(orgId:),
     "TokenManager.refresh_token_expires_at(org_id)": TokenManager.refreshTokenExpiresAt(orgId:),
-    "TokenManager.invalidate(org_id)": TokenManager.invalidate(orgId:),
+    "TokenManager.lease(org_id)": TokenManager.lease(orgId:),
+    "TokenManager.invalidate(org_id, access_token)": TokenManager.invalidate(orgId:accessToken:),
 ]
 
 final class UdlParityTests: XCTestCase {
@@ -111,7 +131,7 @@ final class UdlParityTests: XCTestCase {
     /// ClientConfig() and TokenManagerConfig() carry the UDL's defaults.
     func testConfigDefaultsMatchTheUdl() throws {
         let udl = try UdlSurface(text: String(contentsOfFile: try TestEnvironment.require("COBO_OAUTH_UDL"), encoding: .utf8))
-        let records: [(String, Any, Int)] = [("ClientConfig", ClientConfig(), 9), ("TokenManagerConfig", TokenManagerConfig(), 2)]
+        let records: [(String, Any, Int)] = [("ClientConfig", ClientConfig(), 10), ("TokenManagerConfig", TokenManagerConfig(), 4)]
         for (record, swiftValue, count) in records {
             let defaults = udl.defaults[record] ?? [:]
             XCTAssertEqual(defaults.count, count, record)

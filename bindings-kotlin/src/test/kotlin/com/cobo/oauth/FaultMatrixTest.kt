@@ -4,6 +4,7 @@ import org.json.JSONObject
 import org.junit.jupiter.api.AfterEach
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertFalse
+import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.Named
 import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.assertThrows
@@ -29,7 +30,8 @@ class FaultMatrixTest(private val mock: MockServer) {
     fun `each fault gives its exception`(entry: JSONObject) {
         val operation = entry.getString("operation")
         val expect = entry.getJSONObject("expect")
-        OAuthClient(app.key, mock.config().with(entry.getJSONObject("client"))).use { client ->
+        val config = mock.config().with(entry.getJSONObject("client"))
+        OAuthClient(app.key, config).use { client ->
             val call: () -> OrgToken = when (operation) {
                 "get" -> ({ client.getOrgToken(app.clientId, app.orgId) })
                 "refresh" -> {
@@ -40,7 +42,9 @@ class FaultMatrixTest(private val mock: MockServer) {
             }
             mock.reset()
             mock.queueFault(entry.getJSONObject("fault"), operation)
+            val started = System.nanoTime()
             val e = assertThrows<CoboOAuthException> { call() }
+            val tookMs = (System.nanoTime() - started) / 1_000_000
             assertEquals(expect.getString("variant"), e.variant, "variant; got $e")
             for (key in expect.keySet() - "variant") {
                 val actual = e.fields[key] ?: fail("${e.variant} has no field $key")
@@ -48,6 +52,11 @@ class FaultMatrixTest(private val mock: MockServer) {
             }
             assertHidesKey(e)
             assertEquals(1, mock.counters().getInt(operation), "max_retries 0: exactly one request")
+            if (e is CoboOAuthException.Timeout) {
+                // timeout_ms bounds the whole attempt, a dripping or stalled body included.
+                val limit = config.timeoutMs.toLong() + TIMEOUT_SLACK_MS
+                assertTrue(tookMs < limit) { "Timeout after $tookMs ms, expected under $limit" }
+            }
         }
     }
 
@@ -86,6 +95,9 @@ class FaultMatrixTest(private val mock: MockServer) {
     }
 
     companion object {
+        /** Scheduling on a busy machine, on top of timeout_ms. */
+        private const val TIMEOUT_SLACK_MS = 1_000L
+
         @JvmStatic
         fun entries(): List<Named<JSONObject>> =
             org.json.JSONArray(Repo.text("tests/faults.json")).objects().map { Named.of(it.getString("name"), it) }
@@ -101,6 +113,7 @@ class FaultMatrixTest(private val mock: MockServer) {
                 "connect_timeout_ms" -> config.copy(connectTimeoutMs = overrides.getLong(key).toULong())
                 "retry_base_delay_ms" -> config.copy(retryBaseDelayMs = overrides.getLong(key).toULong())
                 "retry_max_delay_ms" -> config.copy(retryMaxDelayMs = overrides.getLong(key).toULong())
+                "total_timeout_ms" -> config.copy(totalTimeoutMs = overrides.getLong(key).toULong())
                 "user_agent" -> config.copy(userAgent = overrides.getString(key))
                 else -> fail("unknown client override $key")
             }

@@ -34,7 +34,8 @@ class TokenManagerTest(private val mock: MockServer) {
     private val app = mock.newApp()
     private val org = app.orgId
     private val client = OAuthClient(app.key, mock.config().copy(maxRetries = 0U))
-    private val noMargin = TokenManagerConfig(refreshMarginSecs = 0UL)
+    // No backoff: these tests ask again at once after a failure (RuntimeTest covers backoff).
+    private val noMargin = TokenManagerConfig(refreshMarginSecs = 0UL, backoffInitialMs = 1UL, backoffMaxMs = 1UL)
 
     @BeforeEach
     fun resetCounters() = mock.reset()
@@ -191,7 +192,7 @@ class TokenManagerTest(private val mock: MockServer) {
         val token = manager(store).use { it.accessToken(org) }
         manager(store).use { second ->
             assertEquals(token, second.accessToken(org))
-            second.invalidate(org)
+            assertTrue(second.invalidate(org, token))
             assertNotEquals(token, second.accessToken(org))
         }
         assertEquals(1 to 1, counts(), "(refresh, get): no second org_implicit grant")
@@ -206,7 +207,7 @@ class TokenManagerTest(private val mock: MockServer) {
             val stored = store.load(org)!!
             client.refreshOrgToken(app.clientId, stored.token.refreshToken)
             mock.reset()
-            manager.invalidate(org)
+            manager.invalidate(org, stored.token.accessToken)
             val token = manager.accessToken(org)
             assertEquals(token, store.load(org)!!.token.accessToken)
             assertEquals(1 to 1, counts())
@@ -218,10 +219,10 @@ class TokenManagerTest(private val mock: MockServer) {
     fun `an org that withdrew needs authorization again`() {
         val store = MapStore()
         manager(store).use { manager ->
-            manager.accessToken(org)
+            val token = manager.accessToken(org)
             mock.register(app, emptyList())
             mock.reset()
-            manager.invalidate(org)
+            manager.invalidate(org, token)
             val e = assertThrows<CoboOAuthException.AuthorizationRequired> { manager.accessToken(org) }
             assertEquals(org, e.orgId)
             assertEquals(403.toUShort(), e.status)
@@ -272,6 +273,8 @@ class TokenManagerTest(private val mock: MockServer) {
         val defaults = TokenManagerConfig()
         assertEquals(300UL, defaults.refreshMarginSecs)
         assertEquals(2_592_000UL, defaults.refreshTokenLifetimeSecs)
+        assertEquals(1_000UL, defaults.backoffInitialMs)
+        assertEquals(60_000UL, defaults.backoffMaxMs)
         TokenManager(client, app.clientId).use { manager ->
             assertNull(manager.refreshTokenExpiresAt(org))
             val before = Instant.now()

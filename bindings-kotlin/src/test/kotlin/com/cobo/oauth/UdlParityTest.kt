@@ -28,14 +28,17 @@ class UdlParityTest {
 
     @Test
     fun `the parser found the whole UDL`() {
-        assertEquals(6, udl.functions.size)
+        assertEquals(7, udl.functions.size)
         assertEquals(
-            setOf("AppKey", "ResponseVerifier", "OAuthClient", "TokenStore", "TokenManager"),
+            setOf("LogSink", "AppKey", "ResponseVerifier", "OAuthClient", "TokenStore", "TokenManager"),
             udl.interfaces.map { it.name }.toSet(),
         )
-        assertEquals(listOf("TokenStore"), udl.interfaces.filter { it.trait }.map { it.name })
-        assertEquals(setOf("OrgToken", "StoredToken", "TokenManagerConfig", "SignedRequest", "ClientConfig"), udl.dictionaries.keys)
-        assertEquals(setOf("Environment"), udl.enums.keys)
+        assertEquals(listOf("LogSink", "TokenStore"), udl.interfaces.filter { it.trait }.map { it.name })
+        assertEquals(
+            setOf("LogRecord", "OrgToken", "StoredToken", "TokenManagerConfig", "TokenLease", "SignedRequest", "ClientConfig"),
+            udl.dictionaries.keys,
+        )
+        assertEquals(setOf("Environment", "LogLevel"), udl.enums.keys)
         assertEquals(11, udl.errors.getValue("CoboOAuthError").size)
         assertEquals(listOf("Secret"), udl.customTypes)
     }
@@ -51,6 +54,10 @@ class UdlParityTest {
         assertEquals(listOf("load", "save", "delete"), store.methods.map { it.name })
         assertEquals("StoredToken?", store.methods.single { it.name == "load" }.returns)
         assertEquals("TokenStore", udl.functions.single { it.name == "file_token_store" }.returns)
+        assertEquals(listOf("LogSink?"), udl.functions.single { it.name == "set_log_sink" }.args.map { it.type })
+        val invalidate = manager.methods.single { it.name == "invalidate" }
+        assertEquals(listOf("string", "Secret"), invalidate.args.map { it.type })
+        assertEquals("boolean", invalidate.returns)
         val required = udl.errors.getValue("CoboOAuthError").single { it.name == "AuthorizationRequired" }
         assertEquals(listOf("org_id", "status", "error", "error_description"), required.args.map { it.name })
     }
@@ -163,6 +170,7 @@ class UdlParityTest {
     /** The JVM type UniFFI gives a UDL type, by simple name (a nullable `T?` erases to T's class, boxed). */
     private fun kotlinType(udlType: String): String = when (udlType) {
         "void" -> "void"
+        "boolean" -> "boolean"
         "string", "string?" -> "String"
         "bytes" -> "byte[]"
         "i64" -> "long"
