@@ -9,6 +9,7 @@ from cobo_oauth.protocols import TokenStoreProtocol
 
 __all__ = [
     "__version__",
+    "_PanicException",
     "AppKey",
     "ClientConfig",
     "OAuthClient",
@@ -28,10 +29,10 @@ __all__ = [
 ]
 
 __version__: str
-
-@final
+# pyo3's PanicException, for tests of stores that raise it.
 _PanicException: type[BaseException]
 
+@final
 class AppKey:
     """The Portal App's Ed25519 key. ``repr()`` shows only the API key.
 
