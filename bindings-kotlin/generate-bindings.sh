@@ -2,7 +2,10 @@
 # Generates the Kotlin bindings from the freshly built core library, then makes the
 # UniFFI checks run before the library's first use.
 #
-#   generate-bindings.sh <release dir> <output dir>
+#   generate-bindings.sh <release dir> <output dir> [library]
+#
+# `library` (default: <release dir>/libcobo_oauth.so) is the .so to generate from: the
+# pom passes the one the jar bundles (build-native.sh).
 #
 # Run from inside the Cargo workspace (uniffi-bindgen calls `cargo metadata` to find
 # core/uniffi.toml). The pom runs it after `make build bindgen`.
@@ -21,13 +24,18 @@
 # saved and a rotated refresh token could be lost. Catching Throwable there makes every
 # failure of a Kotlin callback reach the core (as CoboOAuthException.Store).
 #
+# Third and fourth edits, for speed (awk scripts beside this one say how and why):
+# patch-call-status.awk reuses one RustCallStatus per thread, and
+# patch-token-manager.awk serves TokenManager.accessToken from a Kotlin-side lease cache
+# (TokenLeaseCache.kt) so that a cached token costs no FFI call.
+#
 # The script fails if the generated code no longer has the expected shape (a UniFFI
-# upgrade must revisit both edits).
+# upgrade must revisit every edit).
 set -euo pipefail
 
 release_dir=$1
 out_dir=$2
-lib="$release_dir/libcobo_oauth.so"
+lib="${3:-$release_dir/libcobo_oauth.so}"
 bindgen="$release_dir/uniffi-bindgen"
 
 die() { printf 'generate-bindings: error: %s\n' "$*" >&2; exit 1; }
@@ -59,4 +67,13 @@ count=$(grep -cxF "$catch_any" "$kt" || true)
 awk -v from="$catch_any" -v to="$catch_all" '$0 == from { print to; next } { print }' "$kt" > "$kt.tmp"
 mv "$kt.tmp" "$kt"
 [ "$(grep -cxF "$catch_all" "$kt")" = 2 ] || die "widening the callback catch failed"
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+counts=$(awk -f "$here/patch-call-status.awk" "$kt" 2>&1 >"$kt.tmp") || die "patch-call-status.awk: $counts"
+[ "$counts" = "uniffiRustCallWithError=1" ] || die "patch-call-status.awk: expected one uniffiRustCallWithError, found: $counts"
+mv "$kt.tmp" "$kt"
+counts=$(awk -f "$here/patch-token-manager.awk" "$kt" 2>&1 >"$kt.tmp") || die "patch-token-manager.awk: $counts"
+[ "$counts" = "fields=1 destroys=1 accessToken=1 authorizationHeader=1 invalidate=1" ] ||
+    die "patch-token-manager.awk: the generated TokenManager changed shape: $counts"
+mv "$kt.tmp" "$kt"
 echo "generate-bindings: wrote $kt"

@@ -34,7 +34,7 @@ class UdlParityTest {
             udl.interfaces.map { it.name }.toSet(),
         )
         assertEquals(listOf("TokenStore"), udl.interfaces.filter { it.trait }.map { it.name })
-        assertEquals(setOf("OrgToken", "StoredToken", "TokenManagerConfig", "SignedRequest", "ClientConfig"), udl.dictionaries.keys)
+        assertEquals(setOf("OrgToken", "StoredToken", "TokenManagerConfig", "TokenLease", "SignedRequest", "ClientConfig"), udl.dictionaries.keys)
         assertEquals(setOf("Environment"), udl.enums.keys)
         assertEquals(11, udl.errors.getValue("CoboOAuthError").size)
         assertEquals(listOf("Secret"), udl.customTypes)
