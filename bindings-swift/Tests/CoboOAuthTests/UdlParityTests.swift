@@ -52,6 +52,9 @@ private let swiftReferences: [String: Any] = [
     // dictionary TokenManagerConfig
     "TokenManagerConfig.refresh_margin_secs": \TokenManagerConfig.refreshMarginSecs,
     "TokenManagerConfig.refresh_token_lifetime_secs": \TokenManagerConfig.refreshTokenLifetimeSecs,
+    // dictionary TokenLease
+    "TokenLease.access_token": \TokenLease.accessToken,
+    "TokenLease.serve_until": \TokenLease.serveUntil,
     // dictionary SignedRequest
     "SignedRequest.api_key": \SignedRequest.apiKey,
     "SignedRequest.nonce": \SignedRequest.nonce,
@@ -94,6 +97,7 @@ private let swiftReferences: [String: Any] = [
     "TokenManager.access_token(org_id)": TokenManager.accessToken(orgId:),
     "TokenManager.authorization_header(org_id)": TokenManager.authorizationHeader(orgId:),
     "TokenManager.token(org_id)": TokenManager.token(orgId:),
+    "TokenManager.lease(org_id)": TokenManager.lease(orgId:),
     "TokenManager.refresh_token_expires_at(org_id)": TokenManager.refreshTokenExpiresAt(orgId:),
     "TokenManager.invalidate(org_id)": TokenManager.invalidate(orgId:),
 ]
