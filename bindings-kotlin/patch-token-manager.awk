@@ -21,20 +21,25 @@ function call_args(signature,    args, names, name) {
     return names
 }
 
-# Prints the override of `name` and renames the generated method behind it.
-function wrap(line, name, body,    private_name, header) {
+# Prints the override of `name` (with the generated method's annotation) and renames the
+# generated method behind it.
+function wrap(line, name, body,    private_name, annotation, header) {
     private_name = "uniffi" toupper(substr(name, 1, 1)) substr(name, 2)
-    sub(/^    override fun `[A-Za-z]+`\(/, "", line)
+    annotation = ""
+    if (match(line, /@Throws\([A-Za-z]+::class\)/)) annotation = substr(line, RSTART, RLENGTH) " "
+    sub(/^    (@Throws\([A-Za-z]+::class\) ?)?override fun `[A-Za-z]+`\(/, "", line)
     header = line ~ /\{$/ ? line : line " {"   # a Unit method has an expression body
-    print "    override fun `" name "`(" header " // generate-bindings.sh: the Kotlin lease cache"
+    print "    " annotation "override fun `" name "`(" header " // generate-bindings.sh: the Kotlin lease cache"
     print body
     print "    }"
     print "    private fun " private_name "(" line
     wrapped[name]++
 }
 
+# The class runs to the next top-level declaration (generated code has unindented
+# braces inside it).
+/^(open |data |sealed |enum |internal |public |private )?(class|object|interface) / { in_manager = 0 }
 /^open class TokenManager ?: ?Disposable, AutoCloseable, TokenManagerInterface/ { in_manager = 1 }
-in_manager && /^}$/ { in_manager = 0 }
 
 in_manager && $0 == "    private val callCounter = AtomicLong(1)" {
     print
@@ -48,15 +53,15 @@ in_manager && $0 == "    override fun destroy() {" {
     destroys++
     next
 }
-in_manager && /^    override fun `accessToken`\(`orgId`: kotlin\.String\) ?: ?Secret ?\{$/ {
+in_manager && /^    (@Throws\([A-Za-z]+::class\) ?)?override fun `accessToken`\(`orgId`: kotlin\.String\) ?: ?Secret ?\{$/ {
     wrap($0, "accessToken", "        return uniffiLeases.accessToken(`orgId`, this)")
     next
 }
-in_manager && /^    override fun `authorizationHeader`\(`orgId`: kotlin\.String\) ?: ?Secret ?\{$/ {
+in_manager && /^    (@Throws\([A-Za-z]+::class\) ?)?override fun `authorizationHeader`\(`orgId`: kotlin\.String\) ?: ?Secret ?\{$/ {
     wrap($0, "authorizationHeader", "        return Secret(\"Bearer \" + uniffiLeases.accessToken(`orgId`, this).value)")
     next
 }
-in_manager && /^    override fun `invalidate`\(`orgId`: kotlin\.String[,)]/ {
+in_manager && /^    (@Throws\([A-Za-z]+::class\) ?)?override fun `invalidate`\(`orgId`: kotlin\.String[,)]/ {
     wrap($0, "invalidate", "        uniffiInvalidate(" call_args($0) ")\n        uniffiLeases.drop(`orgId`)")
     next
 }
