@@ -2,10 +2,7 @@
 # Generates the Kotlin bindings from the freshly built core library, then makes the
 # UniFFI checks run before the library's first use.
 #
-#   generate-bindings.sh <release dir> <output dir> [library]
-#
-# `library` (default: <release dir>/libcobo_oauth.so) is the .so to generate from: the
-# pom passes the one the jar bundles (build-native.sh).
+#   generate-bindings.sh <release dir> <output dir>
 #
 # Run from inside the Cargo workspace (uniffi-bindgen calls `cargo metadata` to find
 # core/uniffi.toml). The pom runs it after `make build bindgen`.
@@ -35,7 +32,7 @@ set -euo pipefail
 
 release_dir=$1
 out_dir=$2
-lib="${3:-$release_dir/libcobo_oauth.so}"
+lib="$release_dir/libcobo_oauth.so"
 bindgen="$release_dir/uniffi-bindgen"
 
 die() { printf 'generate-bindings: error: %s\n' "$*" >&2; exit 1; }
