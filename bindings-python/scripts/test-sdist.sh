@@ -2,7 +2,8 @@
 # The sdist a user without a matching wheel gets: `maturin sdist`, then `pip install` of
 # that file alone in a fresh venv (pip fetches maturin from PyPI and compiles the Rust
 # core with the machine's cargo), then the installed package signs a vector correctly.
-# A cold release build: minutes on 2 cores, hence not part of `make test` (`make test-sdist`).
+# The build reuses target/ (CARGO_TARGET_DIR) for the crates make build compiled; from a
+# fresh clone it is a cold release build, minutes on 2 cores, hence not part of `make test`.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -20,7 +21,7 @@ tar -tzf "$sdist" | grep -q '/LICENSE$' || { echo "the sdist has no LICENSE" >&2
 
 echo "== pip install $(basename "$sdist") in a fresh venv (builds the core)"
 "$PYTHON" -m venv "$OUT/venv"
-CARGO_TARGET_DIR="$OUT/cargo-target" "$OUT/venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+CARGO_TARGET_DIR="$REPO/target" "$OUT/venv/bin/python" -m pip install --quiet --disable-pip-version-check \
     --no-binary cobo-oauth "$sdist" </dev/null
 
 cd "$OUT"
