@@ -55,8 +55,8 @@ struct Figure {
 
     func print() {
         let sorted = rates.sorted()
-        var line = String(format: "  %-46@ %12.1f ops/s [%.1f–%.1f]", label as NSString, quantile(sorted, 0.5),
-                          quantile(sorted, 0.25), quantile(sorted, 0.75))
+        var line = "  " + label.padding(toLength: 46, withPad: " ", startingAt: 0)
+        line += String(format: " %12.1f ops/s [%.1f–%.1f]", quantile(sorted, 0.5), quantile(sorted, 0.25), quantile(sorted, 0.75))
         if let p50 = percentileUs(0.5), let p99 = percentileUs(0.99) {
             line += String(format: "  p50 %.0f us  p99 %.0f us", p50, p99)
         }
@@ -184,7 +184,8 @@ add(rate("swift.sign.ours", "sign: AppKey.signRequest") {
 })
 let mock = try MockServer(binary: mockBinary)
 let client = try mock.client("swift-seq")
-precondition(try client.getOrgToken(clientId: "swift-seq", orgId: org).tokenType == "Bearer")
+let first = try client.getOrgToken(clientId: "swift-seq", orgId: org)
+precondition(first.tokenType == "Bearer")
 add(try roundTrips("swift.get_token.ours", "get_token round trip: OAuthClient") {
     _ = try client.getOrgToken(clientId: "swift-seq", orgId: org)
 })
@@ -196,7 +197,7 @@ add(try rate("swift.access_token.ours", "TokenManager.accessToken (cached)") {
 mock.close()
 
 func swiftVersion() -> String {
-    #if swift(>=6.0)
+    #if compiler(>=6.0)
     return "6"
     #else
     return "5"
