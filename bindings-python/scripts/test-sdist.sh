@@ -17,7 +17,7 @@ echo "== sdist (maturin sdist)"
 "$OUT/build-venv/bin/python" -m pip install --quiet --disable-pip-version-check "maturin>=1.9.4,<2" </dev/null
 (cd "$REPO/bindings-python" && "$OUT/build-venv/bin/maturin" sdist --out "$OUT" </dev/null)
 sdist=$(ls "$OUT"/cobo_oauth-*.tar.gz)
-tar -tzf "$sdist" | grep -q '/LICENSE$' || { echo "the sdist has no LICENSE" >&2; exit 1; }
+tar -tzf "$sdist" | grep '/LICENSE$' >/dev/null ||  # not -q: under pipefail, tar must finish { echo "the sdist has no LICENSE" >&2; exit 1; }
 
 echo "== pip install $(basename "$sdist") in a fresh venv (builds the core)"
 "$PYTHON" -m venv "$OUT/venv"
