@@ -2,7 +2,7 @@
 CARGO ?= cargo
 RELEASE_DIR := target/release
 
-.PHONY: help build bindgen demo test test-rust test-python test-interop test-kotlin test-swift bench
+.PHONY: help build bindgen demo test test-rust test-python test-interop test-kotlin test-swift test-sdist bench
 
 help: ## List the targets and what they do
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -33,5 +33,8 @@ test-kotlin: ## Kotlin binding: build core, generate, JUnit 5 tests, packaged-ja
 test-swift: ## Swift: install the toolchain chroot if missing, generate, XCTest against the mock
 	bash bindings-swift/scripts/test.sh
 
-bench: ## Benchmarks vs Cobo's official SDKs (Python, Java) and the Rust core: one table, target/bench/results.json
+test-sdist: ## Python sdist: build it, pip install it in a fresh venv (compiles the core), sign the vectors; not in `test`
+	bash bindings-python/scripts/test-sdist.sh
+
+bench: ## Benchmarks vs Cobo's official SDKs (Python, Java) and the Rust core (also Swift): one table, target/bench/results.json
 	bash bench/run.sh

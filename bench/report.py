@@ -1,5 +1,5 @@
 """Merges the parts of `make bench` (every other target/bench/*.json: rust, python,
-kotlin, kotlin-official) into one table and target/bench/results.json. Standard library only.
+kotlin, kotlin-official, swift) into one table and target/bench/results.json. Standard library only.
 
 Each cell: the median over the repetitions, [the quartiles]. Ratios are of medians:
 ours / official (the official SDK of the same language) and binding / core (the same
@@ -37,6 +37,11 @@ ROWS = [
      "rust.get_token.ours"),
     ("Kotlin", "  latency p50 / p99", "us", "kotlin.get_token.ours", "kotlin.get_token.official", "rust.get_token.ours"),
     ("Kotlin", "access_token(), cached token", "ns/op", "kotlin.access_token.ours", None, "rust.access_token.ours"),
+    # Swift has no official SDK: its figures are set against the core's only.
+    ("Swift", "sign a request", "ops/s", "swift.sign.ours", None, "rust.sign.ours"),
+    ("Swift", "get_token round trips, sequential", "ops/s", "swift.get_token.ours", None, "rust.get_token.ours"),
+    ("Swift", "  latency p50 / p99", "us", "swift.get_token.ours", None, "rust.get_token.ours"),
+    ("Swift", "access_token(), cached token", "ns/op", "swift.access_token.ours", None, "rust.access_token.ours"),
     # The core has no official counterpart: its reference is the work it cannot avoid.
     ("Rust core", "sign a request (ref: bare sha256²+ed25519)", "ops/s", "rust.sign.ours", "rust.sign.bare", None),
     ("Rust core", "get_token round trips (ref: unsigned GET)", "ops/s", "rust.get_token.ours", "rust.http.unsigned",

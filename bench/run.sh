@@ -2,9 +2,10 @@
 # `make bench`: cobo-oauth against Cobo's official SDKs, in one run on this machine.
 # Builds what it needs, runs the Rust core's benchmark, then the Python and Kotlin ones
 # (each against its official SDK and the same mock server binary), prints one table and
-# writes target/bench/results.json (the parts: target/bench/{rust,python,kotlin,kotlin-official}.json).
-# Not part of `make test`. About 3 minutes on 2 cores once built.
-# Usage: bash bench/run.sh        (BENCH_PARTS="rust python kotlin" selects parts)
+# writes target/bench/results.json (the parts: target/bench/{rust,python,kotlin,kotlin-official,swift}.json).
+# Swift has no official SDK to compare with: it is measured against the core only, in the
+# Swift chroot (bench/swift/run.sh). Not part of `make test`. About 4 minutes on 2 cores once built.
+# Usage: bash bench/run.sh        (BENCH_PARTS="rust python kotlin swift" selects parts)
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -12,7 +13,7 @@ PYTHON="${PYTHON:-python3}"
 OUT="$REPO/target/bench"
 VENV="$OUT/venv"
 REQUIREMENTS="$REPO/bench/requirements.txt"
-PARTS="${BENCH_PARTS:-rust python kotlin}"
+PARTS="${BENCH_PARTS:-rust python kotlin swift}"
 MOCK="$REPO/target/release/cobo-oauth-mock"
 cd "$REPO"
 mkdir -p "$OUT"
@@ -66,6 +67,11 @@ if [[ " $PARTS " == *" kotlin "* ]]; then
         java -cp "$classpath" com.cobo.oauth.bench.MainKt --part official --mock "$MOCK" \
             --json "$OUT/kotlin-official.json" </dev/null
     fi
+fi
+
+if [[ " $PARTS " == *" swift "* ]]; then
+    echo "== Swift: cobo-oauth (release build in the Swift chroot)"
+    bash bench/swift/run.sh "$MOCK" "$OUT/swift.json" </dev/null
 fi
 
 echo

@@ -22,8 +22,12 @@
 # could be lost. Catching Throwable there makes every failure of a Kotlin callback reach
 # the core (a store's as CoboOAuthException.Store; a sink's is dropped).
 #
+# Third edit, for speed (the awk script beside this one says how and why):
+# patch-token-manager.awk serves TokenManager.accessToken from a Kotlin-side lease cache
+# (TokenLeaseCache.kt) so that a cached token costs no FFI call.
+#
 # The script fails if the generated code no longer has the expected shape (a UniFFI
-# upgrade must revisit both edits).
+# upgrade must revisit every edit).
 set -euo pipefail
 
 release_dir=$1
@@ -60,4 +64,10 @@ count=$(grep -cxF "$catch_any" "$kt" || true)
 awk -v from="$catch_any" -v to="$catch_all" '$0 == from { print to; next } { print }' "$kt" > "$kt.tmp"
 mv "$kt.tmp" "$kt"
 [ "$(grep -cxF "$catch_all" "$kt")" = 2 ] || die "widening the callback catch failed"
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+counts=$(awk -f "$here/patch-token-manager.awk" "$kt" 2>&1 >"$kt.tmp") || die "patch-token-manager.awk: $counts"
+[ "$counts" = "fields=1 destroys=1 accessToken=1 authorizationHeader=1 invalidate=1" ] ||
+    die "patch-token-manager.awk: the generated TokenManager changed shape: $counts"
+mv "$kt.tmp" "$kt"
 echo "generate-bindings: wrote $kt"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the cobo_oauth wheel, installs it into a fresh venv and tests the installed
-# package: stubtest (mypy) and pytest against the mock server. Runs from a fresh clone,
-# as root, with no stdin. Usage: bash bindings-python/scripts/test.sh [pytest args...]
+# Builds the release wheel (manylinux2014: glibc 2.17, linked with zig), checks its tag
+# with auditwheel, installs it into a fresh venv and tests the installed package:
+# stubtest (mypy) and pytest against the mock server. Runs from a fresh clone, as root,
+# with no stdin. Usage: bash bindings-python/scripts/test.sh [pytest args...]
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -10,16 +11,28 @@ VENV="$REPO/target/py-venv"
 WHEELS="$REPO/target/py-wheels"
 cd "$REPO"
 
-echo "== venv $VENV (fresh) with maturin, pytest, mypy"
+echo "== venv $VENV (fresh) with maturin, zig, auditwheel, pytest, mypy"
 rm -rf "$VENV" "$WHEELS"
 "$PYTHON" -m venv "$VENV"
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "maturin>=1.9.4,<2" pytest mypy </dev/null
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "maturin>=1.9.4,<2" ziglang==0.15.2 \
+    auditwheel==6.8.2 pytest mypy </dev/null
 
 echo "== mock server"
 cargo build --release -p cobo-oauth-mock </dev/null
 
-echo "== wheel (maturin build --release)"
-(cd bindings-python && "$VENV/bin/maturin" build --release --out "$WHEELS" </dev/null)
+# Linked by zig against glibc 2.17's symbols: the wheel installs on any x86-64 Linux from
+# CentOS 7 on, not only on distributions as new as this machine (glibc 2.36).
+echo "== wheel (maturin build --release --zig, manylinux2014)"
+(cd bindings-python && PATH="$VENV/bin:$PATH" "$VENV/bin/maturin" build --release --zig \
+    --compatibility manylinux2014 --out "$WHEELS" </dev/null)
+echo "== auditwheel show"
+"$VENV/bin/auditwheel" show "$WHEELS"/cobo_oauth-*.whl | tee "$WHEELS/auditwheel.txt"
+# auditwheel wraps its lines: read the tag from the text joined into one line.
+tag=$(tr -s '\n ' '  ' <"$WHEELS/auditwheel.txt" | sed -n 's/.*consistent with the following platform tag: "\([^"]*\)".*/\1/p')
+glibc_minor=$(printf '%s' "$tag" | sed -n 's/^manylinux_2_\([0-9]*\)_x86_64$/\1/p')
+[ -n "$glibc_minor" ] && [ "$glibc_minor" -le 17 ] ||
+    { echo "auditwheel: the wheel's tag is '$tag', not manylinux2014 (glibc 2.17) or older" >&2; exit 1; }
+echo "auditwheel: $tag (manylinux2014 or older): ok"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-index "$WHEELS"/cobo_oauth-*.whl </dev/null
 
 # From a directory outside the source tree, so `import cobo_oauth` is the installed wheel.

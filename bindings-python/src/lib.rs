@@ -67,6 +67,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<objects::ResponseVerifier>()?;
     m.add_class::<objects::OAuthClient>()?;
     m.add_class::<records::OrgToken>()?;
+    m.add_class::<records::TokenLease>()?;
     m.add_class::<records::SignedRequest>()?;
     m.add_class::<records::ClientConfig>()?;
     m.add_class::<manager::StoredToken>()?;

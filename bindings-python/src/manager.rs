@@ -8,7 +8,7 @@ use pyo3::types::PyTuple;
 use crate::convert::{aware_datetime, system_time, utc_datetime, Int};
 use crate::errors::Error;
 use crate::objects::OAuthClient;
-use crate::records::{in_range, quoted, OrgToken};
+use crate::records::{in_range, quoted, OrgToken, TokenLease};
 use crate::store::store_from_py;
 
 /// What a TokenStore keeps per organization: the last token issued and when its refresh
@@ -177,6 +177,14 @@ impl TokenManager {
         let inner = &self.inner;
         let stored = py.detach(|| inner.token(org_id)).map_err(Error)?;
         StoredToken::from_core(py, stored)
+    }
+
+    /// The access token (renewed first if needed) and until when a cache of the caller's
+    /// may serve it without asking again.
+    fn lease(&self, py: Python<'_>, org_id: String) -> PyResult<TokenLease> {
+        let inner = &self.inner;
+        let lease = py.detach(|| inner.lease(org_id)).map_err(Error)?;
+        TokenLease::from_core(py, lease)
     }
 
     /// When the org's refresh token expires, or None when no token is known.

@@ -1,5 +1,5 @@
-//! The UDL's dictionaries as frozen Python records: `OrgToken`, `SignedRequest`,
-//! `ClientConfig`. Their `repr` never shows a token, a key or a signed body.
+//! The UDL's dictionaries as frozen Python records: `OrgToken`, `TokenLease`,
+//! `SignedRequest`, `ClientConfig`. Their `repr` never shows a token, a key or a signed body.
 
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple};
@@ -97,6 +97,50 @@ impl OrgToken {
             self.expires_in,
             self.expires_at.bind(py).repr()?,
         ))
+    }
+
+    fn __eq__(&self, py: Python<'_>, other: PyRef<'_, Self>) -> PyResult<bool> {
+        self.fields(py)?.eq(other.fields(py)?)
+    }
+
+    fn __hash__(&self, py: Python<'_>) -> PyResult<isize> {
+        self.fields(py)?.hash()
+    }
+}
+
+/// An access token and until when a cache outside the manager may serve it.
+#[pyclass(frozen, get_all, module = "cobo_oauth")]
+pub(crate) struct TokenLease {
+    access_token: String,
+    serve_until: Py<PyAny>,
+}
+
+impl TokenLease {
+    pub(crate) fn from_core(py: Python<'_>, lease: cobo_oauth::TokenLease) -> PyResult<Self> {
+        Ok(TokenLease {
+            serve_until: utc_datetime(py, lease.serve_until)?,
+            access_token: lease.access_token.expose().to_owned(),
+        })
+    }
+
+    fn fields<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        PyTuple::new(
+            py,
+            [self.access_token.as_str().into_pyobject(py)?.into_any(), self.serve_until.bind(py).clone()],
+        )
+    }
+}
+
+#[pymethods]
+impl TokenLease {
+    #[new]
+    #[pyo3(signature = (*, access_token, serve_until))]
+    fn new(access_token: String, serve_until: &Bound<'_, PyAny>) -> PyResult<Self> {
+        Ok(TokenLease { serve_until: aware_datetime(serve_until, "serve_until")?, access_token })
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!("TokenLease(access_token='…', serve_until={})", self.serve_until.bind(py).repr()?))
     }
 
     fn __eq__(&self, py: Python<'_>, other: PyRef<'_, Self>) -> PyResult<bool> {

@@ -24,6 +24,7 @@ from cobo_oauth import (
     ServerError,
     StoredToken,
     StoreError,
+    TokenLease,
     TokenManager,
     TokenManagerConfig,
     TokenStore,
@@ -358,6 +359,26 @@ def test_the_refresh_tokens_expiry_is_tracked_and_honoured(
     manager.access_token(OTHER_ORG)
     counters = app.counters()
     assert (counters["refresh"], counters["get"]) == (0, 1)
+
+
+def test_a_lease_serves_until_the_refresh_margin_and_hides_its_token(
+    app: Mock, manager_for: Callable[..., TokenManager]
+) -> None:
+    manager = manager_for(refresh_margin_secs=600)
+    lease = manager.lease(ORG)
+    stored = manager.token(ORG)
+    assert isinstance(lease, TokenLease)
+    assert lease.access_token == stored.token.access_token
+    assert lease.serve_until == stored.token.expires_at - timedelta(seconds=600)
+    assert lease.serve_until.tzinfo is not None
+    assert lease == TokenLease(access_token=lease.access_token, serve_until=lease.serve_until)
+    assert repr(lease).startswith("TokenLease(access_token='…', serve_until=datetime.datetime(")
+    assert lease.access_token not in repr(lease) + str(lease)
+    # After invalidate the manager renews: a new lease, a new token.
+    manager.invalidate(ORG)
+    assert manager.lease(ORG).access_token != lease.access_token
+    with pytest.raises(InvalidArgumentError):
+        TokenLease(access_token="t", serve_until=datetime(2030, 1, 1))  # naive
 
 
 def test_the_file_store_persists_across_managers(

@@ -17,6 +17,7 @@ __all__ = [
     "ResponseVerifier",
     "SignedRequest",
     "StoredToken",
+    "TokenLease",
     "TokenManager",
     "TokenManagerConfig",
     "TokenStore",
@@ -134,6 +135,24 @@ class OrgToken:
         expires_at: datetime,
     ) -> OrgToken:
         """A token record (for tests and caches); ``expires_at`` must be timezone-aware."""
+
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class TokenLease:
+    """An access token and the instant until which a cache outside the manager may serve
+    it without asking again (the start of the refresh margin). ``repr()`` elides the token."""
+
+    @property
+    def access_token(self) -> str:
+        """Send as ``Authorization: Bearer <access_token>``."""
+    @property
+    def serve_until(self) -> datetime:
+        """An aware UTC datetime; after it, ask the manager again."""
+
+    def __new__(cls, *, access_token: str, serve_until: datetime) -> TokenLease:
+        """``serve_until`` must be timezone-aware."""
 
     def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
@@ -335,6 +354,10 @@ class TokenManager:
 
     def token(self, org_id: str) -> StoredToken:
         """The whole current token (renewing it first if needed)."""
+
+    def lease(self, org_id: str) -> TokenLease:
+        """The access token (renewed first if needed) and until when a cache of yours may
+        serve it without calling the manager. Drop it when you ``invalidate`` the org."""
 
     def refresh_token_expires_at(self, org_id: str) -> datetime | None:
         """When the org's refresh token expires, or None when no token is known. Loads

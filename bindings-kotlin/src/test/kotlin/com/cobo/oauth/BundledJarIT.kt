@@ -20,7 +20,7 @@ class BundledJarIT {
         JarFile(jar.toFile()).use { file ->
             val entry = file.getJarEntry("linux-x86-64/libcobo_oauth.so") ?: error("no linux-x86-64/libcobo_oauth.so in $jar")
             val bundled = file.getInputStream(entry).use { it.readBytes() }
-            assertArrayEquals(Files.readAllBytes(Repo.path("target/release/libcobo_oauth.so")), bundled)
+            assertArrayEquals(Files.readAllBytes(Repo.buildDir.resolve("native/linux-x86-64/libcobo_oauth.so")), bundled)
         }
     }
 

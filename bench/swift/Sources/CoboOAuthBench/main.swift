@@ -1,0 +1,212 @@
+// Swift: the cobo-oauth binding, measured as bench/kotlin measures Kotlin, so that
+// bench/report.py can set each figure against the Rust core's from the same run:
+// - signing: AppKey.signRequest;
+// - get_token round trips against the mock server (signed, response signature verified),
+//   with p50/p99 latency;
+// - TokenManager.accessToken on a fresh cached token.
+// Usage: CoboOAuthBench --mock PATH --json PATH   (bench/swift/run.sh runs it in the chroot)
+import CoboOAuth
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+let reps = 7
+let repNs: UInt64 = 300_000_000
+let warmupNs: UInt64 = 500_000_000
+let org = "bench-org"
+let path = "/v2/oauth/token"
+let query = "client_id=pvSwS8iFrfK0oZrB0ugG54XPDOLEv0Ij&org_id=e3986401-4aec-480a-973d-e775a4518413&grant_type=org_implicit"
+
+func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+struct Figure {
+    let id: String
+    let label: String
+    let rates: [Double]
+    var latenciesNs: [UInt64] = []
+
+    private func quantile(_ sorted: [Double], _ q: Double) -> Double {
+        let pos = q * Double(sorted.count - 1)
+        let lo = Int(pos.rounded(.down)), hi = Int(pos.rounded(.up))
+        return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - Double(lo))
+    }
+
+    private func percentileUs(_ q: Double) -> Double? {
+        if latenciesNs.isEmpty { return nil }
+        let sorted = latenciesNs.sorted()
+        return Double(sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))]) / 1e3
+    }
+
+    var json: [String: Any] {
+        let sorted = rates.sorted()
+        let median = quantile(sorted, 0.5)
+        var fields: [String: Any] = [
+            "id": id, "label": label, "unit": "ops/s", "reps": rates.count, "median": median,
+            "q1": quantile(sorted, 0.25), "q3": quantile(sorted, 0.75), "min": sorted.first!, "max": sorted.last!,
+            "ns_per_op": 1e9 / median,
+        ]
+        if let p50 = percentileUs(0.5), let p99 = percentileUs(0.99) {
+            fields["p50_us"] = p50
+            fields["p99_us"] = p99
+        }
+        return fields
+    }
+
+    func print() {
+        let sorted = rates.sorted()
+        var line = "  " + label.padding(toLength: 46, withPad: " ", startingAt: 0)
+        line += String(format: " %12.1f ops/s [%.1f–%.1f]", quantile(sorted, 0.5), quantile(sorted, 0.25), quantile(sorted, 0.75))
+        if let p50 = percentileUs(0.5), let p99 = percentileUs(0.99) {
+            line += String(format: "  p50 %.0f us  p99 %.0f us", p50, p99)
+        }
+        Swift.print(line)
+    }
+}
+
+/// Operations per second, back to back: a warm-up, then `reps` repetitions.
+func rate(_ id: String, _ label: String, _ op: () throws -> Void) rethrows -> Figure {
+    let warm = now() + warmupNs
+    while now() < warm { try op() }
+    var rates: [Double] = []
+    for _ in 0..<reps {
+        let start = now()
+        var calls = 0
+        while now() - start < repNs {
+            for _ in 0..<16 { try op() }
+            calls += 16
+        }
+        rates.append(Double(calls) * 1e9 / Double(now() - start))
+    }
+    return Figure(id: id, label: label, rates: rates)
+}
+
+/// Sequential calls per second, with every call's latency.
+func roundTrips(_ id: String, _ label: String, _ op: () throws -> Void) rethrows -> Figure {
+    func run(_ duration: UInt64) throws -> (Double, [UInt64]) {
+        var latencies: [UInt64] = []
+        let start = now()
+        while true {
+            let began = now()
+            if began - start >= duration { break }
+            try op()
+            latencies.append(now() - began)
+        }
+        return (Double(latencies.count) * 1e9 / Double(now() - start), latencies)
+    }
+    _ = try run(warmupNs)
+    var rates: [Double] = [], latencies: [UInt64] = []
+    for _ in 0..<reps {
+        let (r, l) = try run(repNs)
+        rates.append(r)
+        latencies += l
+    }
+    return Figure(id: id, label: label, rates: rates, latenciesNs: latencies)
+}
+
+/// One cobo-oauth-mock process; it exits when its stdin closes.
+final class MockServer {
+    let process = Process()
+    let stdin = Pipe()
+    let baseUrl: String, controlUrl: String, responsePublicKey: String
+
+    init(binary: String) throws {
+        let stdout = Pipe()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var line = Data()
+        while let byte = try stdout.fileHandleForReading.read(upToCount: 1), let b = byte.first, b != 10 {
+            line.append(b)
+        }
+        guard let info = try JSONSerialization.jsonObject(with: line) as? [String: Any],
+              let base = info["base_url"] as? String, let control = info["control_url"] as? String,
+              let key = info["response_public_key"] as? String
+        else { throw BenchError("the mock printed no JSON line") }
+        (baseUrl, controlUrl, responsePublicKey) = (base, control, key)
+    }
+
+    func register(clientId: String, apiKey: String) throws {
+        var request = URLRequest(url: URL(string: controlUrl + "/apps")!, timeoutInterval: 30)
+        request.httpMethod = "POST"
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.httpBody = try JSONSerialization.data(withJSONObject: ["client_id": clientId, "api_key": apiKey, "orgs": [org]])
+        final class Box: @unchecked Sendable { var status = 0 }
+        let box = Box(), done = DispatchSemaphore(value: 0)
+        URLSession.shared.dataTask(with: request) { _, response, _ in
+            box.status = (response as? HTTPURLResponse)?.statusCode ?? 0
+            done.signal()
+        }.resume()
+        done.wait()
+        guard box.status == 200 else { throw BenchError("registering \(clientId): HTTP \(box.status)") }
+    }
+
+    /// A client with a fresh key (above 1000 requests/s a key's nonces run ahead of the clock).
+    func client(_ clientId: String) throws -> OAuthClient {
+        let key = try AppKey.generate()
+        try register(clientId: clientId, apiKey: key.apiKey())
+        return try OAuthClient(key: key, config: ClientConfig(baseUrl: baseUrl, responsePublicKey: responsePublicKey))
+    }
+
+    func close() {
+        try? stdin.fileHandleForWriting.close()
+        process.waitUntilExit()
+    }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+func argument(_ name: String) -> String? {
+    let args = CommandLine.arguments
+    guard let i = args.firstIndex(of: name), i + 1 < args.count else { return nil }
+    return args[i + 1]
+}
+
+guard let mockBinary = argument("--mock"), let jsonOut = argument("--json") else {
+    print("usage: CoboOAuthBench --mock PATH --json PATH")
+    exit(2)
+}
+var figures: [Figure] = []
+func add(_ figure: Figure) {
+    figures.append(figure)
+    figure.print()
+}
+
+print("Swift \(swiftVersion()): cobo-oauth (Swift binding); median of \(reps) x \(repNs / 1_000_000) ms after \(warmupNs / 1_000_000) ms warm-up [quartiles]")
+let signingKey = try AppKey.generate() // signs only: its nonces run ahead of the clock
+add(rate("swift.sign.ours", "sign: AppKey.signRequest") {
+    _ = signingKey.signRequest(method: "GET", path: path, query: query, body: "")
+})
+let mock = try MockServer(binary: mockBinary)
+let client = try mock.client("swift-seq")
+let first = try client.getOrgToken(clientId: "swift-seq", orgId: org)
+precondition(first.tokenType == "Bearer")
+add(try roundTrips("swift.get_token.ours", "get_token round trip: OAuthClient") {
+    _ = try client.getOrgToken(clientId: "swift-seq", orgId: org)
+})
+let manager = try TokenManager(client: try mock.client("swift-manager"), clientId: "swift-manager", store: nil, config: nil)
+_ = try manager.accessToken(orgId: org)
+add(try rate("swift.access_token.ours", "TokenManager.accessToken (cached)") {
+    _ = try manager.accessToken(orgId: org)
+})
+mock.close()
+
+func swiftVersion() -> String {
+    #if compiler(>=6.0)
+    return "6"
+    #else
+    return "5"
+    #endif
+}
+
+let document: [String: Any] = [
+    "language": "swift", "runtime": "Swift \(swiftVersion()) (release build, Linux)",
+    "versions": ["cobo-oauth": "0.1.0"], "figures": figures.map(\.json),
+]
+try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])
+    .write(to: URL(fileURLWithPath: jsonOut))

@@ -1,0 +1,73 @@
+# Wires TokenLeaseCache (src/main/kotlin) into the generated TokenManager; run by
+# generate-bindings.sh, which checks the counts this prints to stderr.
+#
+# - accessToken and authorizationHeader serve the org's lease from the Kotlin cache and
+#   ask the core (lease) only when it ran out: a cached token costs no FFI call;
+# - invalidate drops the org's lease after the core's invalidate, whatever else the
+#   method takes (the org id must be its first argument);
+# - destroy forgets every lease.
+# Each public method becomes a hand-written override in front of the generated one,
+# which is renamed `uniffi<Name>` and made private; the docs and annotations above the
+# generated method stay with the public override.
+
+function call_args(signature,    args, names, name) {
+    args = substr(signature, index(signature, "(") + 1)
+    names = ""
+    while (match(args, /`[A-Za-z0-9_]+`:/)) {
+        name = substr(args, RSTART, RLENGTH - 1)
+        names = names (names == "" ? "" : ", ") name
+        args = substr(args, RSTART + RLENGTH)
+    }
+    return names
+}
+
+# Prints the override of `name` (with the generated method's annotation) and renames the
+# generated method behind it.
+function wrap(line, name, body,    private_name, annotation, header) {
+    private_name = "uniffi" toupper(substr(name, 1, 1)) substr(name, 2)
+    annotation = ""
+    if (match(line, /@Throws\([A-Za-z]+::class\)/)) annotation = substr(line, RSTART, RLENGTH) " "
+    sub(/^    (@Throws\([A-Za-z]+::class\) ?)?override fun `[A-Za-z]+`\(/, "", line)
+    header = line ~ /\{$/ ? line : line " {"   # a Unit method has an expression body
+    print "    " annotation "override fun `" name "`(" header " // generate-bindings.sh: the Kotlin lease cache"
+    print body
+    print "    }"
+    print "    private fun " private_name "(" line
+    wrapped[name]++
+}
+
+# The class runs to the next top-level declaration (generated code has unindented
+# braces inside it).
+/^(open |data |sealed |enum |internal |public |private )?(class|object|interface) / { in_manager = 0 }
+/^open class TokenManager ?: ?Disposable, AutoCloseable, TokenManagerInterface/ { in_manager = 1 }
+
+in_manager && $0 == "    private val callCounter = AtomicLong(1)" {
+    print
+    print "    private val uniffiLeases = TokenLeaseCache() // generate-bindings.sh"
+    fields++
+    next
+}
+in_manager && $0 == "    override fun destroy() {" {
+    print
+    print "        uniffiLeases.clear() // generate-bindings.sh"
+    destroys++
+    next
+}
+in_manager && /^    (@Throws\([A-Za-z]+::class\) ?)?override fun `accessToken`\(`orgId`: kotlin\.String\) ?: ?Secret ?\{$/ {
+    wrap($0, "accessToken", "        return uniffiLeases.accessToken(`orgId`, this)")
+    next
+}
+in_manager && /^    (@Throws\([A-Za-z]+::class\) ?)?override fun `authorizationHeader`\(`orgId`: kotlin\.String\) ?: ?Secret ?\{$/ {
+    wrap($0, "authorizationHeader", "        return Secret(\"Bearer \" + uniffiLeases.accessToken(`orgId`, this).value)")
+    next
+}
+in_manager && /^    (@Throws\([A-Za-z]+::class\) ?)?override fun `invalidate`\(`orgId`: kotlin\.String[,)]/ {
+    wrap($0, "invalidate", "        uniffiInvalidate(" call_args($0) ")\n        uniffiLeases.drop(`orgId`)")
+    next
+}
+{ print }
+
+END {
+    printf "fields=%d destroys=%d accessToken=%d authorizationHeader=%d invalidate=%d\n", \
+        fields, destroys, wrapped["accessToken"], wrapped["authorizationHeader"], wrapped["invalidate"] > "/dev/stderr"
+}
