@@ -167,6 +167,11 @@ pub(crate) struct ClientConfig {
     retry_base_delay_ms: u64,
     #[pyo3(get)]
     retry_max_delay_ms: u64,
+    #[pyo3(get)]
+    extra_ca_pem: Option<String>,
+    /// May carry proxy credentials: readable, never in `repr`.
+    #[pyo3(get)]
+    proxy_url: Option<String>,
 }
 
 impl Default for ClientConfig {
@@ -182,6 +187,8 @@ impl Default for ClientConfig {
             max_retries: d.max_retries,
             retry_base_delay_ms: d.retry_base_delay_ms,
             retry_max_delay_ms: d.retry_max_delay_ms,
+            extra_ca_pem: d.extra_ca_pem,
+            proxy_url: d.proxy_url.map(|url| url.expose().to_owned()),
         }
     }
 }
@@ -198,6 +205,8 @@ impl ClientConfig {
             max_retries: self.max_retries,
             retry_base_delay_ms: self.retry_base_delay_ms,
             retry_max_delay_ms: self.retry_max_delay_ms,
+            extra_ca_pem: self.extra_ca_pem.clone(),
+            proxy_url: self.proxy_url.clone().map(cobo_oauth::Secret::new),
         }
     }
 }
@@ -221,9 +230,12 @@ impl ClientConfig {
         max_retries = Int(2),
         retry_base_delay_ms = Int(200),
         retry_max_delay_ms = Int(2000),
+        extra_ca_pem = None,
+        proxy_url = None,
     ),
     text_signature = "(*, environment=None, base_url=None, response_public_key=None, connect_timeout_ms=5000, \
-                      timeout_ms=30000, user_agent=None, max_retries=2, retry_base_delay_ms=200, retry_max_delay_ms=2000)"
+                      timeout_ms=30000, user_agent=None, max_retries=2, retry_base_delay_ms=200, retry_max_delay_ms=2000, \
+                      extra_ca_pem=None, proxy_url=None)"
     )]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -236,6 +248,8 @@ impl ClientConfig {
         max_retries: Int,
         retry_base_delay_ms: Int,
         retry_max_delay_ms: Int,
+        extra_ca_pem: Option<String>,
+        proxy_url: Option<String>,
     ) -> PyResult<Self> {
         Ok(ClientConfig {
             environment: environment.map_or(Ok(cobo_oauth::Environment::Prod), environment_from_py)?,
@@ -247,6 +261,8 @@ impl ClientConfig {
             max_retries: in_range(max_retries, "max_retries", u64::from(u32::MAX))?,
             retry_base_delay_ms: in_range(retry_base_delay_ms, "retry_base_delay_ms", u64::MAX)?,
             retry_max_delay_ms: in_range(retry_max_delay_ms, "retry_max_delay_ms", u64::MAX)?,
+            extra_ca_pem,
+            proxy_url,
         })
     }
 
@@ -258,7 +274,8 @@ impl ClientConfig {
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         Ok(format!(
             "ClientConfig(environment=Environment.{}, base_url={}, response_public_key={}, connect_timeout_ms={}, \
-             timeout_ms={}, user_agent={}, max_retries={}, retry_base_delay_ms={}, retry_max_delay_ms={})",
+             timeout_ms={}, user_agent={}, max_retries={}, retry_base_delay_ms={}, retry_max_delay_ms={}, \
+             extra_ca_pem={}, proxy_url={})",
             environment_name(self.environment),
             optional_quoted(py, self.base_url.as_deref())?,
             optional_quoted(py, self.response_public_key.as_deref())?,
@@ -268,6 +285,9 @@ impl ClientConfig {
             self.max_retries,
             self.retry_base_delay_ms,
             self.retry_max_delay_ms,
+            // A PEM is long and public: its presence is what a reader needs.
+            if self.extra_ca_pem.is_some() { "'…'" } else { "None" },
+            if self.proxy_url.is_some() { "'…'" } else { "None" },
         ))
     }
 }
