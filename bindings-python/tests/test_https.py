@@ -100,8 +100,9 @@ def test_bad_server_certificates_are_refused(
     ["not a certificate", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"],
 )
 def test_unusable_ca_pem_is_refused_at_construction(pem: str, tls: Mock, app_key: AppKey) -> None:
-    with pytest.raises(InvalidArgumentError, match="^extra_ca_pem: "):
+    with pytest.raises(InvalidArgumentError) as raised:
         OAuthClient(app_key, tls.config_for(extra_ca_pem=pem))
+    assert raised.value.reason.startswith("extra_ca_pem: "), raised.value.reason
 
 
 def test_an_explicit_proxy_tunnels_without_clear_text(

@@ -61,9 +61,14 @@ fn extra_roots(pem: Option<&str>) -> Result<Vec<Certificate>, Error> {
     ders.iter()
         .enumerate()
         .map(|(i, der)| {
-            anchors
-                .add(der.clone())
-                .map_err(|e| invalid(format!("certificate {} is not a usable CA certificate ({e})", i + 1)))?;
+            anchors.add(der.clone()).map_err(|e| {
+                // rustls words every certificate error as the peer's; this one is ours.
+                let why = match e {
+                    rustls::Error::InvalidCertificate(problem) => format!("{problem:?}"),
+                    other => other.to_string(),
+                };
+                invalid(format!("certificate {} is not a usable CA certificate ({why})", i + 1))
+            })?;
             Certificate::from_der(der).map_err(|_| invalid(format!("certificate {} is not valid DER", i + 1)))
         })
         .collect()
