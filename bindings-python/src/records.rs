@@ -213,6 +213,11 @@ pub(crate) struct ClientConfig {
     retry_max_delay_ms: u64,
     #[pyo3(get)]
     total_timeout_ms: u64,
+    #[pyo3(get)]
+    extra_ca_pem: Option<String>,
+    /// May carry proxy credentials: readable, never in `repr`.
+    #[pyo3(get)]
+    proxy_url: Option<String>,
 }
 
 impl Default for ClientConfig {
@@ -229,6 +234,8 @@ impl Default for ClientConfig {
             retry_base_delay_ms: d.retry_base_delay_ms,
             retry_max_delay_ms: d.retry_max_delay_ms,
             total_timeout_ms: d.total_timeout_ms,
+            extra_ca_pem: d.extra_ca_pem,
+            proxy_url: d.proxy_url.map(|url| url.expose().to_owned()),
         }
     }
 }
@@ -246,6 +253,8 @@ impl ClientConfig {
             retry_base_delay_ms: self.retry_base_delay_ms,
             retry_max_delay_ms: self.retry_max_delay_ms,
             total_timeout_ms: self.total_timeout_ms,
+            extra_ca_pem: self.extra_ca_pem.clone(),
+            proxy_url: self.proxy_url.clone().map(cobo_oauth::Secret::new),
         }
     }
 }
@@ -270,10 +279,13 @@ impl ClientConfig {
         retry_base_delay_ms = Int(200),
         retry_max_delay_ms = Int(2000),
         total_timeout_ms = Int(60000),
+        extra_ca_pem = None,
+        proxy_url = None,
     ),
     text_signature = "(*, environment=None, base_url=None, response_public_key=None, connect_timeout_ms=5000, \
                       timeout_ms=30000, user_agent=None, max_retries=2, retry_base_delay_ms=200, retry_max_delay_ms=2000, \
-                      total_timeout_ms=60000)"
+                      total_timeout_ms=60000, \
+                      extra_ca_pem=None, proxy_url=None)"
     )]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -287,6 +299,8 @@ impl ClientConfig {
         retry_base_delay_ms: Int,
         retry_max_delay_ms: Int,
         total_timeout_ms: Int,
+        extra_ca_pem: Option<String>,
+        proxy_url: Option<String>,
     ) -> PyResult<Self> {
         Ok(ClientConfig {
             environment: environment.map_or(Ok(cobo_oauth::Environment::Prod), environment_from_py)?,
@@ -299,6 +313,8 @@ impl ClientConfig {
             retry_base_delay_ms: in_range(retry_base_delay_ms, "retry_base_delay_ms", u64::MAX)?,
             retry_max_delay_ms: in_range(retry_max_delay_ms, "retry_max_delay_ms", u64::MAX)?,
             total_timeout_ms: in_range(total_timeout_ms, "total_timeout_ms", u64::MAX)?,
+            extra_ca_pem,
+            proxy_url,
         })
     }
 
@@ -311,7 +327,7 @@ impl ClientConfig {
         Ok(format!(
             "ClientConfig(environment=Environment.{}, base_url={}, response_public_key={}, connect_timeout_ms={}, \
              timeout_ms={}, user_agent={}, max_retries={}, retry_base_delay_ms={}, retry_max_delay_ms={}, \
-             total_timeout_ms={})",
+             total_timeout_ms={}, extra_ca_pem={}, proxy_url={})",
             environment_name(self.environment),
             optional_quoted(py, self.base_url.as_deref())?,
             optional_quoted(py, self.response_public_key.as_deref())?,
@@ -322,6 +338,9 @@ impl ClientConfig {
             self.retry_base_delay_ms,
             self.retry_max_delay_ms,
             self.total_timeout_ms,
+            // A PEM is long and public: its presence is what a reader needs.
+            if self.extra_ca_pem.is_some() { "'…'" } else { "None" },
+            if self.proxy_url.is_some() { "'…'" } else { "None" },
         ))
     }
 }

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import contextlib
 import subprocess
 import urllib.request
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import IO, Any, Callable, Iterator
 
 import pytest
 
@@ -50,10 +51,14 @@ def load_json(relative: str) -> Any:
 class Mock:
     """A running cobo-oauth-mock and its control API (plain JSON over HTTP)."""
 
-    def __init__(self, base_url: str, control_url: str, response_public_key: str) -> None:
+    def __init__(
+        self, base_url: str, control_url: str, response_public_key: str, ca_pem: str | None = None
+    ) -> None:
         self.base_url = base_url
         self.control_url = control_url
         self.response_public_key = response_public_key
+        # With --tls: the throwaway CA that signed the server certificate.
+        self.ca_pem = ca_pem
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
@@ -92,20 +97,18 @@ class Mock:
         return ClientConfig(**settings)
 
 
-@pytest.fixture(scope="session")
-def mock_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mock]:
+@contextlib.contextmanager
+def started(args: list[str], log: IO[bytes]) -> Iterator[dict[str, Any]]:
+    """Runs `cobo-oauth-mock ARGS` (the mock, or `proxy`) and yields its start line."""
     if not MOCK_BINARY.is_file():
         pytest.fail(f"{MOCK_BINARY} is missing: build it with `cargo build --release -p cobo-oauth-mock`")
-    log = open(tmp_path_factory.mktemp("mock") / "mock.log", "wb")
-    process = subprocess.Popen(
-        [str(MOCK_BINARY)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log
-    )
+    process = subprocess.Popen([str(MOCK_BINARY), *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log)
     try:
         assert process.stdout is not None
-        ready = json.loads(process.stdout.readline())
-        yield Mock(ready["base_url"], ready["control_url"], ready["response_public_key"])
+        ready: dict[str, Any] = json.loads(process.stdout.readline())
+        yield ready
     finally:
-        # The mock exits when its stdin closes.
+        # It exits when its stdin closes.
         assert process.stdin is not None
         process.stdin.close()
         try:
@@ -113,7 +116,18 @@ def mock_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mock]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        log.close()
+
+
+@contextlib.contextmanager
+def running_mock(tmp_path_factory: pytest.TempPathFactory, *args: str) -> Iterator[Mock]:
+    with open(tmp_path_factory.mktemp("mock") / "mock.log", "wb") as log, started(list(args), log) as ready:
+        yield Mock(ready["base_url"], ready["control_url"], ready["response_public_key"], ready.get("ca_pem"))
+
+
+@pytest.fixture(scope="session")
+def mock_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mock]:
+    with running_mock(tmp_path_factory) as mock:
+        yield mock
 
 
 @pytest.fixture(scope="session")
@@ -145,3 +159,41 @@ def make_client(mock: Mock, app_key: AppKey) -> Callable[..., OAuthClient]:
 @pytest.fixture
 def client(make_client: Callable[..., OAuthClient]) -> OAuthClient:
     return make_client()
+
+
+class Proxy:
+    """A running `cobo-oauth-mock proxy`: an HTTP CONNECT proxy that records what it saw."""
+
+    # Its control API is reached directly, whatever proxy the environment names.
+    _direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    def __init__(self, proxy_url: str, control_url: str) -> None:
+        self.proxy_url = proxy_url
+        self.control_url = control_url
+
+    def seen(self) -> dict[str, Any]:
+        """`{"connect": [host:port...], "refused": n, "plaintext": ["METHOD host"...]}`."""
+        with self._direct.open(self.control_url + "/seen", timeout=10) as response:
+            seen: dict[str, Any] = json.load(response)
+            return seen
+
+
+@pytest.fixture
+def start_proxy(tmp_path: Path) -> Iterator[Callable[..., Proxy]]:
+    """Starts test proxies (`cobo-oauth-mock proxy ARGS`); all stop after the test."""
+    with contextlib.ExitStack() as stack:
+        log = stack.enter_context(open(tmp_path / "proxy.log", "wb"))
+
+        def start(*args: str) -> Proxy:
+            ready = stack.enter_context(started(["proxy", *args], log))
+            return Proxy(ready["proxy_url"], ready["control_url"])
+
+        yield start
+
+
+@pytest.fixture(scope="session")
+def tls_mock(tmp_path_factory: pytest.TempPathFactory, app_key: AppKey) -> Iterator[Mock]:
+    """A second mock serving /v2 over HTTPS (`--tls`), the test app registered."""
+    with running_mock(tmp_path_factory, "--tls") as mock:
+        mock.register(CLIENT_ID, app_key.api_key(), [ORG_ID])
+        yield mock

@@ -7,8 +7,10 @@
 # Swift runs in a Debian trixie chroot (see swift-toolchain.sh, which this calls). The
 # package, the .so and the shared test data are copied into the chroot for each run; the
 # repo is never bind-mounted. The mock server runs on the host (the chroot shares the
-# loopback network); its URLs and key reach the tests by environment. Everything this
-# script starts or mounts is stopped or unmounted on exit.
+# loopback network); its URLs and key reach the tests by environment. So do a second
+# mock serving HTTPS (--tls; its CA as PEM text, since the chroot does not share the
+# host's files) and the test CONNECT proxy. Everything this script starts or mounts is
+# stopped or unmounted on exit.
 # Needs root and the Debian mirror (first run only); no stdin.
 set -euo pipefail
 
@@ -20,7 +22,7 @@ die() { log "error: $*"; exit 1; }
 
 # --- cleanup: everything below registers what it must undo here --------------------
 tests_pid=""
-mock_pid=""
+mock_pids=()
 proc_mounted=""
 tmp="$(mktemp -d)"
 cleanup() {
@@ -28,10 +30,10 @@ cleanup() {
     kill -TERM -- "-$tests_pid" 2>/dev/null || true
     wait "$tests_pid" 2>/dev/null || true
   fi
-  if [[ -n "$mock_pid" ]]; then
-    kill "$mock_pid" 2>/dev/null || true
-    wait "$mock_pid" 2>/dev/null || true
-  fi
+  for pid in "${mock_pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
   if [[ -n "$proc_mounted" ]]; then
     umount "$proc_mounted" 2>/dev/null || umount -l "$proc_mounted"
   fi
@@ -76,31 +78,50 @@ if ! mountpoint -q "$root/proc"; then
   proc_mounted="$root/proc"
 fi
 
-# --- the mock server, on the host; it exits when its stdin closes -----------------
+# --- the mock servers and the proxy, on the host; they exit when their stdin closes --
+# One FIFO is every server's stdin: all of them see it close when this script exits.
 mkfifo "$tmp/mock-stdin"
-"$libdir/cobo-oauth-mock" <"$tmp/mock-stdin" >"$tmp/mock-stdout" 2>"$tmp/mock-stderr" &
-mock_pid=$!
-exec 7>"$tmp/mock-stdin"          # hold its stdin open until this script exits
-mock_info=""
-for _ in $(seq 1 300); do
-  if [[ "$(wc -l <"$tmp/mock-stdout")" -ge 1 ]]; then
-    mock_info="$(head -n 1 "$tmp/mock-stdout")"
-    break
-  fi
-  kill -0 "$mock_pid" 2>/dev/null || { cat "$tmp/mock-stderr" >&2; die "the mock server exited"; }
-  sleep 0.1
-done
-[[ -n "$mock_info" ]] || die "the mock server printed nothing in 30 s"
-
 json_field() {   # the string value of key $1 in the one-line JSON object $2
   local re="\"$1\"[[:space:]]*:[[:space:]]*\"([^\"]*)\""
   [[ $2 =~ $re ]] || die "no \"$1\" in the mock's line: $2"
   printf '%s' "${BASH_REMATCH[1]}"
 }
+start_mock() {   # start_mock NAME ARGS...: runs cobo-oauth-mock ARGS, sets $mock_info
+  local name="$1" pid
+  shift
+  "$libdir/cobo-oauth-mock" "$@" <"$tmp/mock-stdin" >"$tmp/$name-stdout" 2>"$tmp/$name-stderr" &
+  pid=$!
+  mock_pids+=("$pid")
+  [[ ${#mock_pids[@]} -gt 1 ]] || exec 7>"$tmp/mock-stdin"   # hold their stdin open until exit
+  mock_info=""
+  for _ in $(seq 1 300); do
+    if [[ "$(wc -l <"$tmp/$name-stdout")" -ge 1 ]]; then
+      mock_info="$(head -n 1 "$tmp/$name-stdout")"
+      return
+    fi
+    kill -0 "$pid" 2>/dev/null || { cat "$tmp/$name-stderr" >&2; die "cobo-oauth-mock $* exited"; }
+    sleep 0.1
+  done
+  die "cobo-oauth-mock $* printed nothing in 30 s"
+}
+
+start_mock mock
 base_url="$(json_field base_url "$mock_info")"
 control_url="$(json_field control_url "$mock_info")"
 response_key="$(json_field response_public_key "$mock_info")"
 log "mock server at $base_url (control $control_url)"
+
+start_mock tls-mock --tls
+tls_base_url="$(json_field base_url "$mock_info")"
+tls_control_url="$(json_field control_url "$mock_info")"
+tls_response_key="$(json_field response_public_key "$mock_info")"
+tls_ca_pem="$(cat "$(json_field ca_file "$mock_info")")"
+log "HTTPS mock server at $tls_base_url"
+
+start_mock proxy proxy
+proxy_url="$(json_field proxy_url "$mock_info")"
+proxy_control_url="$(json_field control_url "$mock_info")"
+log "CONNECT proxy at $proxy_url"
 
 # --- run the tests inside the chroot ----------------------------------------------
 # In its own session, so that an interrupted run can stop the whole process tree; the
@@ -110,6 +131,12 @@ setsid chroot "$root" /usr/bin/env -i -C "$work/swift" \
   COBO_MOCK_BASE_URL="$base_url" \
   COBO_MOCK_CONTROL_URL="$control_url" \
   COBO_MOCK_RESPONSE_PUBLIC_KEY="$response_key" \
+  COBO_TLS_MOCK_BASE_URL="$tls_base_url" \
+  COBO_TLS_MOCK_CONTROL_URL="$tls_control_url" \
+  COBO_TLS_MOCK_RESPONSE_PUBLIC_KEY="$tls_response_key" \
+  COBO_TLS_MOCK_CA_PEM="$tls_ca_pem" \
+  COBO_PROXY_URL="$proxy_url" \
+  COBO_PROXY_CONTROL_URL="$proxy_control_url" \
   COBO_TEST_VECTORS="$work/testdata/vectors" \
   COBO_TEST_FAULTS="$work/testdata/faults.json" \
   COBO_OAUTH_UDL="$work/testdata/cobo_oauth.udl" \
@@ -122,6 +149,6 @@ tests_pid=""
 
 if [[ $status -ne 0 ]]; then
   log "swift test failed ($status); the mock server's last log lines:"
-  tail -n 20 "$tmp/mock-stderr" >&2 || true
+  tail -n 20 "$tmp/mock-stderr" "$tmp/tls-mock-stderr" "$tmp/proxy-stderr" >&2 || true
 fi
 exit "$status"

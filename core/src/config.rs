@@ -4,6 +4,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::error::Error;
+use crate::secret::Secret;
 use crate::verify::ResponseVerifier;
 
 /// Cobo's environments, each with its base URL and response-signing key.
@@ -45,6 +46,11 @@ pub struct ClientConfig {
     pub retry_base_delay_ms: u64,
     pub retry_max_delay_ms: u64,
     pub total_timeout_ms: u64,
+    /// PEM text of CA certificates to trust besides the platform's roots.
+    pub extra_ca_pem: Option<String>,
+    /// An http:// or https:// proxy for https requests, credentials in its userinfo.
+    /// A `Secret` because of those credentials. Unset: the environment's proxy settings.
+    pub proxy_url: Option<Secret>,
 }
 
 impl Default for ClientConfig {
@@ -60,6 +66,8 @@ impl Default for ClientConfig {
             retry_base_delay_ms: 200,
             retry_max_delay_ms: 2_000,
             total_timeout_ms: 60_000,
+            extra_ca_pem: None,
+            proxy_url: None,
         }
     }
 }
@@ -82,6 +90,9 @@ pub(crate) struct Resolved {
     pub total_timeout: Duration,
     pub user_agent: String,
     pub retry: RetryPolicy,
+    /// Unchecked here: `http::build` parses and checks TLS and proxy settings.
+    pub extra_ca_pem: Option<String>,
+    pub proxy_url: Option<Secret>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -153,6 +164,8 @@ impl ClientConfig {
                 base_delay: Duration::from_millis(self.retry_base_delay_ms),
                 max_delay: Duration::from_millis(self.retry_max_delay_ms),
             },
+            extra_ca_pem: self.extra_ca_pem.clone(),
+            proxy_url: self.proxy_url.clone(),
         })
     }
 }

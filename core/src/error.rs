@@ -93,7 +93,8 @@ impl From<Error> for CoboOAuthError {
     }
 }
 
-/// An error and its sources on one line ("error sending request: connection refused").
+/// An error and its sources on one line ("error sending request: connection refused"),
+/// without the userinfo of any URL in it (a proxy's credentials).
 fn chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
@@ -105,5 +106,5 @@ fn chain(err: &dyn std::error::Error) -> String {
         }
         source = cause.source();
     }
-    text
+    crate::http::redact_userinfo(&text)
 }

@@ -185,8 +185,9 @@ class ClientConfig:
     """Where to send requests and how to check the answers. With ``base_url`` unset,
     ``environment`` picks Cobo's URL and response key; a custom ``base_url`` (a proxy, the
     mock server) needs ``response_public_key``. ``http://`` is refused unless the host is
-    loopback. Checked when an ``OAuthClient`` is made; an int out of range raises
-    ``InvalidArgumentError`` here."""
+    loopback. TLS trusts the platform's roots (bundled Mozilla roots where the platform
+    has none) plus ``extra_ca_pem``. Checked when an ``OAuthClient`` is made; an int out
+    of range raises ``InvalidArgumentError`` here."""
 
     @property
     def environment(self) -> Environment: ...
@@ -213,6 +214,17 @@ class ClientConfig:
     def total_timeout_ms(self) -> int:
         """Bounds a whole call, retries and their waits included (and a ``TokenManager``'s
         renewal, which may make two calls)."""
+    @property
+    def extra_ca_pem(self) -> str | None:
+        """PEM text of CA certificates to trust besides the platform's roots (one or more
+        ``BEGIN CERTIFICATE`` blocks). Unusable PEM raises ``InvalidArgumentError`` when an
+        ``OAuthClient`` is made."""
+    @property
+    def proxy_url(self) -> str | None:
+        """A proxy for https requests, ``http://`` or ``https://``, credentials in the URL
+        (``http://user:pass@proxy:3128``); ``repr`` elides it. ``None``: ``HTTPS_PROXY``,
+        ``ALL_PROXY`` and ``NO_PROXY`` from the environment. An ``http://`` loopback
+        ``base_url`` never goes through a proxy."""
 
     def __new__(
         cls,
@@ -227,6 +239,8 @@ class ClientConfig:
         retry_base_delay_ms: int = 200,
         retry_max_delay_ms: int = 2000,
         total_timeout_ms: int = 60000,
+        extra_ca_pem: str | None = None,
+        proxy_url: str | None = None,
     ) -> ClientConfig:
         """``environment=None`` means ``Environment.PROD``."""
 

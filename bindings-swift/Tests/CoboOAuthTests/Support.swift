@@ -54,6 +54,8 @@ struct MockServer {
     let baseURL: String
     let controlURL: String
     let responsePublicKey: String
+    /// The HTTPS mock's throwaway CA (PEM); nil for the plain-HTTP mock.
+    var caPem: String? = nil
 
     static func fromEnvironment() throws -> MockServer {
         MockServer(
@@ -61,6 +63,18 @@ struct MockServer {
             controlURL: try TestEnvironment.require("COBO_MOCK_CONTROL_URL"),
             responsePublicKey: try TestEnvironment.require("COBO_MOCK_RESPONSE_PUBLIC_KEY")
         )
+    }
+
+    /// The second mock, serving /v2 over HTTPS (its control API stays plain HTTP), reset.
+    static func tlsForTest() throws -> MockServer {
+        let mock = MockServer(
+            baseURL: try TestEnvironment.require("COBO_TLS_MOCK_BASE_URL"),
+            controlURL: try TestEnvironment.require("COBO_TLS_MOCK_CONTROL_URL"),
+            responsePublicKey: try TestEnvironment.require("COBO_TLS_MOCK_RESPONSE_PUBLIC_KEY"),
+            caPem: try TestEnvironment.require("COBO_TLS_MOCK_CA_PEM")
+        )
+        try mock.reset()
+        return mock
     }
 
     /// The mock with its faults and counters cleared, for one test.
@@ -73,12 +87,14 @@ struct MockServer {
     /// A client configuration pointed at the mock; retries are fast so tests stay quick.
     func config(
         connectTimeoutMs: UInt64 = 5000, timeoutMs: UInt64 = 30000, maxRetries: UInt32 = 2,
-        retryBaseDelayMs: UInt64 = 10, retryMaxDelayMs: UInt64 = 50, userAgent: String? = nil
+        retryBaseDelayMs: UInt64 = 10, retryMaxDelayMs: UInt64 = 50, userAgent: String? = nil,
+        trustCA: Bool = true, proxyUrl: Secret? = nil
     ) -> ClientConfig {
         ClientConfig(
             environment: .prod, baseUrl: baseURL, responsePublicKey: responsePublicKey,
             connectTimeoutMs: connectTimeoutMs, timeoutMs: timeoutMs, userAgent: userAgent,
-            maxRetries: maxRetries, retryBaseDelayMs: retryBaseDelayMs, retryMaxDelayMs: retryMaxDelayMs
+            maxRetries: maxRetries, retryBaseDelayMs: retryBaseDelayMs, retryMaxDelayMs: retryMaxDelayMs,
+            extraCaPem: trustCA ? caPem : nil, proxyUrl: proxyUrl
         )
     }
 
@@ -136,7 +152,7 @@ struct MockServer {
         return try JSONSerialization.jsonObject(with: data)
     }
 
-    private static func send(_ request: URLRequest) throws -> (Int, Data) {
+    fileprivate static func send(_ request: URLRequest) throws -> (Int, Data) {
         final class Box: @unchecked Sendable {
             var result: Result<(Int, Data), Error> = .failure(TestSetupError(description: "no answer"))
         }
@@ -215,4 +231,39 @@ func allRenderings(_ value: Any) -> [String] {
         }
     }
     return renderings
+}
+
+/// The test CONNECT proxy (`cobo-oauth-mock proxy`), started by scripts/test.sh on the host.
+struct ConnectProxy {
+    let proxyURL: String
+    let controlURL: String
+
+    static func fromEnvironment() throws -> ConnectProxy {
+        ConnectProxy(
+            proxyURL: try TestEnvironment.require("COBO_PROXY_URL"),
+            controlURL: try TestEnvironment.require("COBO_PROXY_CONTROL_URL")
+        )
+    }
+
+    /// `{"connect": [host:port…], "refused": n, "plaintext": ["METHOD host"…]}`.
+    func seen() throws -> [String: Any] {
+        try call("GET", "/seen")
+    }
+
+    func reset() throws {
+        _ = try call("POST", "/reset")
+    }
+
+    private func call(_ method: String, _ path: String) throws -> [String: Any] {
+        guard let url = URL(string: controlURL + path) else {
+            throw TestSetupError(description: "bad proxy control URL \(controlURL + path)")
+        }
+        var request = URLRequest(url: url, timeoutInterval: 30)
+        request.httpMethod = method
+        let (status, data) = try MockServer.send(request)
+        guard status == 200, let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw TestSetupError(description: "\(method) \(path): HTTP \(status)")
+        }
+        return object
+    }
 }

@@ -87,6 +87,8 @@ private let swiftReferences: [String: Any] = [
     "ClientConfig.retry_base_delay_ms": \ClientConfig.retryBaseDelayMs,
     "ClientConfig.retry_max_delay_ms": \ClientConfig.retryMaxDelayMs,
     "ClientConfig.total_timeout_ms": \ClientConfig.totalTimeoutMs,
+    "ClientConfig.extra_ca_pem": \ClientConfig.extraCaPem,
+    "ClientConfig.proxy_url": \ClientConfig.proxyUrl,
     // interface AppKey
     "AppKey.constructor(private_key_hex)": AppKey.init(privateKeyHex:),
     "AppKey.generate()": AppKey.generate,
@@ -131,7 +133,7 @@ final class UdlParityTests: XCTestCase {
     /// ClientConfig() and TokenManagerConfig() carry the UDL's defaults.
     func testConfigDefaultsMatchTheUdl() throws {
         let udl = try UdlSurface(text: String(contentsOfFile: try TestEnvironment.require("COBO_OAUTH_UDL"), encoding: .utf8))
-        let records: [(String, Any, Int)] = [("ClientConfig", ClientConfig(), 10), ("TokenManagerConfig", TokenManagerConfig(), 4)]
+        let records: [(String, Any, Int)] = [("ClientConfig", ClientConfig(), 12), ("TokenManagerConfig", TokenManagerConfig(), 4)]
         for (record, swiftValue, count) in records {
             let defaults = udl.defaults[record] ?? [:]
             XCTAssertEqual(defaults.count, count, record)

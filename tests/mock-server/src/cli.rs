@@ -2,18 +2,22 @@
 
 use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::{hex_array, normalize_api_key};
-use crate::{App, MockConfig, MockServer};
+use crate::{App, MockConfig, MockServer, TlsMode};
 
 const USAGE: &str = "\
 Usage: cobo-oauth-mock [FLAGS]
+       cobo-oauth-mock proxy [PROXY FLAGS]
 
 A local mock of Cobo WaaS 2.0's OAuth endpoints. Prints one JSON line
-{\"base_url\", \"control_url\", \"response_public_key\"} on stdout, logs requests to
-stderr, and exits when stdin closes (unless --ignore-stdin).
+{\"base_url\", \"control_url\", \"response_public_key\"} on stdout (with --tls also
+\"ca_file\" and \"ca_pem\", the CA to trust), logs requests to stderr, and exits when
+stdin closes (unless --ignore-stdin). With --tls, /v2 is HTTPS and the control API
+stays plain HTTP on the same port.
 
 Flags:
   --host IP                     address to bind (default 127.0.0.1)
@@ -26,8 +30,23 @@ Flags:
   --refresh-ttl SECS            lifetime of refresh tokens (default 2592000)
   --nonce-window-ms MS          accepted nonce distance from server time (default 60000)
   --response-seed HEX64         fixed seed of the response-signing key
+  --tls                         serve HTTPS: a certificate for localhost and 127.0.0.1
+                                signed by a throwaway CA made at start-up
+  --tls-wrong-host              HTTPS with a certificate for another host name
+  --tls-expired                 HTTPS with a certificate that expired in 2001
+  --tls-cert FILE --tls-key FILE [--tls-ca FILE]
+                                HTTPS with this PEM chain and key (clients trust
+                                --tls-ca, or the chain's file)
   --ignore-stdin                keep running after stdin closes (stop with SIGTERM)
   --help                        print this help
+
+Proxy: an HTTP CONNECT proxy for tests, tunnelling to loopback only. Prints one JSON
+line {\"proxy_url\", \"control_url\"}; GET <control_url>/seen returns
+{\"connect\": [targets], \"refused\": n, \"plaintext\": [\"METHOD host\"]}, POST
+<control_url>/reset clears it.
+  --host IP, --port PORT, --ignore-stdin   as above
+  --refuse STATUS               answer every CONNECT with STATUS (e.g. 403, 407)
+  --credentials USER:PASS       407 unless the CONNECT carries these Basic credentials
 ";
 
 #[derive(Deserialize)]
@@ -44,6 +63,10 @@ struct Ready {
     base_url: String,
     control_url: String,
     response_public_key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ca_file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ca_pem: Option<String>,
 }
 
 enum Command {
@@ -58,6 +81,9 @@ enum Command {
 /// returns the process exit code: 0 after stdin closes, 2 for bad flags, 1 if the
 /// server cannot start. Blocks while the server runs.
 pub fn run_cli(args: Vec<String>) -> i32 {
+    if args.first().map(String::as_str) == Some("proxy") {
+        return crate::proxy_cli::run(args.into_iter().skip(1).collect());
+    }
     let (config, ignore_stdin) = match parse_args(args) {
         Ok(Command::Help) => {
             print!("{USAGE}");
@@ -84,26 +110,35 @@ pub fn run_cli(args: Vec<String>) -> i32 {
         base_url: server.base_url(),
         control_url: server.control_url(),
         response_public_key: server.response_public_key(),
+        ca_file: server.ca_file().map(|f| f.display().to_string()),
+        ca_pem: server.ca_pem(),
     };
-    let line = serde_json::to_string(&ready).unwrap_or_default();
-    let mut stdout = io::stdout().lock();
-    if writeln!(stdout, "{line}")
-        .and_then(|_| stdout.flush())
-        .is_err()
-    {
+    if print_ready(&ready).is_err() {
         return 1;
     }
-    drop(stdout);
     eprintln!("cobo-oauth-mock: listening on {}", server.base_url());
+    wait_for_stdin(ignore_stdin);
+    server.shutdown();
+    0
+}
+
+/// The start line harnesses wait for: one JSON object on stdout.
+pub(crate) fn print_ready(ready: &impl Serialize) -> io::Result<()> {
+    let line = serde_json::to_string(ready).map_err(io::Error::other)?;
+    let mut stdout = io::stdout().lock();
+    writeln!(stdout, "{line}")?;
+    stdout.flush()
+}
+
+/// Blocks until stdin closes: a harness that dies closes it, so the server never
+/// outlives it. With `ignore_stdin`, blocks for ever (stop with a signal).
+pub(crate) fn wait_for_stdin(ignore_stdin: bool) {
     if ignore_stdin {
         loop {
             std::thread::park();
         }
     }
-    // A harness that dies closes our stdin, so the server never outlives it.
     let _ = io::copy(&mut io::stdin().lock(), &mut io::sink());
-    server.shutdown();
-    0
 }
 
 fn parse_args(args: Vec<String>) -> Result<Command, String> {
@@ -111,6 +146,8 @@ fn parse_args(args: Vec<String>) -> Result<Command, String> {
     let mut ignore_stdin = false;
     // Explicit TTL flags win over a fixture's, whatever their order.
     let (mut access_ttl, mut refresh_ttl) = (None, None);
+    let mut tls = None;
+    let (mut tls_cert, mut tls_key, mut tls_ca) = (None, None, None);
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -145,6 +182,14 @@ fn parse_args(args: Vec<String>) -> Result<Command, String> {
                     Some(hex_array(&v).ok_or("--response-seed needs 64 hex chars")?);
             }
             "--app" => config.apps.push(parse_app(&value()?)?),
+            "--tls" => {
+                tls.get_or_insert(TlsMode::Valid);
+            }
+            "--tls-wrong-host" => tls = Some(TlsMode::WrongHost),
+            "--tls-expired" => tls = Some(TlsMode::Expired),
+            "--tls-cert" => tls_cert = Some(PathBuf::from(value()?)),
+            "--tls-key" => tls_key = Some(PathBuf::from(value()?)),
+            "--tls-ca" => tls_ca = Some(PathBuf::from(value()?)),
             "--fixture" => {
                 let path = value()?;
                 let text =
@@ -164,6 +209,11 @@ fn parse_args(args: Vec<String>) -> Result<Command, String> {
     }
     config.access_ttl_secs = access_ttl.unwrap_or(config.access_ttl_secs);
     config.refresh_ttl_secs = refresh_ttl.unwrap_or(config.refresh_ttl_secs);
+    config.tls = match (tls_cert, tls_key, tls_ca) {
+        (None, None, None) => tls,
+        (Some(cert), Some(key), ca) => Some(TlsMode::Files { cert, key, ca }),
+        _ => return Err("--tls-cert and --tls-key go together (--tls-ca needs both)".into()),
+    };
     Ok(Command::Run {
         config,
         ignore_stdin,

@@ -8,16 +8,21 @@
 
 mod auth;
 mod cli;
+mod conn;
 mod control;
 mod crypto;
 mod error;
 mod faults;
 mod http;
 mod oauth;
+mod proxy;
+mod proxy_cli;
 mod server;
+mod tls;
 mod tokens;
 
 use std::io;
+use std::path::{Path, PathBuf};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -28,6 +33,8 @@ use serde::{Deserialize, Serialize};
 
 pub use cli::run_cli;
 pub use faults::{Fault, FaultTarget};
+pub use proxy::{ConnectProxy, ProxyConfig, ProxySeen};
+pub use tls::TlsMode;
 
 use crate::auth::NonceBook;
 use crate::crypto::{os_random32, ResponseSigner, Rng};
@@ -53,6 +60,9 @@ pub struct MockConfig {
     /// Seed of the response-signing key; `None` draws one from /dev/urandom.
     /// A fixed seed gives a fixed [`MockServer::response_public_key`].
     pub response_seed: Option<[u8; 32]>,
+    /// Serve `/v2` over HTTPS with this certificate; `None` (the default) is plain HTTP.
+    /// The control API stays plain HTTP on the same port either way.
+    pub tls: Option<TlsMode>,
 }
 
 impl Default for MockConfig {
@@ -65,6 +75,7 @@ impl Default for MockConfig {
             refresh_ttl_secs: 30 * 24 * 3600,
             nonce_window_ms: 60_000,
             response_seed: None,
+            tls: None,
         }
     }
 }
@@ -102,6 +113,8 @@ pub struct Counters {
 pub struct MockServer {
     state: Arc<State>,
     addr: SocketAddr,
+    /// The CA clients must trust (HTTPS only), and where it was written.
+    ca: Option<(String, PathBuf)>,
     accept_thread: Option<JoinHandle<()>>,
 }
 
@@ -118,6 +131,15 @@ impl MockServer {
             IpAddr::V4(ip) => format!("{ip}:{}", addr.port()),
             IpAddr::V6(ip) => format!("[{ip}]:{}", addr.port()),
         };
+        let (tls, ca) = match &config.tls {
+            None => (None, None),
+            Some(mode) => {
+                let tls = tls::Tls::new(mode)?;
+                let file = tls::write_ca_file(&tls.ca_pem, addr.port())?;
+                (Some(tls.config), Some((tls.ca_pem, file)))
+            }
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let mut registry = Registry::new(config.access_ttl_secs, config.refresh_ttl_secs);
         for app in config.apps {
             registry.register(app);
@@ -130,8 +152,9 @@ impl MockServer {
             faults: Mutex::new(FaultQueue::default()),
             counters: Mutex::new(Counters::default()),
             nonce_window_ms: config.nonce_window_ms,
-            base_url: format!("http://{authority}/v2"),
+            base_url: format!("{scheme}://{authority}/v2"),
             control_url: format!("http://{authority}/_mock"),
+            tls,
             log: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
             connections: Mutex::new(Default::default()),
@@ -143,6 +166,7 @@ impl MockServer {
         Ok(MockServer {
             state,
             addr,
+            ca,
             accept_thread: Some(accept_thread),
         })
     }
@@ -155,6 +179,16 @@ impl MockServer {
     /// The control API's URL, e.g. `http://127.0.0.1:PORT/_mock`.
     pub fn control_url(&self) -> String {
         self.state.control_url.clone()
+    }
+
+    /// The PEM of the CA that signed the server certificate, when serving HTTPS.
+    pub fn ca_pem(&self) -> Option<String> {
+        self.ca.as_ref().map(|(pem, _)| pem.clone())
+    }
+
+    /// The file holding [`MockServer::ca_pem`], removed when the server stops.
+    pub fn ca_file(&self) -> Option<&Path> {
+        self.ca.as_ref().map(|(_, file)| file.as_path())
     }
 
     /// The bound address.
@@ -213,6 +247,9 @@ impl MockServer {
         let Some(accept_thread) = self.accept_thread.take() else {
             return;
         };
+        if let Some(dir) = self.ca.as_ref().and_then(|(_, file)| file.parent()) {
+            let _ = std::fs::remove_dir_all(dir);
+        }
         server::close_connections(&self.state);
         // The accept loop notices the flag only when accept() returns: wake it.
         let wake = SocketAddr::new(url_host(self.addr.ip()), self.addr.port());

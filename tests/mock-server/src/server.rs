@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::auth::NonceBook;
+use crate::conn::Conn;
 use crate::crypto::{now_ms, ResponseSigner, Rng};
 use crate::faults::FaultQueue;
 use crate::http::{self, ReadError, Request, Response};
@@ -32,6 +33,8 @@ pub(crate) struct State {
     pub nonce_window_ms: u64,
     pub base_url: String,
     pub control_url: String,
+    /// The TLS configuration when the mock serves HTTPS.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
     pub log: AtomicBool,
     pub stopping: AtomicBool,
     /// Open connections, so that shutdown can close them too.
@@ -137,6 +140,9 @@ pub(crate) fn close_connections(state: &State) {
 fn serve_connection(state: &State, stream: TcpStream) {
     let _ = stream.set_read_timeout(Some(IDLE_TIMEOUT));
     let _ = stream.set_nodelay(true);
+    let Ok(stream) = Conn::accept(stream, state.tls.as_ref()) else {
+        return;
+    };
     let Ok(mut writer) = stream.try_clone() else {
         return;
     };
@@ -149,14 +155,14 @@ fn serve_connection(state: &State, stream: TcpStream) {
                 state.log(format_args!("malformed request -> 400 ({why})"));
                 let body = serde_json::json!({"error": "invalid_request", "error_description": format!("malformed HTTP request: {why}")});
                 let _ = state.signed_json(400, &body).write_to(&mut writer, false);
-                return linger_close(reader.into_inner());
+                return linger_close(reader.into_inner().into_tcp());
             }
             Err(ReadError::TooLarge) => {
                 state.log(format_args!("oversized request -> 413"));
                 let description = format!("the request body exceeds {} bytes", http::MAX_BODY);
                 let body = serde_json::json!({"error": "invalid_request", "error_description": description});
                 let _ = state.signed_json(413, &body).write_to(&mut writer, false);
-                return linger_close(reader.into_inner());
+                return linger_close(reader.into_inner().into_tcp());
             }
         };
         let keep_alive = request.keep_alive && !state.stopping.load(Ordering::SeqCst);

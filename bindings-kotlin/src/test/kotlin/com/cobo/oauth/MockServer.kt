@@ -17,10 +17,13 @@ class MockServer private constructor(private val process: Process, ready: JSONOb
     val baseUrl: String = ready.getString("base_url")
     val controlUrl: String = ready.getString("control_url")
     val responsePublicKey: String = ready.getString("response_public_key")
-    private val http = HttpClient.newHttpClient()
 
-    /** A client configuration that talks to this server and trusts its response key. */
-    fun config(): ClientConfig = ClientConfig(baseUrl = baseUrl, responsePublicKey = responsePublicKey)
+    /** With `--tls`: the PEM of the throwaway CA that signed the server certificate. */
+    val caPem: String? = ready.optString("ca_pem").ifEmpty { null }
+    private val http = HttpClient.newBuilder().proxy(HttpClient.Builder.NO_PROXY).build()
+
+    /** A client configuration that talks to this server and trusts its response key (and its CA). */
+    fun config(): ClientConfig = ClientConfig(baseUrl = baseUrl, responsePublicKey = responsePublicKey, extraCaPem = caPem)
 
     /** Registers an app with a fresh key and a unique client ID, installed in one org. */
     fun newApp(): TestApp {
@@ -74,20 +77,29 @@ class MockServer private constructor(private val process: Process, ready: JSONOb
     }
 
     companion object {
-        /** Starts the server and waits for its ready line; its request log goes to target/mock-server.log. */
-        fun start(): MockServer {
-            val binary = Repo.path("target/release/cobo-oauth-mock")
-            check(Files.isExecutable(binary)) { "$binary is missing: run make build" }
-            val log = Repo.buildDir.resolve("mock-server.log").toFile()
-            val process = ProcessBuilder(binary.toString())
-                .redirectError(ProcessBuilder.Redirect.appendTo(log))
-                .start()
-            val ready = process.inputStream.bufferedReader().readLine()
-                ?: error("the mock server exited before it was ready; see $log")
-            return MockServer(process, JSONObject(ready))
+        /**
+         * Starts the server with [args] (e.g. `--tls`) and waits for its ready line; its
+         * request log goes to target/mock-server.log.
+         */
+        fun start(vararg args: String): MockServer {
+            val (process, ready) = startMockBinary(*args)
+            return MockServer(process, ready)
         }
     }
 }
 
 /** A Portal App registered with the mock server. */
 class TestApp(val clientId: String, val key: AppKey, val orgId: String)
+
+/** Runs target/release/cobo-oauth-mock with [args]; returns the process and its start line. */
+internal fun startMockBinary(vararg args: String): Pair<Process, JSONObject> {
+    val binary = Repo.path("target/release/cobo-oauth-mock")
+    check(Files.isExecutable(binary)) { "$binary is missing: run make build" }
+    val log = Repo.buildDir.resolve("mock-server.log").toFile()
+    val process = ProcessBuilder(binary.toString(), *args)
+        .redirectError(ProcessBuilder.Redirect.appendTo(log))
+        .start()
+    val ready = process.inputStream.bufferedReader().readLine()
+        ?: error("cobo-oauth-mock ${args.joinToString(" ")} exited before it was ready; see $log")
+    return process to JSONObject(ready)
+}
