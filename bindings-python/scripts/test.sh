@@ -14,6 +14,7 @@ echo "== venv $VENV (fresh) with maturin, pytest, mypy"
 rm -rf "$VENV" "$WHEELS"
 "$PYTHON" -m venv "$VENV"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "maturin>=1.9.4,<2" pytest mypy </dev/null
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check httpx requests types-requests </dev/null  # the hooks' extras
 
 echo "== mock server"
 cargo build --release -p cobo-oauth-mock </dev/null
