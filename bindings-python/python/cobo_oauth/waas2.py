@@ -11,11 +11,15 @@ answer 500). Signing and response checks stay the SDK's own::
     api_client = org_api_client(Configuration(api_private_key=..., host=...), manager, org_id)
     wallets = WalletsApi(api_client).list_wallets(limit=10)
 
-cobo_waas2 is imported only when ``org_api_client`` is first called.
+The SDK's nonce is the wall-clock millisecond, and the manager's token requests are
+signed with the same app key: after a new token, the next SDK call waits for the next
+millisecond, so Cobo never sees one nonce twice. cobo_waas2 is imported only when
+``org_api_client`` is called.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from cobo_oauth._native import TokenManager
@@ -47,12 +51,26 @@ class _OrgToken:
 
     _cobo_manager: TokenManager
     _cobo_org_id: str
+    _cobo_last_header: str = ""
 
     def call_api(self, method: Any, url: Any, header_params: Any = None, *args: Any, **kwargs: Any) -> Any:
         headers = dict(header_params or {})
+        header = self._cobo_manager.authorization_header(self._cobo_org_id)
+        if header != self._cobo_last_header:
+            # A new token: the manager may have just asked Cobo for it, signed with this
+            # app's key and a millisecond nonce. The SDK's nonce is the wall-clock
+            # millisecond, and Cobo refuses a key's nonce twice: start in a later one.
+            _wait_for_the_next_millisecond()
+            self._cobo_last_header = header
         # Not part of CoboAuth's signed content, so the SDK's signature is unaffected.
-        headers["Authorization"] = self._cobo_manager.authorization_header(self._cobo_org_id)
+        headers["Authorization"] = header
         return super().call_api(method, url, headers, *args, **kwargs)  # type: ignore[misc]
 
     def __repr__(self) -> str:
         return f"OrgApiClient(org_id={self._cobo_org_id!r})"
+
+
+def _wait_for_the_next_millisecond() -> None:
+    now = time.time_ns() // 1_000_000
+    while time.time_ns() // 1_000_000 <= now:
+        time.sleep(0.0002)
