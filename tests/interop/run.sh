@@ -30,11 +30,17 @@ else
     echo "$wanted" > "$VENV/.interop-requirements"
 fi
 
-echo "== cobo_oauth wheel (maturin) for the cobo_waas2 adapter tests"
-WHEELS="$REPO/target/interop-wheels"
-rm -rf "$WHEELS"
-(cd bindings-python && "$VENV/bin/maturin" build --release --out "$WHEELS" </dev/null)
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps --no-index "$WHEELS"/cobo_oauth-*.whl </dev/null
+# The wheel `make test-python` built is reused when nothing it is built from is newer.
+WHEEL="$(ls "$REPO"/target/py-wheels/cobo_oauth-*.whl 2>/dev/null | head -n 1 || true)"
+if [ -z "$WHEEL" ] || [ -n "$(find bindings-python/src bindings-python/python bindings-python/Cargo.toml bindings-python/pyproject.toml core/src core/Cargo.toml core/build.rs Cargo.lock -newer "$WHEEL" -type f -print -quit)" ]; then
+    echo "== cobo_oauth wheel (maturin) for the cobo_waas2 adapter tests"
+    rm -rf "$REPO/target/interop-wheels"
+    (cd bindings-python && "$VENV/bin/maturin" build --release --out "$REPO/target/interop-wheels" </dev/null)
+    WHEEL="$(ls "$REPO"/target/interop-wheels/cobo_oauth-*.whl | head -n 1)"
+else
+    echo "== cobo_oauth wheel: reusing $WHEEL"
+fi
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps --no-index "$WHEEL" </dev/null
 
 export COBO_OAUTH_CLI="$REPO/target/release/cobo-oauth"
 export COBO_OAUTH_MOCK="$REPO/target/release/cobo-oauth-mock"
