@@ -109,7 +109,8 @@ fn refresh_rotates_and_spends_the_old_token() {
             refresh: 4,
             rejected: 2,
             faulted: 0,
-            issued: 3
+            issued: 3,
+            ..Counters::default()
         }
     );
 }
