@@ -16,6 +16,7 @@ rm -rf "$VENV" "$WHEELS"
 "$PYTHON" -m venv "$VENV"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "maturin>=1.9.4,<2" ziglang==0.15.2 \
     auditwheel==6.8.2 pytest mypy </dev/null
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check httpx requests types-requests </dev/null  # the hooks' extras
 
 echo "== mock server"
 cargo build --release -p cobo-oauth-mock </dev/null

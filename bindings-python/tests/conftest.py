@@ -81,6 +81,10 @@ class Mock:
     def reset(self) -> None:
         self._call("POST", "/reset", {})
 
+    def tamper(self, count: int = 1) -> None:
+        """The next `count` accepted protected (/v2/wallets) answers arrive tampered."""
+        self._call("POST", "/tamper", {"count": count})
+
     def set_ttls(self, **ttls: int) -> None:
         """`access_ttl_secs` / `refresh_ttl_secs` of tokens issued from now on."""
         self._call("POST", "/config", ttls)

@@ -276,7 +276,7 @@ fn header<'a>(headers: &'a HeaderMap, hyphenated: &str) -> Option<&'a str> {
 
 /// Statuses that proxies and load balancers answer on their own, unsigned: Cobo is
 /// out of reach for now (414 aside, which no retry fixes).
-fn unsigned_unavailable(status: u16) -> bool {
+pub(crate) fn unsigned_unavailable(status: u16) -> bool {
     matches!(status, 414 | 429 | 500 | 502 | 503 | 504 | 520..=524)
 }
 

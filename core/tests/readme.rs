@@ -34,3 +34,23 @@ fn root_quickstarts_match_the_tested_ones() {
         assert_eq!(Some(copy[0]), tested, "README.md's {lang} quickstart differs from {binding}'s");
     }
 }
+
+/// Each "Calling WaaS" snippet in the root README is a file that a test runs.
+#[test]
+fn calling_waas_snippets_are_the_tested_ones() {
+    let root = read("README.md");
+    let heading = "## Calling WaaS";
+    let start = root.find(heading).unwrap_or_else(|| panic!("no {heading:?}")) + heading.len();
+    let section = &root[start..];
+    let section = &section[..section.find("\n## ").unwrap_or(section.len())];
+    for (lang, file) in [
+        ("rust", "core/tests/snippets/calling_waas.rs"),
+        ("python", "bindings-python/tests/calling_waas.py"),
+        ("python", "tests/interop/waas2_snippet.py"),
+        ("kotlin", "bindings-kotlin/src/test/kotlin/com/cobo/oauth/quickstart/CallingWaas.kt"),
+        ("swift", "bindings-swift/Tests/CoboOAuthTests/CallingWaas.swift"),
+    ] {
+        let block = format!("```{lang}\n{}```", read(file));
+        assert!(section.contains(&block), "README.md's {heading} section must show {file} verbatim");
+    }
+}

@@ -85,6 +85,13 @@ def sdk_for(mock: Mock, private_key_hex: Optional[str] = None, *, response_publi
     rest is the SDK as shipped: `host` takes the mock's plain-http base URL as is
     (urllib3 sends http:// without TLS), `api_private_key` makes its LocalEd25519Signer.
     """
+    config = sdk_configuration(mock, private_key_hex, response_public_key=response_public_key, signer=signer)
+    return OAuthApi(ApiClient(config))
+
+
+def sdk_configuration(mock: Mock, private_key_hex: Optional[str] = None, *,
+                      response_public_key: Optional[str] = None, signer: Any = None) -> Configuration:
+    """The SDK's Configuration for the mock (see `sdk_for`)."""
     key = response_public_key or mock.response_public_key
 
     class MockConfiguration(Configuration):
@@ -92,8 +99,7 @@ def sdk_for(mock: Mock, private_key_hex: Optional[str] = None, *, response_publi
         def resp_pubkey(self) -> str:
             return key
 
-    config = MockConfiguration(api_private_key=private_key_hex, host=mock.base_url, signer=signer)
-    return OAuthApi(ApiClient(config))
+    return MockConfiguration(api_private_key=private_key_hex, host=mock.base_url, signer=signer)
 
 
 _last_sdk_call = [0.0]

@@ -113,6 +113,11 @@ struct MockServer {
         _ = try call("POST", "/faults", body: ["fault": fault, "count": count, "operation": operation])
     }
 
+    /// The next `count` accepted protected (`/v2/wallets…`) answers arrive tampered.
+    func tamper(count: Int = 1) throws {
+        _ = try call("POST", "/tamper", body: ["count": count])
+    }
+
     /// The access-token lifetime of tokens issued from now on (the mock's default: 43199).
     func setAccessTTL(_ seconds: Int) throws {
         _ = try call("POST", "/config", body: ["access_ttl_secs": seconds])

@@ -27,6 +27,13 @@ fn one() -> u32 {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct TamperRequest {
+    #[serde(default = "one")]
+    count: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ConfigRequest {
     access_ttl_secs: Option<u64>,
     refresh_ttl_secs: Option<u64>,
@@ -56,8 +63,14 @@ pub(crate) fn handle(state: &State, req: &Request) -> Outcome {
             (json!({"ok": true}), note)
         }),
         ("GET", "/_mock/counters") => Ok((json!(*lock(&state.counters)), String::new())),
+        ("POST", "/_mock/tamper") => parse::<TamperRequest>(req).map(|t| {
+            state.protected.tamper_next(t.count);
+            let note = format!("next {} protected response(s) tampered", t.count);
+            (json!({"ok": true}), note)
+        }),
         ("POST", "/_mock/reset") => {
             lock(&state.faults).clear();
+            state.protected.clear();
             *lock(&state.counters) = Default::default();
             Ok((json!({"ok": true}), "faults and counters cleared".into()))
         }
@@ -79,7 +92,7 @@ pub(crate) fn handle(state: &State, req: &Request) -> Outcome {
         (
             _,
             "/_mock/apps" | "/_mock/faults" | "/_mock/counters" | "/_mock/reset" | "/_mock/config"
-            | "/_mock/info",
+            | "/_mock/info" | "/_mock/tamper",
         ) => Err((405, format!("method {} is not allowed here", req.method))),
         (_, path) => Err((404, format!("no such control endpoint: {path}"))),
     };

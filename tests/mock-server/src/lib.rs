@@ -15,6 +15,7 @@ mod error;
 mod faults;
 mod http;
 mod oauth;
+mod protected;
 mod proxy;
 mod proxy_cli;
 mod server;
@@ -106,6 +107,12 @@ pub struct Counters {
     pub faulted: u64,
     /// Token pairs issued.
     pub issued: u64,
+    /// Calls to the protected endpoint (`/v2/wallets…`) that passed CoboAuth and the
+    /// Bearer token check.
+    pub protected_accepted: u64,
+    /// Calls to the protected endpoint refused (bad signature, replayed nonce, missing,
+    /// unknown, expired or revoked token).
+    pub protected_refused: u64,
 }
 
 /// A running mock server. Dropping it (or [`MockServer::shutdown`]) stops accepting and
@@ -151,6 +158,7 @@ impl MockServer {
             nonces: Mutex::new(NonceBook::default()),
             faults: Mutex::new(FaultQueue::default()),
             counters: Mutex::new(Counters::default()),
+            protected: Default::default(),
             nonce_window_ms: config.nonce_window_ms,
             base_url: format!("{scheme}://{authority}/v2"),
             control_url: format!("http://{authority}/_mock"),
@@ -220,6 +228,12 @@ impl MockServer {
         *lock(&self.state.counters)
     }
 
+    /// Makes the next `count` accepted protected responses arrive with a body other
+    /// than the one signed (for "a tampered response is rejected" tests).
+    pub fn tamper_next_protected(&self, count: u32) {
+        self.state.protected.tamper_next(count);
+    }
+
     /// TTLs of tokens issued from now on; tokens already issued keep theirs.
     pub fn set_token_ttls(&self, access_ttl_secs: u64, refresh_ttl_secs: u64) {
         let mut registry = lock(&self.state.registry);
@@ -227,9 +241,10 @@ impl MockServer {
         registry.refresh_ttl_secs = refresh_ttl_secs;
     }
 
-    /// Clears queued faults and counters (apps and tokens stay).
+    /// Clears queued faults, pending tampering and counters (apps and tokens stay).
     pub fn reset(&self) {
         lock(&self.state.faults).clear();
+        self.state.protected.clear();
         *lock(&self.state.counters) = Counters::default();
     }
 

@@ -16,7 +16,7 @@ use crate::crypto::{now_ms, ResponseSigner, Rng};
 use crate::faults::FaultQueue;
 use crate::http::{self, ReadError, Request, Response};
 use crate::tokens::Registry;
-use crate::{control, oauth, Counters};
+use crate::{control, oauth, protected, Counters};
 
 /// Longer than common client pool idle timeouts (reqwest: 90 s), so a client never
 /// reuses a connection the server is closing at that moment.
@@ -30,6 +30,7 @@ pub(crate) struct State {
     pub nonces: Mutex<NonceBook>,
     pub faults: Mutex<FaultQueue>,
     pub counters: Mutex<Counters>,
+    pub protected: protected::Protected,
     pub nonce_window_ms: u64,
     pub base_url: String,
     pub control_url: String,
@@ -250,6 +251,9 @@ fn route(state: &State, request: &Request) -> Outcome {
     }
     if path == oauth::TOKEN_PATH {
         return oauth::handle(state, request);
+    }
+    if protected::serves(path) {
+        return protected::handle(state, request);
     }
     if path == "/v2" || path.starts_with("/v2/") {
         state.count(|c| c.total += 1);

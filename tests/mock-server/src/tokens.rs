@@ -26,9 +26,26 @@ struct RefreshGrant {
     spent: bool,
 }
 
+/// Who an access token was issued to, and until when it is valid.
+struct AccessGrant {
+    client_id: String,
+    org_id: String,
+    expires_at_ms: u64,
+}
+
+/// Why a Bearer token is refused: Cobo answers each with a 500.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AccessRefusal {
+    Unknown,
+    Expired,
+    /// The token's app is gone, signs with another key, or the org uninstalled it.
+    Revoked,
+}
+
 pub(crate) struct Registry {
     apps: HashMap<String, App>,
     grants: HashMap<String, RefreshGrant>,
+    access: HashMap<String, AccessGrant>,
     pub access_ttl_secs: u64,
     pub refresh_ttl_secs: u64,
 }
@@ -38,6 +55,7 @@ impl Registry {
         Registry {
             apps: HashMap::new(),
             grants: HashMap::new(),
+            access: HashMap::new(),
             access_ttl_secs,
             refresh_ttl_secs,
         }
@@ -134,6 +152,14 @@ impl Registry {
     /// A fresh pair. TTLs are read now, so a TTL change affects tokens issued after it.
     fn issue(&mut self, client_id: &str, org_id: &str, rng: &Rng, now_ms: u64) -> TokenResponse {
         let token = self.unbound_token(rng);
+        self.access.insert(
+            token.access_token.clone(),
+            AccessGrant {
+                client_id: client_id.to_owned(),
+                org_id: org_id.to_owned(),
+                expires_at_ms: now_ms.saturating_add(self.access_ttl_secs.saturating_mul(1000)),
+            },
+        );
         let expires_at_ms = now_ms.saturating_add(self.refresh_ttl_secs.saturating_mul(1000));
         self.grants.insert(
             token.refresh_token.clone(),
@@ -145,6 +171,20 @@ impl Registry {
             },
         );
         token
+    }
+
+    /// The org a Bearer token acts for, if this registry issued it, it has not expired,
+    /// `api_key` signed the request for the token's app, and the org still has the app.
+    pub fn check_access(&self, access_token: &str, api_key: &str, now_ms: u64) -> Result<String, AccessRefusal> {
+        let grant = self.access.get(access_token).ok_or(AccessRefusal::Unknown)?;
+        if now_ms >= grant.expires_at_ms {
+            return Err(AccessRefusal::Expired);
+        }
+        let app = self.apps.get(&grant.client_id).ok_or(AccessRefusal::Revoked)?;
+        if app.api_key != api_key || !app.orgs.contains(&grant.org_id) {
+            return Err(AccessRefusal::Revoked);
+        }
+        Ok(grant.org_id.clone())
     }
 
     /// A well-formed token body that no grant backs: what faults show clients.
@@ -192,6 +232,18 @@ mod tests {
             .refresh("app", KEY, &second.refresh_token, &rng, 10_001)
             .unwrap_err();
         assert_eq!(expired.error_description, "the refresh token has expired");
+    }
+
+    #[test]
+    fn access_tokens_expire_and_die_with_the_install() {
+        let (mut r, rng) = registry();
+        let token = r.get("app", KEY, "org", &rng, 0).unwrap().access_token;
+        assert_eq!(r.check_access(&token, KEY, 99_999), Ok("org".to_owned()));
+        assert_eq!(r.check_access(&token, KEY, 100_000), Err(AccessRefusal::Expired));
+        assert_eq!(r.check_access("nope", KEY, 0), Err(AccessRefusal::Unknown));
+        assert_eq!(r.check_access(&token, &"00".repeat(32), 0), Err(AccessRefusal::Revoked));
+        r.register(App { client_id: "app".into(), api_key: KEY.into(), orgs: vec![] });
+        assert_eq!(r.check_access(&token, KEY, 0), Err(AccessRefusal::Revoked));
     }
 
     #[test]

@@ -41,7 +41,8 @@ fn register_apps_queue_faults_read_counters_reset() {
     let counters = control(&server, "GET", "/counters", "");
     assert_eq!(
         counters.json(),
-        json!({"total": 5, "get": 5, "refresh": 0, "rejected": 1, "faulted": 2, "issued": 2})
+        json!({"total": 5, "get": 5, "refresh": 0, "rejected": 1, "faulted": 2, "issued": 2,
+            "protected_accepted": 0, "protected_refused": 0})
     );
 
     assert_eq!(
@@ -128,4 +129,22 @@ fn bad_control_requests() {
             .is_none(),
         "the control API is unsigned"
     );
+}
+
+#[test]
+fn tamper_applies_to_the_next_protected_answers_until_reset() {
+    let (server, key) = start();
+    let token = get(&server, &key, ORG_ID).unwrap().json()["access_token"].as_str().unwrap().to_owned();
+    let wallets = |key: &AppKey| {
+        let req = Signed { method: "GET", path: "/v2/wallets", query: "", body: "", nonce: nonce() };
+        let auth = format!("Authorization: Bearer {token}\r\n");
+        Conn::open(server.local_addr()).send_raw(&signed_request(key, &req, &auth)).unwrap()
+    };
+    assert_eq!(control(&server, "POST", "/tamper", r#"{"count": 2}"#).status, 200);
+    assert!(!wallets(&key).signature_verifies(&server.response_public_key()));
+    assert_eq!(control(&server, "POST", "/reset", "").status, 200);
+    assert!(wallets(&key).signature_verifies(&server.response_public_key()), "reset cancels tampering");
+    assert_eq!(control(&server, "GET", "/tamper", "").status, 405);
+    let counters = control(&server, "GET", "/counters", "").json();
+    assert_eq!((counters["protected_accepted"].clone(), counters["protected_refused"].clone()), (json!(1), json!(0)));
 }

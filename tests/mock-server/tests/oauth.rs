@@ -109,7 +109,8 @@ fn refresh_rotates_and_spends_the_old_token() {
             refresh: 4,
             rejected: 2,
             faulted: 0,
-            issued: 3
+            issued: 3,
+            ..Counters::default()
         }
     );
 }
@@ -404,13 +405,13 @@ fn unknown_paths_and_methods() {
     let pk = server.response_public_key();
     let mut conn = Conn::open(server.local_addr());
     let resp = conn
-        .send_raw(b"GET /v2/wallets HTTP/1.1\r\nHost: x\r\n\r\n")
+        .send_raw(b"GET /v2/transactions HTTP/1.1\r\nHost: x\r\n\r\n")
         .unwrap();
     assert_refused(
         &resp,
         404,
         "not_found",
-        "no such endpoint: /v2/wallets",
+        "no such endpoint: /v2/transactions",
         &pk,
     );
     let resp = conn

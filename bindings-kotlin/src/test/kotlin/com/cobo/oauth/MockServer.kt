@@ -47,6 +47,11 @@ class MockServer private constructor(private val process: Process, ready: JSONOb
         post("/faults", JSONObject().put("fault", fault).put("count", count).put("operation", operation))
     }
 
+    /** The next [count] accepted protected (`/v2/wallets…`) answers arrive with a body other than the signed one. */
+    fun tamper(count: Int = 1) {
+        post("/tamper", JSONObject().put("count", count))
+    }
+
     /** `{"get", "refresh", "rejected", "total", …}` since start or the last [reset]. */
     fun counters(): JSONObject = send(HttpRequest.newBuilder(URI.create("$controlUrl/counters")).GET())
 
