@@ -498,3 +498,25 @@ impl std::fmt::Debug for TokenManager {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{AppKey, ClientConfig};
+
+    #[test]
+    fn arbitrary_org_ids_do_not_grow_the_map_without_bound() {
+        let key = Arc::new(AppKey::generate().unwrap());
+        let config = ClientConfig::for_base_url("http://127.0.0.1:9/v2", key.api_key());
+        let client = Arc::new(OAuthClient::new(key, config).unwrap());
+        let manager = TokenManager::new(client, "app".into(), None, None).unwrap();
+        let held = manager.org("held"); // in use: never dropped
+        lock(&held.state).unsaved = true;
+        for i in 0..MAX_ORGS + 500 {
+            drop(manager.org(&format!("org-{i}")));
+        }
+        let orgs = lock(manager.orgs.get());
+        assert!(orgs.len() <= MAX_ORGS, "{} orgs kept", orgs.len());
+        assert!(orgs.contains_key("held"));
+    }
+}

@@ -20,11 +20,6 @@ from cobo_oauth._request_auth import RequestAuth
 
 __all__ = ["CoboHttpxAuth"]
 
-# The manager's default refresh margin: a cached token is served to async callers
-# while more than this is left of it, without leaving the event loop.
-_ASYNC_CACHE_MARGIN_SECS = 300.0
-
-
 class CoboHttpxAuth(httpx.Auth, RequestAuth[httpx.Request]):
     """``httpx.Auth`` for WaaS calls. ``org_id`` is the organization to act for, or a
     callable that picks it from the request. ``verifier`` checks Cobo's response
@@ -32,9 +27,10 @@ class CoboHttpxAuth(httpx.Auth, RequestAuth[httpx.Request]):
     ``ResponseSignatureError`` from the client call.
 
     Sync clients call the manager directly (it releases the GIL). Async clients keep
-    the last token per org and use it while more than 5 minutes are left of it; only a
-    renewal runs the manager in a worker thread, so the event loop never blocks on the
-    network. After ``manager.invalidate(org)``, call ``forget(org)`` here too.
+    each org's ``TokenManager.lease`` and serve it until the instant the manager allows
+    (the start of its refresh margin); only then does the manager run, in a worker
+    thread, so the event loop never blocks on the network. After
+    ``manager.invalidate(org, token)``, call ``forget(org)`` here too.
 
     The whole request body is read before signing and the whole response before
     checking. httpx's own
@@ -75,10 +71,9 @@ class CoboHttpxAuth(httpx.Auth, RequestAuth[httpx.Request]):
         cached = self._tokens.get(org_id)
         if cached is not None and time.time() < cached[1]:
             return cached[0]
-        stored = await anyio.to_thread.run_sync(self._manager.token, org_id)
-        serve_until = stored.token.expires_at.timestamp() - _ASYNC_CACHE_MARGIN_SECS
-        self._tokens[org_id] = (stored.token.access_token, serve_until)
-        return stored.token.access_token
+        lease = await anyio.to_thread.run_sync(self._manager.lease, org_id)
+        self._tokens[org_id] = (lease.access_token, lease.serve_until.timestamp())
+        return lease.access_token
 
     def _sign(self, request: httpx.Request, token: str) -> httpx.Request:
         # raw_path is the path and query exactly as httpx writes them on the wire.
