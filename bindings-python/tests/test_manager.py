@@ -375,7 +375,7 @@ def test_a_lease_serves_until_the_refresh_margin_and_hides_its_token(
     assert repr(lease).startswith("TokenLease(access_token='…', serve_until=datetime.datetime(")
     assert lease.access_token not in repr(lease) + str(lease)
     # After invalidate the manager renews: a new lease, a new token.
-    manager.invalidate(ORG)
+    assert manager.invalidate(ORG, lease.access_token)
     assert manager.lease(ORG).access_token != lease.access_token
     with pytest.raises(InvalidArgumentError):
         TokenLease(access_token="t", serve_until=datetime(2030, 1, 1))  # naive
