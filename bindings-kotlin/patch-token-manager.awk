@@ -3,8 +3,8 @@
 #
 # - accessToken and authorizationHeader serve the org's lease from the Kotlin cache and
 #   ask the core (lease) only when it ran out: a cached token costs no FFI call;
-# - invalidate drops the org's lease after the core's invalidate, whatever else the
-#   method takes (the org id must be its first argument);
+# - invalidate drops the org's lease after the core's invalidate and returns what the
+#   core returned (the org id must be its first argument);
 # - destroy forgets every lease.
 # Each public method becomes a hand-written override in front of the generated one,
 # which is renamed `uniffi<Name>` and made private; the docs and annotations above the
@@ -62,7 +62,7 @@ in_manager && /^    (@Throws\([A-Za-z]+::class\) ?)?override fun `authorizationH
     next
 }
 in_manager && /^    (@Throws\([A-Za-z]+::class\) ?)?override fun `invalidate`\(`orgId`: kotlin\.String[,)]/ {
-    wrap($0, "invalidate", "        uniffiInvalidate(" call_args($0) ")\n        uniffiLeases.drop(`orgId`)")
+    wrap($0, "invalidate", "        val current = uniffiInvalidate(" call_args($0) ")\n        uniffiLeases.drop(`orgId`)\n        return current")
     next
 }
 { print }

@@ -44,7 +44,7 @@ class TokenLeaseCacheTest(private val mock: MockServer) {
             val first = manager.accessToken(org)
             assertEquals(first, manager.accessToken(org))
             mock.reset()
-            manager.invalidate(org)
+            assertTrue(manager.invalidate(org, first))
             val second = manager.accessToken(org)
             assertNotEquals(first, second)
             assertEquals(second, manager.accessToken(org))
