@@ -28,6 +28,11 @@ Flags:
                                  \"access_ttl_secs\"?, \"refresh_ttl_secs\"?}
   --access-ttl SECS             expires_in of access tokens (default 43199)
   --refresh-ttl SECS            lifetime of refresh tokens (default 2592000)
+  --strict-rotation             refresh-token reuse detection (as Auth0, Okta, Hydra):
+                                a spent refresh token presented again also revokes
+                                every access and refresh token of its family (the
+                                tokens descended from one Get Org Access Token);
+                                also POST /_mock/config {\"strict_rotation\": true}
   --nonce-window-ms MS          accepted nonce distance from server time (default 60000)
   --response-seed HEX64         fixed seed of the response-signing key
   --tls                         serve HTTPS: a certificate for localhost and 127.0.0.1
@@ -163,6 +168,7 @@ fn parse_args(args: Vec<String>) -> Result<Command, String> {
         match flag.as_str() {
             "--help" | "-h" => return Ok(Command::Help),
             "--ignore-stdin" => ignore_stdin = true,
+            "--strict-rotation" => config.strict_rotation = true,
             "--host" => {
                 let v = value()?;
                 config.host = if v == "localhost" {
@@ -289,9 +295,18 @@ mod tests {
             panic!("expected Run");
         };
         assert!(ignore_stdin);
+        assert!(!config.strict_rotation, "off unless asked for");
         assert_eq!(config.port, 8080);
         assert_eq!(config.access_ttl_secs, 5);
         assert_eq!(config.apps[0].orgs, ["org1", "org2"]);
+    }
+
+    #[test]
+    fn strict_rotation_flag() {
+        let Ok(Command::Run { config, .. }) = parse_args(args(&["--strict-rotation"])) else {
+            panic!("expected Run");
+        };
+        assert!(config.strict_rotation);
     }
 
     #[test]

@@ -37,6 +37,7 @@ struct TamperRequest {
 struct ConfigRequest {
     access_ttl_secs: Option<u64>,
     refresh_ttl_secs: Option<u64>,
+    strict_rotation: Option<bool>,
 }
 
 pub(crate) fn handle(state: &State, req: &Request) -> Outcome {
@@ -78,9 +79,12 @@ pub(crate) fn handle(state: &State, req: &Request) -> Outcome {
             let mut registry = lock(&state.registry);
             registry.access_ttl_secs = c.access_ttl_secs.unwrap_or(registry.access_ttl_secs);
             registry.refresh_ttl_secs = c.refresh_ttl_secs.unwrap_or(registry.refresh_ttl_secs);
+            registry.strict_rotation = c.strict_rotation.unwrap_or(registry.strict_rotation);
             let note = format!(
-                "ttls: access {} s, refresh {} s",
-                registry.access_ttl_secs, registry.refresh_ttl_secs
+                "ttls: access {} s, refresh {} s; strict rotation {}",
+                registry.access_ttl_secs,
+                registry.refresh_ttl_secs,
+                if registry.strict_rotation { "on" } else { "off" }
             );
             (json!({"ok": true}), note)
         }),

@@ -64,6 +64,10 @@ pub struct MockConfig {
     /// Serve `/v2` over HTTPS with this certificate; `None` (the default) is plain HTTP.
     /// The control API stays plain HTTP on the same port either way.
     pub tls: Option<TlsMode>,
+    /// Strict rotation (default false): a spent refresh token presented again also
+    /// revokes every access and refresh token of its family, as Auth0, Okta and Ory
+    /// Hydra do. Either way it is refused with 400 `invalid_grant`.
+    pub strict_rotation: bool,
 }
 
 impl Default for MockConfig {
@@ -77,6 +81,7 @@ impl Default for MockConfig {
             nonce_window_ms: 60_000,
             response_seed: None,
             tls: None,
+            strict_rotation: false,
         }
     }
 }
@@ -105,8 +110,14 @@ pub struct Counters {
     pub rejected: u64,
     /// Token requests answered by an injected fault (`delay` included).
     pub faulted: u64,
-    /// Token pairs issued.
+    /// Token pairs issued by either operation: the renewals clients made.
     pub issued: u64,
+    /// Refreshes refused because the refresh token was already spent, or (strict
+    /// rotation) its family revoked.
+    pub spent_refusals: u64,
+    /// Families revoked because one of their spent refresh tokens came back (strict
+    /// rotation only; a family counts once).
+    pub reuse_detections: u64,
     /// Calls to the protected endpoint (`/v2/wallets…`) that passed CoboAuth and the
     /// Bearer token check.
     pub protected_accepted: u64,
@@ -147,7 +158,8 @@ impl MockServer {
             }
         };
         let scheme = if tls.is_some() { "https" } else { "http" };
-        let mut registry = Registry::new(config.access_ttl_secs, config.refresh_ttl_secs);
+        let mut registry =
+            Registry::new(config.access_ttl_secs, config.refresh_ttl_secs, config.strict_rotation);
         for app in config.apps {
             registry.register(app);
         }
@@ -239,6 +251,12 @@ impl MockServer {
         let mut registry = lock(&self.state.registry);
         registry.access_ttl_secs = access_ttl_secs;
         registry.refresh_ttl_secs = refresh_ttl_secs;
+    }
+
+    /// Switches strict rotation on or off for refreshes from now on. Families revoked
+    /// while it was on stay revoked.
+    pub fn set_strict_rotation(&self, on: bool) {
+        lock(&self.state.registry).strict_rotation = on;
     }
 
     /// Clears queued faults, pending tampering and counters (apps and tokens stay).

@@ -9,7 +9,7 @@ use crate::error::OAuthError;
 use crate::faults::{self, Operation};
 use crate::http::Request;
 use crate::server::{lock, Outcome, Reply, State};
-use crate::tokens::TokenResponse;
+use crate::tokens::{Reuse, TokenResponse};
 
 pub(crate) const TOKEN_PATH: &str = "/v2/oauth/token";
 
@@ -111,13 +111,24 @@ fn process(
                     "grant_type must be refresh_token, not {grant_type}"
                 )));
             }
-            let token = lock(&state.registry).refresh(
+            let refreshed = lock(&state.registry).refresh(
                 client_id,
                 &api_key,
                 refresh_token,
                 &state.rng,
                 now_ms(),
-            )?;
+            );
+            let token = refreshed.map_err(|refusal| {
+                if let Some(reuse) = refusal.reuse {
+                    state.count(|c| {
+                        c.spent_refusals += 1;
+                        if reuse == Reuse::FamilyRevoked {
+                            c.reuse_detections += 1;
+                        }
+                    });
+                }
+                refusal.error
+            })?;
             Ok((201, token))
         }
     }

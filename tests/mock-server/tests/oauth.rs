@@ -110,6 +110,7 @@ fn refresh_rotates_and_spends_the_old_token() {
             rejected: 2,
             faulted: 0,
             issued: 3,
+            spent_refusals: 1,
             ..Counters::default()
         }
     );
