@@ -8,7 +8,7 @@ help: ## List the targets and what they do
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 build: ## Release build of the core library (.so), the cobo-oauth CLI and the mock server
-	$(CARGO) build --release -p cobo-oauth -p cobo-oauth-cli -p cobo-oauth-mock
+	$(CARGO) build --release -p cobo-oauth -p cobo-oauth-cli -p cobo-oauth-mock --features cobo-oauth/redis
 
 bindgen: ## Release build of the workspace's uniffi-bindgen (Kotlin and Swift generators)
 	$(CARGO) build --release -p uniffi-bindgen

@@ -2,6 +2,8 @@
 //! Keys and refresh tokens come from the environment or files, never from argv
 //! (argv is visible to every user of the machine through `ps`).
 
+mod worker;
+
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::process::ExitCode;
@@ -21,7 +23,13 @@ USAGE:
   cobo-oauth sign --method METHOD --path PATH [--query QUERY] [--body BODY | --body-file FILE] [--nonce N] [KEY]
   cobo-oauth verify-webhook --timestamp TS --signature HEX [--body-file FILE] [--env ENV | --response-key HEX]
   cobo-oauth mock [MOCK FLAGS]     run the mock Cobo server (see `cobo-oauth mock --help`)
-  cobo-oauth demo                  run the embedded mock and walk through get, refresh, rotation
+  cobo-oauth demo                  run the embedded mock and walk through get, refresh, rotation,
+                                   the token manager, and worker processes sharing one store
+  cobo-oauth worker --client-id ID --org-id ID --store file:PATH|redis:PREFIX
+                    [--threads N] [--seconds S] [--margin-secs M] [--lease-ttl-ms MS] [TARGET] [KEY]
+                                   one of several processes sharing a store: N threads call the
+                                   protected endpoint for S seconds; prints {\"calls\",\"refused\",\"errors\"}
+                                   (redis: the URL comes from $COBO_REDIS_URL)
 
 TARGET: --env dev|sandbox|prod (default: $COBO_ENV or prod)
         | --base-url URL --response-key HEX (a proxy or the mock server)
@@ -40,6 +48,7 @@ fn main() -> ExitCode {
         Some("verify-webhook") => verify_webhook(&args[1..]),
         Some("mock") => return ExitCode::from(exit_code(cobo_oauth_mock::run_cli(args[1..].to_vec()))),
         Some("demo") => demo(),
+        Some("worker") => worker::worker(&args[1..]),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             Ok(())
@@ -287,6 +296,64 @@ fn demo() -> Result<(), Failure> {
         "7. TokenManager: 16 threads asked for {org_id}'s token at once: {} request, {distinct} distinct token, {}",
         server.counters().total,
         redacted(&tokens[0])
+    );
+    server.shutdown();
+    workers_demo()
+}
+
+/// Worker processes (this binary, `worker`) sharing one token file against a mock that
+/// revokes a token family when a spent refresh token comes back.
+fn workers_demo() -> Result<(), Failure> {
+    use cobo_oauth_mock::{App, MockConfig, MockServer};
+    const WORKERS: usize = 4;
+    const SECONDS: u64 = 8;
+    const ACCESS_TTL: u64 = 3;
+    const MARGIN: u64 = 1;
+    let server = MockServer::start(MockConfig { access_ttl_secs: ACCESS_TTL, strict_rotation: true, ..MockConfig::default() })
+        .map_err(|e| Failure::Usage(format!("cannot start the mock server: {e}")))?;
+    let key = AppKey::generate()?;
+    let (client_id, org_id) = ("demo-portal-app", "demo-org");
+    server.register_app(App { client_id: client_id.into(), api_key: key.api_key(), orgs: vec![org_id.into()] });
+    let dir = std::env::temp_dir().join(format!("cobo-oauth-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| Failure::Usage(format!("cannot create {}: {e}", dir.display())))?;
+    let store = dir.join("tokens.json");
+    let exe = std::env::current_exe().map_err(|e| Failure::Usage(format!("cannot find this program: {e}")))?;
+    let spawn = |_| {
+        std::process::Command::new(&exe)
+            .args(["worker", "--client-id", client_id, "--org-id", org_id, "--threads", "4"])
+            .args(["--seconds", &SECONDS.to_string(), "--margin-secs", &MARGIN.to_string()])
+            .args(["--store", &format!("file:{}", store.display())])
+            .args(["--base-url", &server.base_url(), "--response-key", &server.response_public_key()])
+            .env("COBO_PRIVATE_KEY", key.private_key_hex().expose())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+    };
+    let workers = (0..WORKERS).map(spawn).collect::<Result<Vec<_>, _>>();
+    let workers = workers.map_err(|e| Failure::Usage(format!("cannot start a worker: {e}")))?;
+    let mut totals = [0u64; 3];
+    for worker in workers {
+        let output = worker.wait_with_output().map_err(|e| Failure::Usage(format!("a worker failed: {e}")))?;
+        let counts: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
+        for (total, name) in totals.iter_mut().zip(["calls", "refused", "errors"]) {
+            *total += counts[name].as_u64().unwrap_or(0);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let counters = server.counters();
+    println!(
+        "8. {WORKERS} worker processes x 4 threads shared one token file for {SECONDS} s (tokens live {ACCESS_TTL} s,"
+    );
+    println!(
+        "   renewed {MARGIN} s early): {} protected calls, {} refused, {} errors; {} token requests for {} expiry windows,",
+        totals[0],
+        totals[1],
+        totals[2],
+        counters.issued,
+        SECONDS.div_ceil(ACCESS_TTL - MARGIN) + 1
+    );
+    println!(
+        "   {} spent refresh tokens presented, {} token families revoked",
+        counters.spent_refusals, counters.reuse_detections
     );
     server.shutdown();
     Ok(())

@@ -1,8 +1,6 @@
 //! The two OAuth calls over one reqwest blocking client: signing, retries,
 //! response verification and parsing.
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
 use std::io::Read;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -315,7 +313,7 @@ fn backoff(policy: &RetryPolicy, attempt: u32) -> Duration {
         .base_delay
         .saturating_mul(1u32.checked_shl(attempt).unwrap_or(u32::MAX))
         .min(policy.max_delay);
-    let random = RandomState::new().build_hasher().finish();
+    let random = crate::random::u64();
     let ceiling_ms = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
     Duration::from_millis(random % ceiling_ms.saturating_add(1))
 }

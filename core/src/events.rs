@@ -71,6 +71,26 @@ pub(crate) fn store_failed(org_id: &str, operation: &str, err: &CoboOAuthError) 
     log::error!(target: TARGET, "token store failed org_id={org_id} operation={operation}: {err}");
 }
 
+pub(crate) fn single_process_store() {
+    log::info!(target: TARGET, "token store does not coordinate: renewals are coordinated within this process only");
+}
+
+pub(crate) fn adopted(org_id: &str) {
+    log::info!(target: TARGET, "adopted a token another process renewed org_id={org_id}");
+}
+
+pub(crate) fn save_conflict(org_id: &str) {
+    log::warn!(target: TARGET, "token store save conflict, another process saved first org_id={org_id}");
+}
+
+pub(crate) fn lease_lost(org_id: &str) {
+    log::warn!(target: TARGET, "renewal lease lost while renewing org_id={org_id}");
+}
+
+pub(crate) fn store_file_corrupt(path: &std::path::Path, aside: &std::path::Path) {
+    log::error!(target: TARGET, "token file {} is not a token file: moved to {}, starting empty", path.display(), aside.display());
+}
+
 pub(crate) fn backing_off(org_id: &str, failures: u32, left: Duration) {
     log::debug!(target: TARGET, "backing off org_id={org_id} failures={failures} retry_in_ms={}", left.as_millis());
 }

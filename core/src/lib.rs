@@ -13,6 +13,7 @@ mod http;
 mod keys;
 mod log_sink;
 mod manager;
+mod random;
 mod request_auth;
 mod retry_after;
 mod secret;
@@ -30,7 +31,10 @@ pub use manager::{TokenLease, TokenManager, TokenManagerConfig};
 pub use request_auth::{CoboAuth, VerifiedResponse};
 pub use secret::Secret;
 pub use signing::{canonical_content, content_digest, SignedRequest};
-pub use store::{file_token_store, memory_token_store, StoredToken, TokenStore};
+pub use store::{
+    coordinated_token_store, file_token_store, memory_token_store, redis_token_store, CoordinatedTokenStore, StoredToken,
+    TokenStore, VersionedToken,
+};
 pub use verify::{verify_webhook, verify_webhook_with_key, ResponseVerifier};
 
 /// The README's Rust quickstart, compiled by `cargo test`.

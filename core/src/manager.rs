@@ -10,16 +10,27 @@
 //! - after a failed renewal the org backs off (exponential, jittered, capped): until
 //!   then a still-valid token is served and an expired one gets the recorded error,
 //!   with no request.
+//!
+//! A renewal, across every process sharing the store (COORDINATION.md's protocol):
+//! take the org's lease in the store, re-reading while waiting for it; under the
+//! lease re-read again, and adopt a fresh token another process stored instead of
+//! renewing; else refresh with the stored (newest) refresh token while a heartbeat
+//! keeps the lease, and save with compare-and-set. A refused refresh re-reads before
+//! falling back to org_implicit. A store that does not coordinate is seen through
+//! `SingleProcess`: its lease is always granted, so the same steps coordinate this
+//! process only.
 
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Condvar, Mutex};
+use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::client::Deadline;
 use crate::events::{self, Operation};
 use crate::fork::ForkLocal;
-use crate::store::{memory_token_store, StoredToken, TokenStore};
+use crate::store::{memory_token_store, CoordinatedTokenStore, SingleProcess, StoredToken, TokenStore, VersionedToken};
 use crate::sync::lock;
 use crate::{CoboOAuthError, OAuthClient, Secret};
 
@@ -30,6 +41,7 @@ pub struct TokenManagerConfig {
     pub refresh_token_lifetime_secs: u64,
     pub backoff_initial_ms: u64,
     pub backoff_max_ms: u64,
+    pub lease_ttl_ms: u64,
 }
 
 impl Default for TokenManagerConfig {
@@ -39,6 +51,7 @@ impl Default for TokenManagerConfig {
             refresh_token_lifetime_secs: 30 * 24 * 3600,
             backoff_initial_ms: 1_000,
             backoff_max_ms: 60_000,
+            lease_ttl_ms: 10_000,
         }
     }
 }
@@ -46,6 +59,11 @@ impl Default for TokenManagerConfig {
 /// Past a century a lifetime is a mistake, and some languages' dates would overflow.
 const MAX_LIFETIME_SECS: u64 = 100 * 365 * 24 * 3600;
 const MAX_BACKOFF_MS: u64 = 3600 * 1000;
+/// A shorter lease could lapse between two heartbeats on a busy host.
+const MIN_LEASE_TTL_MS: u64 = 300;
+/// How often a process waiting for another's lease re-reads the store: from the first
+/// to the last pause, doubling, jittered.
+const LEASE_POLL: (Duration, Duration) = (Duration::from_millis(20), Duration::from_millis(320));
 /// Orgs whose state is kept; past this, idle ones are dropped (their tokens stay in
 /// the store), so arbitrary org ids cannot grow the map without bound.
 const MAX_ORGS: usize = 10_000;
@@ -65,6 +83,9 @@ impl TokenManagerConfig {
         if self.backoff_max_ms > MAX_BACKOFF_MS {
             return invalid("backoff_max_ms must be at most an hour");
         }
+        if !(MIN_LEASE_TTL_MS..=MAX_BACKOFF_MS).contains(&self.lease_ttl_ms) {
+            return invalid("lease_ttl_ms must be between 300 ms and an hour");
+        }
         Ok(())
     }
 }
@@ -80,7 +101,9 @@ pub struct TokenLease {
 pub struct TokenManager {
     client: Arc<OAuthClient>,
     client_id: String,
-    store: Arc<dyn TokenStore>,
+    store: Arc<dyn CoordinatedTokenStore>,
+    /// Whether the store coordinates processes (else its lease is a formality).
+    coordinated: bool,
     config: TokenManagerConfig,
     /// Per process: a forked child starts from the parent's cached tokens, without its
     /// renewals in flight or its locks.
@@ -98,6 +121,8 @@ struct Org {
 struct OrgState {
     /// `None` until the store was asked once.
     token: Option<Option<StoredToken>>,
+    /// The store's version of `token`, for the next compare-and-set save.
+    version: u64,
     /// A token the store failed to save: retried before the token is handed out.
     unsaved: bool,
     /// `invalidate` came before the store was asked: expire this token if loaded.
@@ -124,6 +149,7 @@ impl OrgState {
     fn inherited(&self) -> OrgState {
         OrgState {
             token: self.token.clone(),
+            version: self.version,
             unsaved: self.unsaved,
             invalidated: self.invalidated.clone(),
             failure: self.failure.clone(),
@@ -161,10 +187,19 @@ impl TokenManager {
         }
         let config = config.unwrap_or_default();
         config.check()?;
+        let store = store.unwrap_or_else(memory_token_store);
+        let (store, coordinated) = match store.coordinated() {
+            Some(coordinated) => (coordinated, true),
+            None => {
+                events::single_process_store();
+                (Arc::new(SingleProcess(store)) as Arc<dyn CoordinatedTokenStore>, false)
+            }
+        };
         Ok(TokenManager {
             client,
             client_id,
-            store: store.unwrap_or_else(memory_token_store),
+            store,
+            coordinated,
             config,
             orgs: ForkLocal::new(Mutex::default(), inherit_orgs),
         })
@@ -219,6 +254,7 @@ impl TokenManager {
         let current = state.token.clone().flatten();
         // Served if this renewal fails transiently: it has not expired yet.
         let valid = left.and(current.clone());
+        let unsaved = state.unsaved;
 
         let deadline = self.client.deadline();
         state.started += 1;
@@ -227,7 +263,7 @@ impl TokenManager {
         drop(state);
 
         let started = Instant::now();
-        let renewal = catch_unwind(AssertUnwindSafe(|| self.renew(&org_id, current, deadline)))
+        let renewal = catch_unwind(AssertUnwindSafe(|| self.renew(&org_id, current, unsaved, deadline)))
             .unwrap_or_else(|panic| Renewal::Failed(panicked("the renewal", panic)));
         let result = self.land(&org_id, flight, renewal, started);
         match (result, valid) {
@@ -281,58 +317,165 @@ impl TokenManager {
 
     fn load(&self, org_id: &str, state: &mut OrgState) -> Result<(), CoboOAuthError> {
         if state.token.is_none() {
-            let mut loaded = guarded(|| self.store.load(org_id.to_owned()))
-                .inspect_err(|err| events::store_failed(org_id, "load", err))?;
+            let VersionedToken { token: mut loaded, version } = self.load_versioned(org_id)?;
             if let (Some(stored), Some(refused)) = (&mut loaded, state.invalidated.take()) {
                 if stored.token.access_token == refused {
                     stored.token.expires_at = SystemTime::UNIX_EPOCH;
                 }
             }
             state.token = Some(loaded);
+            state.version = version;
         }
         Ok(())
     }
 
-    /// Hands out a cached token, saving it first if an earlier save failed.
+    fn load_versioned(&self, org_id: &str) -> Result<VersionedToken, CoboOAuthError> {
+        guarded(|| self.store.load_versioned(org_id.to_owned())).inspect_err(|err| events::store_failed(org_id, "load", err))
+    }
+
+    /// Hands out a cached token, saving it first if an earlier save failed. If another
+    /// process saved meanwhile, its record wins: the next call loads it.
     fn serve(&self, org_id: &str, state: &mut OrgState, current: StoredToken) -> Result<StoredToken, CoboOAuthError> {
         if state.unsaved {
-            guarded(|| self.store.save(org_id.to_owned(), current.clone()))
+            let saved = guarded(|| self.store.save_if_version(org_id.to_owned(), current.clone(), state.version))
                 .inspect_err(|err| events::store_failed(org_id, "save", err))?;
             state.unsaved = false;
+            if saved {
+                state.version += 1;
+            } else {
+                events::save_conflict(org_id);
+                state.token = None;
+            }
         }
         Ok(current)
+    }
+
+    /// Whether `record` holds a token another process renewed: fresh, and not the one
+    /// this process has (which may have been refused).
+    fn renewed_elsewhere(&self, record: &VersionedToken, cached: Option<&StoredToken>) -> Option<StoredToken> {
+        let stored = record.token.as_ref()?;
+        let fresh = stored.token.expires_at.duration_since(SystemTime::now()).is_ok_and(|left| left > self.margin());
+        let ours = cached.is_some_and(|cached| cached.token.access_token == stored.token.access_token);
+        (fresh && !ours).then(|| stored.clone())
     }
 
     fn margin(&self) -> Duration {
         Duration::from_secs(self.config.refresh_margin_secs)
     }
 
-    /// Refreshes with the known refresh token when it is still alive; when Cobo refuses
-    /// it (spent, expired, revoked, or an answer that is not a token) or there is none,
-    /// asks for a new grant once. Both calls share one deadline.
-    fn renew(&self, org_id: &str, current: Option<StoredToken>, deadline: Deadline) -> Renewal {
-        let usable = current.filter(|stored| stored.refresh_expires_at > SystemTime::now());
+    /// One renewal, as the module comment describes: every store write happens here,
+    /// under the org's lease.
+    fn renew(&self, org_id: &str, cached: Option<StoredToken>, unsaved: bool, deadline: Deadline) -> Renewal {
+        let (lease, record) = match self.take_lease(org_id, cached.as_ref(), deadline) {
+            Ok(Taken::Held(lease, record)) => (lease, record),
+            Ok(Taken::Adopted(token, version)) => return Renewal::Adopted(token, version),
+            Err(err) => return Renewal::Failed(err),
+        };
+        // The stored refresh token is the newest, unless this process failed to save
+        // its own.
+        let newest = if unsaved { cached } else { record.token.or(cached) };
+        match lease.kept_alive(|| self.exchange(org_id, newest, deadline)) {
+            Exchange::Issued(token, operation) => self.save(org_id, token, operation, record.version),
+            Exchange::Adopted(token, version) => Renewal::Adopted(token, version),
+            Exchange::Revoked(err) => {
+                // The tokens are dead either way; a failed delete must not hide why.
+                let _ = guarded(|| self.store.delete(org_id.to_owned()))
+                    .inspect_err(|err| events::store_failed(org_id, "delete", err));
+                Renewal::Revoked(err, record.version + 1)
+            }
+            Exchange::Failed(err) => Renewal::Failed(err),
+        }
+    }
+
+    /// Takes the org's lease, re-reading the store while another process holds it;
+    /// adopts a token renewed elsewhere, before or under the lease.
+    fn take_lease<'a>(&'a self, org_id: &'a str, cached: Option<&StoredToken>, deadline: Deadline) -> Result<Taken<'a>, CoboOAuthError> {
+        let owner = format!("{}-{:016x}", std::process::id(), crate::random::u64());
+        let ttl = self.config.lease_ttl_ms;
+        let mut pause = LEASE_POLL.0;
+        loop {
+            let acquired = guarded(|| self.store.acquire_lease(org_id.to_owned(), owner.clone(), ttl))
+                .inspect_err(|err| events::store_failed(org_id, "lease", err))?;
+            let lease = acquired.then(|| RenewalLease { manager: self, org_id, owner: owner.clone() });
+            let record = self.load_versioned(org_id)?;
+            if let Some(token) = self.renewed_elsewhere(&record, cached) {
+                events::adopted(org_id);
+                return Ok(Taken::Adopted(token, record.version));
+            }
+            if let Some(lease) = lease {
+                return Ok(Taken::Held(lease, record));
+            }
+            if Instant::now() + pause >= deadline {
+                return Err(CoboOAuthError::Timeout { reason: "another process held the renewal lease past the deadline".into() });
+            }
+            thread::sleep(pause / 2 + Duration::from_millis(crate::random::u64() % (pause.as_millis() as u64 / 2 + 1)));
+            pause = (pause * 2).min(LEASE_POLL.1);
+        }
+    }
+
+    /// Refreshes with the newest refresh token while it is alive. When Cobo refuses it
+    /// (spent, expired, revoked, or an answer that is not a token), re-reads: a
+    /// different stored token means another process rotated it, and is adopted;
+    /// otherwise, or with no refresh token, asks for a new grant once. Both calls share
+    /// one deadline.
+    fn exchange(&self, org_id: &str, newest: Option<StoredToken>, deadline: Deadline) -> Exchange {
+        let usable = newest.filter(|stored| stored.refresh_expires_at > SystemTime::now());
         if let Some(stored) = usable {
             events::renewal_started(org_id, Operation::Refresh);
-            let refreshed = self.client.refresh_org_token_by(self.client_id.clone(), stored.token.refresh_token, deadline);
+            let refreshed = self.client.refresh_org_token_by(self.client_id.clone(), stored.token.refresh_token.clone(), deadline);
             match refreshed {
-                Ok(token) => return Renewal::Issued(self.stored(token), Operation::Refresh),
-                Err(err) if transient(&err) => return Renewal::Failed(err),
-                Err(refused) => events::fallback(org_id, &refused),
+                Ok(token) => return Exchange::Issued(self.stored(token), Operation::Refresh),
+                Err(err) if transient(&err) => return Exchange::Failed(err),
+                Err(refused) => {
+                    if let Ok(record) = self.load_versioned(org_id) {
+                        let rotated = record.token.as_ref().filter(|now| {
+                            now.token.refresh_token != stored.token.refresh_token && now.token.expires_at > SystemTime::now()
+                        });
+                        if let Some(token) = rotated {
+                            events::adopted(org_id);
+                            return Exchange::Adopted(token.clone(), record.version);
+                        }
+                    }
+                    events::fallback(org_id, &refused);
+                }
             }
         }
         events::renewal_started(org_id, Operation::OrgImplicit);
         match self.client.get_org_token_by(self.client_id.clone(), org_id.to_owned(), deadline) {
-            Ok(token) => Renewal::Issued(self.stored(token), Operation::OrgImplicit),
+            Ok(token) => Exchange::Issued(self.stored(token), Operation::OrgImplicit),
             Err(CoboOAuthError::OAuth { status, error, error_description }) if revoked(status, &error) => {
-                Renewal::Revoked(CoboOAuthError::AuthorizationRequired {
+                Exchange::Revoked(CoboOAuthError::AuthorizationRequired {
                     org_id: org_id.to_owned(),
                     status,
                     error,
                     error_description,
                 })
             }
-            Err(err) => Renewal::Failed(err),
+            Err(err) => Exchange::Failed(err),
+        }
+    }
+
+    /// Saves a token Cobo issued, if the record is still the version read under the
+    /// lease. A conflict means the lease was lost and someone else saved: their token
+    /// wins while it is valid, so every process stays on one chain.
+    fn save(&self, org_id: &str, token: StoredToken, operation: Operation, version: u64) -> Renewal {
+        let issued = |version, saved| Renewal::Issued { token: token.clone(), operation, version, saved };
+        match guarded(|| self.store.save_if_version(org_id.to_owned(), token.clone(), version)) {
+            Ok(true) => issued(version + 1, Ok(())),
+            Ok(false) => {
+                events::save_conflict(org_id);
+                match self.load_versioned(org_id) {
+                    Ok(VersionedToken { token: Some(theirs), version }) if theirs.token.expires_at > SystemTime::now() => {
+                        Renewal::Adopted(theirs, version)
+                    }
+                    Ok(record) => issued(record.version, Err(CoboOAuthError::Store { reason: "the save lost a race".into() })),
+                    Err(err) => issued(version, Err(err)),
+                }
+            }
+            Err(err) => {
+                events::store_failed(org_id, "save", &err);
+                issued(version, Err(err))
+            }
         }
     }
 
@@ -347,21 +490,25 @@ impl TokenManager {
     ) -> Result<StoredToken, CoboOAuthError> {
         let mut state = lock(&flight.org.state);
         let result = match renewal {
-            Renewal::Issued(token, operation) => {
+            Renewal::Issued { token, operation, version, saved } => {
                 events::renewal_succeeded(org_id, operation, started.elapsed());
-                let saved = guarded(|| self.store.save(org_id.to_owned(), token.clone()))
-                    .inspect_err(|err| events::store_failed(org_id, "save", err));
                 state.unsaved = saved.is_err();
                 state.token = Some(Some(token.clone()));
+                state.version = version;
                 state.failure = None;
                 saved.map(|()| token)
             }
-            Renewal::Revoked(err) => {
-                state.token = Some(None);
+            Renewal::Adopted(token, version) => {
                 state.unsaved = false;
-                // The tokens are dead either way; a failed delete must not hide why.
-                let _ = guarded(|| self.store.delete(org_id.to_owned()))
-                    .inspect_err(|err| events::store_failed(org_id, "delete", err));
+                state.token = Some(Some(token.clone()));
+                state.version = version;
+                state.failure = None;
+                Ok(token)
+            }
+            Renewal::Revoked(err, version) => {
+                state.token = Some(None);
+                state.version = version;
+                state.unsaved = false;
                 Err(self.failed(org_id, &mut state, err, started))
             }
             Renewal::Failed(err) => Err(self.failed(org_id, &mut state, err, started)),
@@ -432,12 +579,76 @@ fn wait_for_renewal(org: &Org, mut state: std::sync::MutexGuard<'_, OrgState>) -
     }
 }
 
+/// How a renewal ended; the store has been written already.
 enum Renewal {
-    Issued(StoredToken, Operation),
-    /// Cobo refused every grant: the org's tokens are dead.
-    Revoked(CoboOAuthError),
+    /// Cobo issued a token; `saved` says whether the store has it, at `version`.
+    Issued { token: StoredToken, operation: Operation, version: u64, saved: Result<(), CoboOAuthError> },
+    /// Another process renewed: its stored token, at this version.
+    Adopted(StoredToken, u64),
+    /// Cobo refused every grant: the org's tokens are dead and deleted.
+    Revoked(CoboOAuthError, u64),
     /// The stored tokens stay as they are.
     Failed(CoboOAuthError),
+}
+
+/// What talking to Cobo under the lease gave.
+enum Exchange {
+    Issued(StoredToken, Operation),
+    Adopted(StoredToken, u64),
+    Revoked(CoboOAuthError),
+    Failed(CoboOAuthError),
+}
+
+enum Taken<'a> {
+    /// This process holds the lease; the record as read under it.
+    Held(RenewalLease<'a>, VersionedToken),
+    /// Another process renewed meanwhile.
+    Adopted(StoredToken, u64),
+}
+
+/// The org's lease in the store, released on drop.
+struct RenewalLease<'a> {
+    manager: &'a TokenManager,
+    org_id: &'a str,
+    owner: String,
+}
+
+impl RenewalLease<'_> {
+    /// Runs `work` while a heartbeat extends the lease every third of its TTL, so a
+    /// slow server cannot outlive it. If the heartbeat finds the lease lost, the
+    /// compare-and-set save still keeps the record from going backwards.
+    fn kept_alive<T>(&self, work: impl FnOnce() -> T) -> T {
+        let manager = self.manager;
+        if !manager.coordinated {
+            return work();
+        }
+        let every = Duration::from_millis(manager.config.lease_ttl_ms / 3);
+        let (done, stopped) = mpsc::channel::<()>();
+        thread::scope(|scope| {
+            let heartbeat = move || {
+                while stopped.recv_timeout(every) == Err(RecvTimeoutError::Timeout) {
+                    let extend = || manager.store.extend_lease(self.org_id.to_owned(), self.owner.clone(), manager.config.lease_ttl_ms);
+                    match guarded(extend) {
+                        Ok(true) => {}
+                        Ok(false) => return events::lease_lost(self.org_id),
+                        Err(err) => events::store_failed(self.org_id, "extend lease", &err),
+                    }
+                }
+            };
+            // Without a thread (the OS refused one) the lease's TTL still bounds it.
+            let _ = thread::Builder::new().name("cobo-oauth-lease".into()).spawn_scoped(scope, heartbeat);
+            let result = work();
+            drop(done);
+            result
+        })
+    }
+}
+
+impl Drop for RenewalLease<'_> {
+    fn drop(&mut self) {
+        let release = || self.manager.store.release_lease(self.org_id.to_owned(), self.owner.clone());
+        let _ = guarded(release).inspect_err(|err| events::store_failed(self.org_id, "release lease", err));
+    }
 }
 
 /// Failures that say nothing about the tokens: retrying later may succeed.
@@ -448,6 +659,7 @@ fn transient(err: &CoboOAuthError) -> bool {
             | CoboOAuthError::Timeout { .. }
             | CoboOAuthError::Unavailable { .. }
             | CoboOAuthError::Server { .. }
+            | CoboOAuthError::Store { .. }
     )
 }
 
@@ -456,8 +668,7 @@ fn transient(err: &CoboOAuthError) -> bool {
 fn backoff(config: &TokenManagerConfig, failures: u32) -> Duration {
     let doubled = config.backoff_initial_ms.saturating_mul(1u64.checked_shl(failures - 1).unwrap_or(u64::MAX));
     let ceiling = doubled.min(config.backoff_max_ms);
-    let random = std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), failures);
-    Duration::from_millis(ceiling / 2 + random % (ceiling / 2 + 1))
+    Duration::from_millis(ceiling / 2 + crate::random::u64() % (ceiling / 2 + 1))
 }
 
 /// Runs store code, turning a panic (a Rust store's `unwrap`, a Python store's
