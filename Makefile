@@ -19,10 +19,10 @@ demo: build ## Start the embedded mock, register a key, get, refresh, rotate; th
 test: test-rust test-python test-interop test-kotlin test-swift ## Run every test suite
 
 test-rust: ## Rust unit and integration tests (against the mock server)
-	$(CARGO) test --release -p cobo-oauth -p cobo-oauth-cli -p cobo-oauth-mock
+	bash tests/redis/with-redis.sh $(CARGO) test --release --no-fail-fast -p cobo-oauth -p cobo-oauth-cli -p cobo-oauth-mock --features cobo-oauth/redis
 
 test-python: ## Python: build the abi3 wheel, install it in a fresh venv, stubtest + pytest against the mock
-	bash bindings-python/scripts/test.sh
+	bash tests/redis/with-redis.sh bash bindings-python/scripts/test.sh
 
 test-interop: ## Interop with Cobo's official Python SDK (cobo-waas2, own venv): its requests vs the mock, signatures equal
 	bash tests/interop/run.sh

@@ -24,7 +24,9 @@ make --no-print-directory build bindgen </dev/null
 
 if [[ " $PARTS " == *" rust "* ]]; then
     echo "== Rust core (cargo bench)"
-    cargo bench -q -p cobo-oauth --bench throughput -- --mock "$MOCK" --json "$OUT/rust.json" </dev/null
+    # Next to a throwaway redis-server: the coordinated renewal's cost on Redis too.
+    bash tests/redis/with-redis.sh cargo bench -q -p cobo-oauth --features redis --bench throughput -- \
+        --mock "$MOCK" --json "$OUT/rust.json" </dev/null
 fi
 
 if [[ " $PARTS " == *" python "* ]]; then
@@ -37,9 +39,9 @@ if [[ " $PARTS " == *" python "* ]]; then
         "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQUIREMENTS" </dev/null
         echo "$wanted" > "$VENV/.bench-requirements"
     fi
-    echo "== Python: our wheel (maturin build --release) into $VENV"
+    echo "== Python: our wheel (maturin build --profile dist) into $VENV"
     rm -rf "$OUT/wheels"
-    (cd bindings-python && "$VENV/bin/maturin" build --quiet --release --out "$OUT/wheels" </dev/null)
+    (cd bindings-python && "$VENV/bin/maturin" build --quiet --profile dist --out "$OUT/wheels" </dev/null)
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-index --no-deps --force-reinstall \
         "$OUT"/wheels/cobo_oauth-*.whl </dev/null
     echo "== Python (cobo_oauth vs cobo-waas2)"

@@ -71,11 +71,14 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<records::SignedRequest>()?;
     m.add_class::<records::ClientConfig>()?;
     m.add_class::<manager::StoredToken>()?;
+    m.add_class::<manager::VersionedToken>()?;
     m.add_class::<manager::TokenManagerConfig>()?;
     m.add_class::<manager::TokenManager>()?;
     m.add_class::<store::TokenStore>()?;
     m.add_function(wrap_pyfunction!(store::memory_token_store, m)?)?;
     m.add_function(wrap_pyfunction!(store::file_token_store, m)?)?;
+    m.add_function(wrap_pyfunction!(store::redis_token_store, m)?)?;
+    m.add_function(wrap_pyfunction!(store::coordinated_token_store, m)?)?;
     m.add_function(wrap_pyfunction!(verify_webhook, m)?)?;
     m.add_function(wrap_pyfunction!(verify_webhook_with_key, m)?)?;
     m.add_function(wrap_pyfunction!(canonical_content, m)?)?;

@@ -67,6 +67,31 @@ impl StoredToken {
     }
 }
 
+/// A record as a coordinated store holds it: the token (None before the first save or
+/// after a delete) and a version, 0 before the first save and bumped by every change.
+#[pyclass(frozen, get_all, module = "cobo_oauth")]
+pub(crate) struct VersionedToken {
+    pub(crate) token: Option<Py<StoredToken>>,
+    pub(crate) version: u64,
+}
+
+#[pymethods]
+impl VersionedToken {
+    #[new]
+    #[pyo3(signature = (*, token, version))]
+    fn new(token: Option<Bound<'_, StoredToken>>, version: Int) -> PyResult<Self> {
+        Ok(VersionedToken { token: token.map(Bound::unbind), version: in_range(version, "version", u64::MAX)? })
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let token = match &self.token {
+            Some(token) => token.bind(py).repr()?.to_string(),
+            None => "None".to_owned(),
+        };
+        Ok(format!("VersionedToken(token={token}, version={})", self.version))
+    }
+}
+
 /// How a TokenManager decides a token needs renewing; the defaults are the UDL's.
 #[pyclass(frozen, eq, hash, get_all, module = "cobo_oauth")]
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -75,6 +100,7 @@ pub(crate) struct TokenManagerConfig {
     refresh_token_lifetime_secs: u64,
     backoff_initial_ms: u64,
     backoff_max_ms: u64,
+    lease_ttl_ms: u64,
 }
 
 impl TokenManagerConfig {
@@ -84,6 +110,7 @@ impl TokenManagerConfig {
             refresh_token_lifetime_secs: self.refresh_token_lifetime_secs,
             backoff_initial_ms: self.backoff_initial_ms,
             backoff_max_ms: self.backoff_max_ms,
+            lease_ttl_ms: self.lease_ttl_ms,
         }
     }
 }
@@ -98,29 +125,36 @@ impl TokenManagerConfig {
             refresh_token_lifetime_secs = Int(2_592_000),
             backoff_initial_ms = Int(1000),
             backoff_max_ms = Int(60_000),
+            lease_ttl_ms = Int(10_000),
         ),
         text_signature = "(*, refresh_margin_secs=300, refresh_token_lifetime_secs=2592000, backoff_initial_ms=1000, \
-                          backoff_max_ms=60000)"
+                          backoff_max_ms=60000, lease_ttl_ms=10000)"
     )]
     fn new(
         refresh_margin_secs: Int,
         refresh_token_lifetime_secs: Int,
         backoff_initial_ms: Int,
         backoff_max_ms: Int,
+        lease_ttl_ms: Int,
     ) -> PyResult<Self> {
         Ok(TokenManagerConfig {
             refresh_margin_secs: in_range(refresh_margin_secs, "refresh_margin_secs", u64::MAX)?,
             refresh_token_lifetime_secs: in_range(refresh_token_lifetime_secs, "refresh_token_lifetime_secs", u64::MAX)?,
             backoff_initial_ms: in_range(backoff_initial_ms, "backoff_initial_ms", u64::MAX)?,
             backoff_max_ms: in_range(backoff_max_ms, "backoff_max_ms", u64::MAX)?,
+            lease_ttl_ms: in_range(lease_ttl_ms, "lease_ttl_ms", u64::MAX)?,
         })
     }
 
     fn __repr__(&self) -> String {
         format!(
             "TokenManagerConfig(refresh_margin_secs={}, refresh_token_lifetime_secs={}, backoff_initial_ms={}, \
-             backoff_max_ms={})",
-            self.refresh_margin_secs, self.refresh_token_lifetime_secs, self.backoff_initial_ms, self.backoff_max_ms
+             backoff_max_ms={}, lease_ttl_ms={})",
+            self.refresh_margin_secs,
+            self.refresh_token_lifetime_secs,
+            self.backoff_initial_ms,
+            self.backoff_max_ms,
+            self.lease_ttl_ms
         )
     }
 }

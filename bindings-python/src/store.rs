@@ -1,6 +1,7 @@
-//! Token stores: the built-in ones (`memory_token_store`, `file_token_store`) as the
-//! `TokenStore` class, and any Python object with `load`/`save`/`delete` methods (the
-//! UDL's `[Trait, WithForeign]`) as a core `TokenStore`.
+//! Token stores: the built-in ones (`memory_token_store`, `file_token_store`,
+//! `redis_token_store`) as the `TokenStore` class, any Python object with
+//! `load`/`save`/`delete` methods (the UDL's `[Trait, WithForeign]`) as a core
+//! `TokenStore`, and one with the coordinated methods through `coordinated_token_store`.
 //!
 //! Locking: the core calls a store while it holds an org's lock, with the interpreter
 //! released (every `TokenManager` method detaches). A Python store re-attaches here; no
@@ -15,7 +16,8 @@ use pyo3::prelude::*;
 
 use crate::convert::type_name;
 use crate::errors::{invalid_argument, Error};
-use crate::manager::StoredToken;
+use crate::convert::Int;
+use crate::manager::{StoredToken, VersionedToken};
 use crate::records::quoted;
 
 /// A token store implemented in Rust; the `TokenManager` calls it directly.
@@ -66,20 +68,51 @@ pub(crate) fn file_token_store(py: Python<'_>, path: PathBuf) -> PyResult<TokenS
     Ok(TokenStore { inner: cobo_oauth::file_token_store(path).map_err(Error)?, description })
 }
 
+/// A TokenStore in Redis that every process and host of an app can share: `redis://`
+/// or `rediss://`, user and password from the URL, keys under `key_prefix`.
+#[pyfunction]
+#[pyo3(signature = (url, key_prefix, timeout_ms = Int(2000)))]
+pub(crate) fn redis_token_store(py: Python<'_>, url: String, key_prefix: String, timeout_ms: Int) -> PyResult<TokenStore> {
+    let timeout_ms = crate::records::in_range(timeout_ms, "timeout_ms", u64::MAX)?;
+    let description = format!("redis, key_prefix={}", quoted(py, &key_prefix)?);
+    let inner = cobo_oauth::redis_token_store(cobo_oauth::Secret::new(url), key_prefix, timeout_ms).map_err(Error)?;
+    Ok(TokenStore { inner, description })
+}
+
+/// A TokenStore over a Python object implementing the coordinated protocol
+/// (`load_versioned`, `save_if_version`, `delete`, `acquire_lease`, `extend_lease`,
+/// `release_lease`): the TokenManager renews each token once across every process.
+#[pyfunction]
+pub(crate) fn coordinated_token_store(store: &Bound<'_, PyAny>) -> PyResult<TokenStore> {
+    require_methods(store, COORDINATED_METHODS, "a coordinated store")?;
+    let description = format!("coordinated {}", type_name(store));
+    let inner = cobo_oauth::coordinated_token_store(Arc::new(PythonStore { object: store.clone().unbind() }));
+    Ok(TokenStore { inner, description })
+}
+
+const COORDINATED_METHODS: &[&str] =
+    &["load_versioned", "save_if_version", "delete", "acquire_lease", "extend_lease", "release_lease"];
+
+fn require_methods(store: &Bound<'_, PyAny>, methods: &[&str], what: &str) -> PyResult<()> {
+    for method in methods {
+        let callable = store.getattr(*method).map(|attr| attr.is_callable()).unwrap_or(false);
+        if !callable {
+            return Err(PyTypeError::new_err(format!(
+                "{what} needs methods {}; {} has no {method}()",
+                methods.join(", "),
+                type_name(store)
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// A built-in store as it is; any other object must have the three methods.
 pub(crate) fn store_from_py(store: &Bound<'_, PyAny>) -> PyResult<Arc<dyn cobo_oauth::TokenStore>> {
     if let Ok(builtin) = store.cast::<TokenStore>() {
         return Ok(Arc::clone(&builtin.get().inner));
     }
-    for method in ["load", "save", "delete"] {
-        let callable = store.getattr(method).map(|attr| attr.is_callable()).unwrap_or(false);
-        if !callable {
-            return Err(PyTypeError::new_err(format!(
-                "store must be a TokenStore or have load, save and delete methods; {} has no {method}()",
-                type_name(store)
-            )));
-        }
-    }
+    require_methods(store, &["load", "save", "delete"], "a store that is not a TokenStore")?;
     Ok(Arc::new(PythonStore { object: store.clone().unbind() }))
 }
 
@@ -126,5 +159,59 @@ impl cobo_oauth::TokenStore for PythonStore {
             self.object.bind(py).call_method1("delete", (org_id,)).map_err(|e| store_error(py, &e))?;
             Ok(())
         })
+    }
+}
+
+impl PythonStore {
+    /// Calls `method` with the interpreter attached; its result converted by `convert`.
+    fn call<T>(
+        &self,
+        method: &str,
+        args: impl for<'py> pyo3::call::PyCallArgs<'py>,
+        convert: impl FnOnce(&Bound<'_, PyAny>) -> Result<T, String>,
+    ) -> Result<T, CoboOAuthError> {
+        Python::attach(|py| {
+            let result = self.object.bind(py).call_method1(method, args).map_err(|e| store_error(py, &e))?;
+            convert(&result).map_err(|wrong| CoboOAuthError::Store { reason: format!("{method}() returned {wrong}") })
+        })
+    }
+}
+
+fn boolean(result: &Bound<'_, PyAny>) -> Result<bool, String> {
+    result.extract::<bool>().map_err(|_| format!("{}, not a bool", type_name(result)))
+}
+
+impl cobo_oauth::CoordinatedTokenStore for PythonStore {
+    fn load_versioned(&self, org_id: String) -> Result<cobo_oauth::VersionedToken, CoboOAuthError> {
+        self.call("load_versioned", (org_id,), |result| {
+            let wrong = || format!("{}, not a VersionedToken", type_name(result));
+            let record = result.cast::<VersionedToken>().map_err(|_| wrong())?.get();
+            let token = match &record.token {
+                Some(token) => Some(token.get().to_core(result.py()).map_err(|_| wrong())?),
+                None => None,
+            };
+            Ok(cobo_oauth::VersionedToken { token, version: record.version })
+        })
+    }
+
+    fn save_if_version(&self, org_id: String, token: cobo_oauth::StoredToken, expected_version: u64) -> Result<bool, CoboOAuthError> {
+        let token = Python::attach(|py| StoredToken::from_core(py, token).map_err(|e| store_error(py, &e)))?;
+        self.call("save_if_version", (org_id, token, expected_version), boolean)
+    }
+
+    fn delete(&self, org_id: String) -> Result<(), CoboOAuthError> {
+        self.call("delete", (org_id,), |_| Ok(()))
+    }
+
+    fn acquire_lease(&self, org_id: String, owner: String, ttl_ms: u64) -> Result<bool, CoboOAuthError> {
+        self.call("acquire_lease", (org_id, owner, ttl_ms), boolean)
+    }
+
+    fn extend_lease(&self, org_id: String, owner: String, ttl_ms: u64) -> Result<bool, CoboOAuthError> {
+        self.call("extend_lease", (org_id, owner, ttl_ms), boolean)
+    }
+
+    fn release_lease(&self, org_id: String, owner: String) -> Result<(), CoboOAuthError> {
+        self.call("release_lease", (org_id, owner), |_| Ok(()))
     }
 }

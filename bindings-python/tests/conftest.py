@@ -43,6 +43,10 @@ VARIANT_CLASSES: dict[str, type[cobo_oauth.CoboOAuthError]] = {
 }
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "soak: a long multi-process run; once per `make test`, on the newest Python")
+
+
 def load_json(relative: str) -> Any:
     with open(REPO / relative, encoding="utf-8") as file:
         return json.load(file)

@@ -12,8 +12,9 @@ Naming rules (UDL → Python):
 - `Secret` is `str`; `bytes` is `bytes` (or bytearray); `timestamp` an aware `datetime`;
   `T?` is `T | None`, and an `optional T? x = null` argument defaults to None;
 - `[Trait, WithForeign] interface TokenStore` is the class of the built-in stores; any
-  Python object with the same methods is accepted too, typed by `TokenStoreProtocol`
-  (the one export that is not in the UDL);
+  Python object with the same methods is accepted too, typed by `TokenStoreProtocol`;
+- `[Trait, WithForeign] interface CoordinatedTokenStore` has no class: Python stores
+  implement `CoordinatedTokenStoreProtocol` and go through `coordinated_token_store`;
 - the log sink (`LogSink`, `LogRecord`, `LogLevel`, `set_log_sink`) is not mirrored:
   Python gets the same records through the standard `logging` module.
 """
@@ -111,7 +112,9 @@ for name in LOGGING_ONLY_ELSEWHERE:
 UDL["cobo_oauth"].members = [m for m in UDL["cobo_oauth"].members if m.name not in LOGGING_ONLY_ELSEWHERE]
 BLOCKS = {kind: [b for b in UDL.values() if b.kind == kind] for kind in ("namespace", "enum", "dictionary", "interface")}
 ERRORS = [b for b in BLOCKS["interface"] if "Error" in b.attrs]
-OBJECTS = [b for b in BLOCKS["interface"] if "Error" not in b.attrs]
+# Implemented only in Python (no built-in instances): a protocol, not a class.
+PROTOCOL_ONLY = {"CoordinatedTokenStore"}
+OBJECTS = [b for b in BLOCKS["interface"] if "Error" not in b.attrs and b.name not in PROTOCOL_ONLY]
 
 
 def params(callable_: Any) -> list[str]:
@@ -242,8 +245,8 @@ def test_interface(interface: Block) -> None:
             assert params(method) == member.args, member.name
 
 
-# Python-only helpers: the typing.Protocol of a foreign (Python) TokenStore.
-PYTHON_ONLY = {"__version__", "TokenStoreProtocol"}
+# Python-only helpers: the typing.Protocols of stores written in Python.
+PYTHON_ONLY = {"__version__", "TokenStoreProtocol", "CoordinatedTokenStoreProtocol"}
 
 
 def test_every_export_is_in_the_udl() -> None:
@@ -253,8 +256,14 @@ def test_every_export_is_in_the_udl() -> None:
     assert set(cobo_oauth.__all__) - PYTHON_ONLY == udl_names
 
 
-def test_the_foreign_trait_has_a_protocol_with_the_same_methods() -> None:
+def test_the_foreign_traits_have_protocols_with_the_same_methods() -> None:
     protocol = cobo_oauth.TokenStoreProtocol
     for member in UDL["TokenStore"].members:
         assert params(getattr(protocol, member.name)) == member.args
     assert isinstance(cobo_oauth.memory_token_store(), protocol)
+    coordinated = cobo_oauth.CoordinatedTokenStoreProtocol
+    assert [m.name for m in UDL["CoordinatedTokenStore"].members] == [
+        name for name in vars(coordinated) if not name.startswith("_")
+    ]
+    for member in UDL["CoordinatedTokenStore"].members:
+        assert params(getattr(coordinated, member.name)) == member.args

@@ -337,6 +337,34 @@ fn main() {
     renewer.join().expect("renewer");
     figures.push(latency_figure("rust.access_token_fresh.ours", "access_token, fresh token (latency)", fresh_latency));
     figures.push(latency_figure("rust.access_token_renewing.ours", "access_token while a 2 s renewal runs", stale_latency));
+
+    // A renewal (invalidate, then access_token refreshes) per store: the memory store
+    // does not coordinate; the file and Redis stores take a lease, re-read, refresh and
+    // compare-and-set. Same mock, same app.
+    let renewals = |id: &'static str, label: &'static str, store: Arc<dyn cobo_oauth::TokenStore>| {
+        let app = format!("bench-renew-{id}");
+        let manager = TokenManager::new(Arc::new(mock.client(mock.app(&app))), app, Some(store), None).expect("token manager");
+        let token = std::sync::Mutex::new(manager.access_token(ORG.into()).expect("first token"));
+        round_trips(id, label, 1, || {
+            let mut token = token.lock().expect("token");
+            manager.invalidate(ORG.into(), token.clone()).expect("invalidate");
+            *token = manager.access_token(ORG.into()).expect("renewed");
+        })
+    };
+    figures.push(renewals("rust.renewal.memory", "renewal, memory store (uncoordinated reference)", cobo_oauth::memory_token_store()));
+    let file = std::env::temp_dir().join(format!("cobo-oauth-bench-{}.json", std::process::id()));
+    let file_store = cobo_oauth::file_token_store(file.display().to_string()).expect("file store");
+    figures.push(renewals("rust.renewal.file", "renewal, file store (flock lease, CAS)", file_store));
+    let redis_url = std::env::var("COBO_OAUTH_REDIS_URL").ok();
+    if let Some(url) = &redis_url {
+        let prefix = format!("bench-{}:", std::process::id());
+        let store = cobo_oauth::redis_token_store(cobo_oauth::Secret::new(url.clone()), prefix, 2000).expect("redis store");
+        figures.push(renewals("rust.renewal.redis", "renewal, Redis store (lease, Lua CAS)", store));
+    }
+    for leftover in [file.clone(), file.with_extension("json.lock")] {
+        let _ = std::fs::remove_file(leftover);
+    }
+    let _ = std::fs::remove_dir_all(file.with_extension("json.leases"));
     drop(mock);
 
     println!("Rust core, median of {REPS} x {} ms after {} ms warm-up [quartiles]", REP_TIME.as_millis(), WARMUP.as_millis());
@@ -356,6 +384,12 @@ fn main() {
         p99("rust.access_token_renewing.ours"),
         p99("rust.access_token_fresh.ours"),
     );
+    let renewal = |id: &str| median("rust.renewal.memory") / median(id);
+    print!("coordinated renewal / uncoordinated: file {:.2}x the time", renewal("rust.renewal.file"));
+    if redis_url.is_some() {
+        print!(", Redis {:.2}x the time", renewal("rust.renewal.redis"));
+    }
+    println!();
     if let Some(path) = json_out {
         let doc = serde_json::json!({
             "language": "rust",

@@ -16,11 +16,14 @@ from cobo_oauth._native import (
     TokenLease,
     TokenManagerConfig,
     TokenStore,
+    VersionedToken,
     __version__,
     canonical_content,
     content_digest,
+    coordinated_token_store,
     file_token_store,
     memory_token_store,
+    redis_token_store,
     verify_webhook,
     verify_webhook_with_key,
 )
@@ -39,13 +42,14 @@ from cobo_oauth.exceptions import (
     TransportError,
     UnavailableError,
 )
-from cobo_oauth.protocols import TokenStoreProtocol
+from cobo_oauth.protocols import CoordinatedTokenStoreProtocol, TokenStoreProtocol
 
 __all__ = [
     "AppKey",
     "AuthorizationRequiredError",
     "ClientConfig",
     "CoboOAuthError",
+    "CoordinatedTokenStoreProtocol",
     "Environment",
     "InvalidArgumentError",
     "InvalidKeyError",
@@ -65,13 +69,16 @@ __all__ = [
     "TokenManagerConfig",
     "TokenStore",
     "TokenStoreProtocol",
+    "VersionedToken",
     "TransportError",
     "UnavailableError",
     "__version__",
     "canonical_content",
     "content_digest",
+    "coordinated_token_store",
     "file_token_store",
     "memory_token_store",
+    "redis_token_store",
     "verify_webhook",
     "verify_webhook_with_key",
 ]

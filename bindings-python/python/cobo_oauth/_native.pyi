@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import final
 
 from cobo_oauth.environment import Environment
-from cobo_oauth.protocols import TokenStoreProtocol
+from cobo_oauth.protocols import CoordinatedTokenStoreProtocol, TokenStoreProtocol
 
 __all__ = [
     "__version__",
@@ -265,9 +265,24 @@ def memory_token_store() -> TokenStore:
     """A ``TokenStore`` in memory: the ``TokenManager``'s default. Tokens die with the process."""
 
 def file_token_store(path: str | os.PathLike[str]) -> TokenStore:
-    """A ``TokenStore`` in one JSON file (mode 0600), rewritten atomically (temp file +
-    rename) on every change. Does no I/O until first used. Raises
-    ``InvalidArgumentError`` for an empty path. One process per file."""
+    """A ``TokenStore`` in one JSON file (mode 0600) that the processes of one host can
+    share (gunicorn, uvicorn or Celery workers): renewals are coordinated with ``flock``
+    on sidecar lock files, so each token is renewed once. Written by exclusive temp file,
+    fsync and rename; a file that does not parse is moved aside. Local filesystems only.
+    Does no I/O until first used. Raises ``InvalidArgumentError`` for an empty path."""
+
+def redis_token_store(url: str, key_prefix: str, timeout_ms: int = 2000) -> TokenStore:
+    """A ``TokenStore`` in Redis that every process and host of an app can share:
+    ``redis://`` or ``rediss://`` (platform trust roots), user and password from the URL.
+    Keys start with ``key_prefix`` and expire with the refresh token; ``timeout_ms``
+    bounds connecting and each command. Connects on first use. Raises
+    ``InvalidArgumentError`` for a URL that is not Redis's (never quoting it)."""
+
+def coordinated_token_store(store: CoordinatedTokenStoreProtocol) -> TokenStore:
+    """A ``TokenStore`` over your own coordinated store (``CoordinatedTokenStoreProtocol``:
+    a database with a version column and a lease row, for example): the ``TokenManager``
+    renews each token once across every process sharing it. Raises ``TypeError`` when a
+    method is missing."""
 
 @final
 class TokenStore:
@@ -284,6 +299,17 @@ class TokenStore:
 
     def delete(self, org_id: str) -> None:
         """Forgets the org."""
+
+@final
+class VersionedToken:
+    """A record as a coordinated store holds it: the token (None before the first save
+    or after a delete) and a version, 0 before the first save and bumped by every change."""
+
+    @property
+    def token(self) -> StoredToken | None: ...
+    @property
+    def version(self) -> int: ...
+    def __new__(cls, *, token: StoredToken | None, version: int) -> VersionedToken: ...
 
 @final
 class StoredToken:
@@ -323,6 +349,11 @@ class TokenManagerConfig:
         served and an expired one gets the recorded error without a request."""
     @property
     def backoff_max_ms(self) -> int: ...
+    @property
+    def lease_ttl_ms(self) -> int:
+        """With a coordinated store: how long a renewal lease lasts unless its holder's
+        heartbeat extends it (every third of it). A holder that dies stops blocking other
+        processes after this long (the file store's lease ends at once)."""
 
     def __new__(
         cls,
@@ -331,6 +362,7 @@ class TokenManagerConfig:
         refresh_token_lifetime_secs: int = 2592000,
         backoff_initial_ms: int = 1000,
         backoff_max_ms: int = 60000,
+        lease_ttl_ms: int = 10000,
     ) -> TokenManagerConfig:
         """Out-of-range ints raise ``InvalidArgumentError``; so does an absurd combination
         (a lifetime over 100 years, a margin longer than it, a backoff over an hour) when

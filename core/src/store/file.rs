@@ -275,3 +275,101 @@ impl Drop for Locked {
         let _ = self.0.unlock();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::OrgToken;
+    use std::os::unix::fs::PermissionsExt;
+    use std::time::{Duration, SystemTime};
+
+    fn dir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("cobo-oauth-file-{:016x}", crate::random::u64()));
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn store(path: &Path) -> FileStore {
+        FileStore { path: path.to_owned(), canonical: OnceCell::new(), leases: ForkLocal::new(Mutex::default(), |_| Mutex::default()) }
+    }
+
+    fn token(access: &str) -> StoredToken {
+        let later = SystemTime::now() + Duration::from_secs(3600);
+        let token = OrgToken {
+            access_token: Secret::new(access),
+            token_type: "Bearer".into(),
+            scope: String::new(),
+            expires_in: 3600,
+            refresh_token: Secret::new(format!("refresh-{access}")),
+            expires_at: later,
+        };
+        StoredToken { token, refresh_expires_at: later }
+    }
+
+    #[test]
+    fn versions_only_move_forward() {
+        let dir = dir();
+        let store = store(&dir.join("tokens.json"));
+        assert_eq!(store.load_versioned("org".into()).unwrap(), VersionedToken { token: None, version: 0 });
+        assert!(store.save_if_version("org".into(), token("a"), 0).unwrap());
+        assert!(!store.save_if_version("org".into(), token("stale"), 0).unwrap(), "a stale writer loses");
+        store.delete("org".into()).unwrap();
+        assert_eq!(store.load_versioned("org".into()).unwrap(), VersionedToken { token: None, version: 2 });
+        assert!(store.save_if_version("org".into(), token("b"), 2).unwrap());
+        let stored = store.load_versioned("org".into()).unwrap().token.unwrap();
+        assert_eq!(stored.token.access_token, Secret::new("b"));
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_corrupt_file_is_moved_aside_and_never_quoted() {
+        let dir = dir();
+        let path = dir.join("tokens.json");
+        fs::write(&path, r#"{"org": {"access_token": "QUOTE-ME-NOT", "version": "x"}}"#).unwrap();
+        let store = store(&path);
+        assert_eq!(store.load_versioned("org".into()).unwrap().token, None);
+        let aside: Vec<_> = fs::read_dir(&dir).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().contains(".corrupt-")).collect();
+        assert_eq!(aside.len(), 1);
+        assert!(store.save_if_version("org".into(), token("a"), 0).unwrap());
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn the_file_is_0600_whatever_it_was_before() {
+        let dir = dir();
+        let path = dir.join("tokens.json");
+        fs::write(&path, "{}").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(store(&path).save_if_version("org".into(), token("a"), 0).unwrap());
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_lock_file_that_is_a_link_is_not_followed() {
+        let dir = dir();
+        let path = dir.join("tokens.json");
+        let elsewhere = dir.join("elsewhere");
+        std::os::unix::fs::symlink(&elsewhere, dir.join("tokens.json.lock")).unwrap();
+        let err = store(&path).save_if_version("org".into(), token("a"), 0).unwrap_err();
+        assert!(matches!(err, CoboOAuthError::Store { .. }), "{err:?}");
+        assert!(!elsewhere.exists(), "the link was followed");
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_lease_is_exclusive_until_released_and_lost_when_its_file_goes() {
+        let dir = dir();
+        let store = store(&dir.join("tokens.json"));
+        assert!(store.acquire_lease("org".into(), "a".into(), 1000).unwrap());
+        assert!(!store.acquire_lease("org".into(), "b".into(), 1000).unwrap());
+        assert!(store.acquire_lease("other-org".into(), "b".into(), 1000).unwrap(), "orgs do not share leases");
+        assert!(store.extend_lease("org".into(), "a".into(), 1000).unwrap());
+        assert!(!store.extend_lease("org".into(), "b".into(), 1000).unwrap());
+        store.release_lease("org".into(), "a".into()).unwrap();
+        assert!(store.acquire_lease("org".into(), "b".into(), 1000).unwrap());
+        fs::remove_file(store.lease_path("org").unwrap()).unwrap();
+        assert!(!store.extend_lease("org".into(), "b".into(), 1000).unwrap(), "a removed lease file is a lost lease");
+        fs::remove_dir_all(dir).unwrap();
+    }
+}
