@@ -27,11 +27,11 @@ test-python: ## Python: build the abi3 wheel, install it in a fresh venv, stubte
 test-interop: ## Interop with Cobo's official Python SDK (cobo-waas2, own venv): its requests vs the mock, signatures equal
 	bash tests/interop/run.sh
 
-test-kotlin: ## Kotlin binding: build core, generate, JUnit 5 tests, packaged-jar test (Maven)
-	mvn -B -f bindings-kotlin/pom.xml verify
+test-kotlin: ## Kotlin binding: build core, generate, JUnit 5 tests (next to a throwaway Redis), packaged-jar test (Maven)
+	bash tests/redis/with-redis.sh mvn -B -f bindings-kotlin/pom.xml verify
 
-test-swift: ## Swift: install the toolchain chroot if missing, generate, XCTest against the mock
-	bash bindings-swift/scripts/test.sh
+test-swift: ## Swift: install the toolchain chroot if missing, generate, XCTest against the mock (and a throwaway Redis)
+	bash tests/redis/with-redis.sh bash bindings-swift/scripts/test.sh
 
 test-sdist: ## Python sdist: build it, pip install it in a fresh venv (compiles the core), sign the vectors; not in `test`
 	bash bindings-python/scripts/test-sdist.sh

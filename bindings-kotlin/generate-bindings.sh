@@ -14,13 +14,17 @@
 # at the top of `UniffiLib`'s initializer runs the checks first, so any first use of the
 # API throws "UniFFI API checksum mismatch" instead.
 #
-# Second edit: calls into Kotlin (a TokenStore's methods, a LogSink's log) all run through
-# the two helpers uniffiTraitInterfaceCall(WithError), which catch only kotlin.Exception.
+# Second edit: calls into Kotlin (the methods of a TokenStore or a CoordinatedTokenStore, a
+# LogSink's log) all run through the two helpers uniffiTraitInterfaceCall(WithError),
+# which catch only kotlin.Exception.
 # Anything else (an Error: AssertionError, Kotlin's TODO()'s NotImplementedError,
 # StackOverflowError) escapes to JNA, which logs it and returns with the call status
 # untouched, i.e. success: a failed `save` would pass as saved and a rotated refresh token
-# could be lost. Catching Throwable there makes every failure of a Kotlin callback reach
-# the core (a store's as CoboOAuthException.Store; a sink's is dropped).
+# could be lost, or a lease taken for granted. Catching Throwable there makes every failure
+# of a Kotlin callback reach the core (a store's as CoboOAuthException.Store; a sink's is
+# dropped). The script also checks that every callback method of every foreign trait goes
+# through one of the two helpers, so a trait whose methods UniFFI routes elsewhere fails
+# the build instead of escaping the widened catch.
 #
 # Third edit, for speed (the awk script beside this one says how and why):
 # patch-token-manager.awk serves TokenManager.accessToken from a Kotlin-side lease cache
@@ -64,6 +68,16 @@ count=$(grep -cxF "$catch_any" "$kt" || true)
 awk -v from="$catch_any" -v to="$catch_all" '$0 == from { print to; next } { print }' "$kt" > "$kt.tmp"
 mv "$kt.tmp" "$kt"
 [ "$(grep -cxF "$catch_all" "$kt")" = 2 ] || die "widening the callback catch failed"
+# Per foreign trait: its callback method objects / the helper calls inside them.
+routed=$(awk '
+/^internal object uniffiCallbackInterface[A-Za-z]+ \{$/ { trait = $3; sub(/^uniffiCallbackInterface/, "", trait); order[++n] = trait; next }
+/^[^ \t}]/ { trait = "" }
+trait != "" && /^    internal object `[A-Za-z]+`: UniffiCallbackInterface[A-Za-z]+Method[0-9]+ \{$/ { methods[trait]++ }
+trait != "" && /^            uniffiTraitInterfaceCall(WithError)?\(/ { calls[trait]++ }
+END { for (i = 1; i <= n; i++) printf "%s%s=%d/%d", (i > 1 ? " " : ""), order[i], methods[order[i]], calls[order[i]]; print "" }
+' "$kt")
+[ "$routed" = "CoordinatedTokenStore=6/6 LogSink=1/1 TokenStore=3/3" ] ||
+    die "the foreign traits' callbacks changed shape (trait=methods/helper calls): $routed"
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 counts=$(awk -f "$here/patch-token-manager.awk" "$kt" 2>&1 >"$kt.tmp") || die "patch-token-manager.awk: $counts"

@@ -21,6 +21,8 @@ let package = Package(
         ),
         // The README's quickstart, verbatim; the tests build, check and run it.
         .executableTarget(name: "Quickstart", dependencies: ["CoboOAuth"]),
-        .testTarget(name: "CoboOAuthTests", dependencies: ["CoboOAuth", "Quickstart"]),
+        // One of the processes CoordinationTests runs on a shared token store.
+        .executableTarget(name: "CoordinationWorker", dependencies: ["CoboOAuth"]),
+        .testTarget(name: "CoboOAuthTests", dependencies: ["CoboOAuth", "Quickstart", "CoordinationWorker"]),
     ]
 )

@@ -9,8 +9,10 @@
 # repo is never bind-mounted. The mock server runs on the host (the chroot shares the
 # loopback network); its URLs and key reach the tests by environment. So do a second
 # mock serving HTTPS (--tls; its CA as PEM text, since the chroot does not share the
-# host's files) and the test CONNECT proxy. Everything this script starts or mounts is
-# stopped or unmounted on exit.
+# host's files), a third with strict rotation and 2 s access tokens (CoordinationTests),
+# the test CONNECT proxy, and $COBO_OAUTH_REDIS_URL when set (run under
+# tests/redis/with-redis.sh, as `make test-swift` does). Everything this script starts
+# or mounts is stopped or unmounted on exit.
 # Needs root and the Debian mirror (first run only); no stdin.
 set -euo pipefail
 
@@ -118,6 +120,12 @@ tls_response_key="$(json_field response_public_key "$mock_info")"
 tls_ca_pem="$(cat "$(json_field ca_file "$mock_info")")"
 log "HTTPS mock server at $tls_base_url"
 
+start_mock strict-mock --strict-rotation --access-ttl 2
+strict_base_url="$(json_field base_url "$mock_info")"
+strict_control_url="$(json_field control_url "$mock_info")"
+strict_response_key="$(json_field response_public_key "$mock_info")"
+log "strict-rotation mock server at $strict_base_url"
+
 start_mock proxy proxy
 proxy_url="$(json_field proxy_url "$mock_info")"
 proxy_control_url="$(json_field control_url "$mock_info")"
@@ -137,6 +145,10 @@ setsid chroot "$root" /usr/bin/env -i -C "$work/swift" \
   COBO_TLS_MOCK_CA_PEM="$tls_ca_pem" \
   COBO_PROXY_URL="$proxy_url" \
   COBO_PROXY_CONTROL_URL="$proxy_control_url" \
+  COBO_STRICT_MOCK_BASE_URL="$strict_base_url" \
+  COBO_STRICT_MOCK_CONTROL_URL="$strict_control_url" \
+  COBO_STRICT_MOCK_RESPONSE_PUBLIC_KEY="$strict_response_key" \
+  COBO_OAUTH_REDIS_URL="${COBO_OAUTH_REDIS_URL:-}" \
   COBO_TEST_VECTORS="$work/testdata/vectors" \
   COBO_TEST_FAULTS="$work/testdata/faults.json" \
   COBO_OAUTH_UDL="$work/testdata/cobo_oauth.udl" \
@@ -149,6 +161,6 @@ tests_pid=""
 
 if [[ $status -ne 0 ]]; then
   log "swift test failed ($status); the mock server's last log lines:"
-  tail -n 20 "$tmp/mock-stderr" "$tmp/tls-mock-stderr" "$tmp/proxy-stderr" >&2 || true
+  tail -n 20 "$tmp/mock-stderr" "$tmp/tls-mock-stderr" "$tmp/strict-mock-stderr" "$tmp/proxy-stderr" >&2 || true
 fi
 exit "$status"

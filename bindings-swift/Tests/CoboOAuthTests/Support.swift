@@ -77,6 +77,18 @@ struct MockServer {
         return mock
     }
 
+    /// The third mock, with strict rotation (a spent refresh token presented again revokes
+    /// its family) and 2 s access tokens, counters cleared: CoordinationTests' server.
+    static func strictForTest() throws -> MockServer {
+        let mock = MockServer(
+            baseURL: try TestEnvironment.require("COBO_STRICT_MOCK_BASE_URL"),
+            controlURL: try TestEnvironment.require("COBO_STRICT_MOCK_CONTROL_URL"),
+            responsePublicKey: try TestEnvironment.require("COBO_STRICT_MOCK_RESPONSE_PUBLIC_KEY")
+        )
+        try mock.reset()
+        return mock
+    }
+
     /// The mock with its faults and counters cleared, for one test.
     static func forTest() throws -> MockServer {
         let mock = try fromEnvironment()

@@ -304,18 +304,24 @@ final class TokenManagerTests: XCTestCase {
         let token = try makeManager(fileTokenStore(path: path)).accessToken(orgId: org)
         let attributes = try FileManager.default.attributesOfItem(atPath: path)
         XCTAssertEqual((attributes[.posixPermissions] as? NSNumber)?.intValue, 0o600)
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["tokens.json"],
-                       "no temp file left behind")
+        // Beside the file: its write lock and its directory of renewal leases (flock), no temp file.
+        XCTAssertEqual(Set(try FileManager.default.contentsOfDirectory(atPath: dir.path)),
+                       ["tokens.json", "tokens.json.lock", "tokens.json.leases"], "no temp file left behind")
 
         let restarted = try makeManager(fileTokenStore(path: path))
         XCTAssertEqual(try restarted.accessToken(orgId: org), token)
         XCTAssertEqual(try count("get"), 1)
         XCTAssertEqual(try count("refresh"), 0)
 
+        // A file that does not parse is moved aside for a human and the store starts empty:
+        // the org gets a new grant instead of failing for ever.
         try "not json".write(toFile: path, atomically: true, encoding: .utf8)
-        assertCoboError(try makeManager(fileTokenStore(path: path)).accessToken(orgId: org)) {
-            guard case .Store = $0 else { return XCTFail("got \($0)") }
-        }
+        let fresh = try makeManager(fileTokenStore(path: path)).accessToken(orgId: org)
+        XCTAssertNotEqual(fresh, token)
+        XCTAssertEqual(try count("get"), 2)
+        let aside = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix("tokens.json.corrupt-") }
+        XCTAssertEqual(aside.count, 1, "the unreadable file is kept aside")
+        XCTAssertEqual(try String(contentsOfFile: dir.appendingPathComponent(aside[0]).path, encoding: .utf8), "not json")
         assertCoboError(try fileTokenStore(path: " ")) {
             guard case .InvalidArgument = $0 else { return XCTFail("got \($0)") }
         }

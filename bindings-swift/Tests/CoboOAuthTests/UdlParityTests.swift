@@ -20,6 +20,8 @@ private let swiftReferences: [String: Any] = [
     "cobo_oauth.memory_token_store()": memoryTokenStore,
     "cobo_oauth.file_token_store(path)": fileTokenStore(path:),
     "cobo_oauth.set_log_sink(sink)": setLogSink(sink:),
+    "cobo_oauth.redis_token_store(url, key_prefix, timeout_ms)": redisTokenStore(url:keyPrefix:timeoutMs:),
+    "cobo_oauth.coordinated_token_store(store)": coordinatedTokenStore(store:),
     // [Custom] typedef string Secret
     "Secret": Secret.init(_:),
     // enum Environment
@@ -67,6 +69,10 @@ private let swiftReferences: [String: Any] = [
     "TokenManagerConfig.refresh_token_lifetime_secs": \TokenManagerConfig.refreshTokenLifetimeSecs,
     "TokenManagerConfig.backoff_initial_ms": \TokenManagerConfig.backoffInitialMs,
     "TokenManagerConfig.backoff_max_ms": \TokenManagerConfig.backoffMaxMs,
+    "TokenManagerConfig.lease_ttl_ms": \TokenManagerConfig.leaseTtlMs,
+    // dictionary VersionedToken
+    "VersionedToken.token": \VersionedToken.token,
+    "VersionedToken.version": \VersionedToken.version,
     // dictionary TokenLease
     "TokenLease.access_token": \TokenLease.accessToken,
     "TokenLease.serve_until": \TokenLease.serveUntil,
@@ -110,6 +116,21 @@ private let swiftReferences: [String: Any] = [
     "TokenStore.load(org_id)": { (store: any TokenStore) in store.load(orgId:) },
     "TokenStore.save(org_id, token)": { (store: any TokenStore) in store.save(orgId:token:) },
     "TokenStore.delete(org_id)": { (store: any TokenStore) in store.delete(orgId:) },
+    // [Trait, WithForeign] interface CoordinatedTokenStore: a protocol Swift classes implement
+    "CoordinatedTokenStore.load_versioned(org_id)": { (store: any CoordinatedTokenStore) in store.loadVersioned(orgId:) },
+    "CoordinatedTokenStore.save_if_version(org_id, token, expected_version)": { (store: any CoordinatedTokenStore) in
+        store.saveIfVersion(orgId:token:expectedVersion:)
+    },
+    "CoordinatedTokenStore.delete(org_id)": { (store: any CoordinatedTokenStore) in store.delete(orgId:) },
+    "CoordinatedTokenStore.acquire_lease(org_id, owner, ttl_ms)": { (store: any CoordinatedTokenStore) in
+        store.acquireLease(orgId:owner:ttlMs:)
+    },
+    "CoordinatedTokenStore.extend_lease(org_id, owner, ttl_ms)": { (store: any CoordinatedTokenStore) in
+        store.extendLease(orgId:owner:ttlMs:)
+    },
+    "CoordinatedTokenStore.release_lease(org_id, owner)": { (store: any CoordinatedTokenStore) in
+        store.releaseLease(orgId:owner:)
+    },
     // interface TokenManager
     "TokenManager.constructor(client, client_id, store, config)": TokenManager.init(client:clientId:store:config:),
     "TokenManager.access_token(org_id)": TokenManager.accessToken(orgId:),
@@ -133,7 +154,7 @@ final class UdlParityTests: XCTestCase {
     /// ClientConfig() and TokenManagerConfig() carry the UDL's defaults.
     func testConfigDefaultsMatchTheUdl() throws {
         let udl = try UdlSurface(text: String(contentsOfFile: try TestEnvironment.require("COBO_OAUTH_UDL"), encoding: .utf8))
-        let records: [(String, Any, Int)] = [("ClientConfig", ClientConfig(), 12), ("TokenManagerConfig", TokenManagerConfig(), 4)]
+        let records: [(String, Any, Int)] = [("ClientConfig", ClientConfig(), 12), ("TokenManagerConfig", TokenManagerConfig(), 5)]
         for (record, swiftValue, count) in records {
             let defaults = udl.defaults[record] ?? [:]
             XCTAssertEqual(defaults.count, count, record)

@@ -252,7 +252,9 @@ class TokenManagerTest(private val mock: MockServer) {
         val path = dir.resolve("tokens.json")
         val token = (fileTokenStore(path.toString()) as TokenStoreImpl).use { store -> manager(store).use { it.accessToken(org) } }
         assertEquals(PosixFilePermissions.fromString("rw-------"), Files.getPosixFilePermissions(path))
-        assertEquals(listOf(path), Files.list(dir).use { it.toList() }, "no temp file left behind")
+        // Beside the file: its write lock and its directory of renewal leases (flock), no temp file.
+        val expected = setOf("tokens.json", "tokens.json.lock", "tokens.json.leases")
+        assertEquals(expected, Files.list(dir).use { files -> files.map { it.fileName.toString() }.toList() }.toSet(), "no temp file left behind")
         (fileTokenStore(path.toString()) as TokenStoreImpl).use { store ->
             manager(store).use { restarted ->
                 assertEquals(token, restarted.accessToken(org))
@@ -261,10 +263,16 @@ class TokenManagerTest(private val mock: MockServer) {
         }
         assertEquals(0 to 1, counts())
 
+        // A file that does not parse is moved aside for a human and the store starts empty:
+        // the org gets a new grant instead of failing for ever.
         Files.writeString(path, "not json")
         (fileTokenStore(path.toString()) as TokenStoreImpl).use { store ->
-            manager(store).use { broken -> assertThrows<CoboOAuthException.Store> { broken.accessToken(org) } }
+            manager(store).use { fresh -> assertNotEquals(token, fresh.accessToken(org)) }
         }
+        assertEquals(0 to 2, counts())
+        val aside = Files.list(dir).use { files -> files.filter { it.fileName.toString().startsWith("tokens.json.corrupt-") }.toList() }
+        assertEquals(1, aside.size, "the unreadable file is kept aside")
+        assertEquals("not json", Files.readString(aside.single()))
         assertThrows<CoboOAuthException.InvalidArgument> { fileTokenStore(" ") }
     }
 
@@ -275,6 +283,7 @@ class TokenManagerTest(private val mock: MockServer) {
         assertEquals(2_592_000UL, defaults.refreshTokenLifetimeSecs)
         assertEquals(1_000UL, defaults.backoffInitialMs)
         assertEquals(60_000UL, defaults.backoffMaxMs)
+        assertEquals(10_000UL, defaults.leaseTtlMs)
         TokenManager(client, app.clientId).use { manager ->
             assertNull(manager.refreshTokenExpiresAt(org))
             val before = Instant.now()
