@@ -71,7 +71,7 @@ pub(crate) fn file_token_store(py: Python<'_>, path: PathBuf) -> PyResult<TokenS
 /// A TokenStore in Redis that every process and host of an app can share: `redis://`
 /// or `rediss://`, user and password from the URL, keys under `key_prefix`.
 #[pyfunction]
-#[pyo3(signature = (url, key_prefix, timeout_ms = Int(2000)))]
+#[pyo3(signature = (url, key_prefix, timeout_ms = Int(2000)), text_signature = "(url, key_prefix, timeout_ms=2000)")]
 pub(crate) fn redis_token_store(py: Python<'_>, url: String, key_prefix: String, timeout_ms: Int) -> PyResult<TokenStore> {
     let timeout_ms = crate::records::in_range(timeout_ms, "timeout_ms", u64::MAX)?;
     let description = format!("redis, key_prefix={}", quoted(py, &key_prefix)?);

@@ -21,10 +21,13 @@ __all__ = [
     "TokenManager",
     "TokenManagerConfig",
     "TokenStore",
+    "VersionedToken",
     "canonical_content",
     "content_digest",
+    "coordinated_token_store",
     "file_token_store",
     "memory_token_store",
+    "redis_token_store",
     "verify_webhook",
     "verify_webhook_with_key",
 ]
