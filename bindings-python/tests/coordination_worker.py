@@ -73,7 +73,7 @@ def main(settings: dict[str, Any]) -> dict[str, int]:
                 outcome = "errors"
             with lock:
                 counts[outcome] += 1
-            time.sleep(settings.get("pause_secs", 0.02))
+            time.sleep(settings.get("pause_secs", 0.05))
         connection.close()
 
     threads = [threading.Thread(target=call_protected) for _ in range(settings["threads"])]

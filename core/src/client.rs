@@ -280,6 +280,10 @@ pub(crate) fn unsigned_unavailable(status: u16) -> bool {
 
 fn retryable(err: &Error, replay: Replay) -> bool {
     match (err, replay) {
+        // A nonce already used: another process signing with the same key drew the same
+        // millisecond. Refused before anything was done, so even a refresh may go again,
+        // with a new nonce.
+        (Error::OAuth { status: 401, error_description, .. }, _) => error_description.to_ascii_lowercase().contains("nonce"),
         (Error::Http(e), Replay::OnlyUnsent) => e.is_connect(),
         (_, Replay::OnlyUnsent) => false,
         (Error::Http(e), Replay::Safe) => !e.is_builder(),

@@ -179,6 +179,31 @@ fn assert_error(name: &str, err: &CoboOAuthError, expect: &Value) {
     }
 }
 
+/// Processes sharing a key can draw the same millisecond nonce; a server that takes
+/// each nonce once refuses the second before doing anything, so both grants go again
+/// with a new nonce. Any other CoboAuth refusal is final.
+#[test]
+fn a_nonce_taken_by_another_process_is_signed_again() {
+    let h = Harness::start();
+    let client = h.client();
+    let taken = || Fault::OAuthError {
+        status: 401,
+        error: "invalid_client".into(),
+        error_description: "Biz-Api-Nonce has already been used".into(),
+    };
+    h.server.inject_for(taken(), 1, FaultTarget::Get);
+    let token = h.get(&client).unwrap();
+    h.server.inject_for(taken(), 1, FaultTarget::Refresh);
+    client.refresh_org_token(CLIENT_ID.into(), token.refresh_token).unwrap();
+    assert_eq!((h.server.counters().get, h.server.counters().refresh), (2, 2));
+
+    h.server.reset();
+    let other = Fault::OAuthError { status: 401, error: "invalid_client".into(), error_description: "bad signature".into() };
+    h.server.inject_for(other, 1, FaultTarget::Get);
+    assert!(matches!(h.get(&client), Err(CoboOAuthError::OAuth { status: 401, .. })));
+    assert_eq!(h.server.counters().get, 1);
+}
+
 #[test]
 fn the_get_is_retried_after_server_errors_and_rate_limits() {
     let h = Harness::start();
