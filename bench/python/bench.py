@@ -7,7 +7,9 @@ and one run. Part of `make bench` (bench/run.sh), which installs both into targe
   ApiClient runs for every request), same request;
 - get_token round trips against the shared mock server, both verifying the response
   signature, sequential and from 8 threads, with p50/p99 latency;
-- TokenManager.access_token on a fresh cached token, when the binding has it.
+- TokenManager.access_token on a fresh cached token, when the binding has it, and the
+  asyncio forms (AsyncTokenManager.access_token, AsyncOAuthClient.get_org_token) against
+  their blocking counterparts.
 
 Every figure: a warm-up, then REPS timed repetitions, the two sides of a comparison
 taking turns (so that a change in the machine's load hits both alike); the report gives
@@ -19,6 +21,7 @@ Usage: bench.py --mock target/release/cobo-oauth-mock --json target/bench/python
 from __future__ import annotations
 
 import argparse
+import asyncio
 import itertools
 import json
 import platform
@@ -30,7 +33,7 @@ import threading
 import time
 import urllib.request
 from importlib.metadata import version
-from typing import Any, Callable, Optional
+from typing import Any, Awaitable, Callable, Optional
 
 import cobo_oauth
 
@@ -90,6 +93,20 @@ def back_to_back(operation: Callable[[], object]) -> Run:
                 operation()
             calls += 16
         return calls / elapsed, []
+    return run
+
+
+def in_a_loop(operation: Callable[[], Awaitable[object]]) -> Run:
+    """`await operation()` in a loop inside one asyncio event loop."""
+    def run(duration: float) -> tuple[float, list[int]]:
+        async def calls_per_second() -> float:
+            calls, start = 0, time.perf_counter()
+            while (elapsed := time.perf_counter() - start) < duration:
+                for _ in range(16):
+                    await operation()
+                calls += 16
+            return calls / elapsed
+        return asyncio.run(calls_per_second()), []
     return run
 
 
@@ -292,6 +309,20 @@ def main() -> None:
             for figure in measure(("python.access_token.ours", "TokenManager.access_token (cached)",
                                    back_to_back(lambda: manager.access_token(ORG)))):
                 add(figure)
+            if hasattr(cobo_oauth, "AsyncTokenManager"):
+                async_manager = cobo_oauth.AsyncTokenManager(manager)
+                async_client = cobo_oauth.AsyncOAuthClient(ours("ours-async"))
+                for figure in measure(
+                    ("python.access_token_async.ours", "AsyncTokenManager.access_token (cached)",
+                     in_a_loop(lambda: async_manager.access_token(ORG))),
+                    ("python.get_token_async.ours", "get_token round trip: AsyncOAuthClient",
+                     in_a_loop(lambda: async_client.get_org_token("ours-async", ORG))),
+                ):
+                    add(figure)
+                median = {figure.id: statistics.median(figure.values) for figure in figures}
+                print("  async / sync: cached access_token {:.2f}x the time, get_org_token round trip {:.2f}x".format(
+                    median["python.access_token.ours"] / median["python.access_token_async.ours"],
+                    median["python.get_token.ours"] / median["python.get_token_async.ours"]))
         else:
             print("  (no TokenManager in this cobo_oauth build: access_token not measured)")
     finally:

@@ -162,7 +162,7 @@ impl TokenManagerConfig {
 /// Always-valid Org Access Tokens for one app; share one between threads.
 #[pyclass(frozen, module = "cobo_oauth")]
 pub(crate) struct TokenManager {
-    inner: cobo_oauth::TokenManager,
+    inner: std::sync::Arc<cobo_oauth::TokenManager>,
     description: String,
 }
 
@@ -189,7 +189,34 @@ impl TokenManager {
         );
         let client = std::sync::Arc::clone(&client.get().inner);
         let inner = cobo_oauth::TokenManager::new(client, client_id, store, Some(config)).map_err(Error)?;
-        Ok(TokenManager { inner, description })
+        Ok(TokenManager { inner: std::sync::Arc::new(inner), description })
+    }
+
+    /// For `AsyncTokenManager`: the org's token if the cache can answer now, else None,
+    /// and `done(token, error)` is called (from the renewal's thread) when the renewal in
+    /// flight ends. Never blocks on a renewal.
+    fn _token_or_notify(&self, py: Python<'_>, org_id: String, done: Py<PyAny>) -> PyResult<Option<StoredToken>> {
+        let notify = move |outcome: Result<cobo_oauth::StoredToken, cobo_oauth::CoboOAuthError>| {
+            Python::attach(|py| {
+                let (token, error) = match outcome {
+                    Ok(stored) => match StoredToken::from_core(py, stored) {
+                        Ok(token) => (Some(token), None),
+                        Err(err) => (None, Some(err)),
+                    },
+                    Err(err) => (None, Some(PyErr::from(Error(err)))),
+                };
+                let error = error.map(|err| err.into_value(py));
+                // The callback only schedules work on its loop; what it raises has no caller.
+                if let Err(err) = done.call1(py, (token, error)) {
+                    err.write_unraisable(py, None);
+                }
+            });
+        };
+        let inner = &self.inner;
+        match py.detach(|| inner.token_or_notify(org_id, notify)) {
+            Some(ready) => StoredToken::from_core(py, ready.map_err(Error)?).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// A valid access token for the org, renewed first if needed.

@@ -68,3 +68,24 @@ def test_webhook_snippet_is_valid_python() -> None:
     readme = (REPO / "bindings-python" / "README.md").read_text(encoding="utf-8")
     for block in re.findall(r"```python\n(.*?)```", readme, re.S):
         compile(block, "README.md", "exec")
+
+
+def test_async_snippet_runs_as_written(mock: Mock, app_key: AppKey, tmp_path: os.PathLike[str]) -> None:
+    env = dict(os.environ)
+    env.update(
+        COBO_APP_KEY=app_key.private_key_hex(),
+        COBO_BASE_URL=mock.base_url,
+        COBO_RESPONSE_PUBLIC_KEY=mock.response_public_key,
+        COBO_CLIENT_ID=CLIENT_ID,
+        COBO_ORG_ID=ORG_ID,
+    )
+    snippet = quickstart("## Async")
+    result = subprocess.run([sys.executable, "-c", snippet], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["1 token for 100 concurrent requests"]
+    assert mock.counters()["get"] == 1
+
+
+def test_the_top_level_readme_shows_the_async_snippet_verbatim() -> None:
+    top = (REPO / "README.md").read_text(encoding="utf-8")
+    assert f"```python\n{quickstart('## Async')}```" in top

@@ -312,6 +312,17 @@ fn main() {
     figures.push(rate("rust.access_token.ours", "TokenManager::access_token (cached)", || {
         black_box(manager.access_token(ORG.into()).expect("cached token"));
     }));
+    // The async forms, polled on a current-thread tokio runtime as a Rust service would.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let manager = Arc::new(manager);
+    let async_manager = cobo_oauth::AsyncTokenManager::new(manager.clone());
+    figures.push(rate("rust.access_token_async.ours", "AsyncTokenManager::access_token (cached)", || {
+        black_box(runtime.block_on(async_manager.access_token(ORG.into())).expect("cached token"));
+    }));
+    let async_client = cobo_oauth::AsyncOAuthClient::new(Arc::new(mock.client(mock.app("bench-async"))));
+    figures.push(round_trips("rust.get_token_async.ours", "AsyncOAuthClient::get_org_token round trip", 1, || {
+        black_box(runtime.block_on(async_client.get_org_token("bench-async".into(), ORG.into())).expect("token"));
+    }));
 
     // The same call while a renewal is in flight: the token is inside its refresh margin
     // (valid 10 min, margin 1 h) and the refresh takes 2 s. Callers must not notice.
@@ -383,6 +394,11 @@ fn main() {
         p99("rust.access_token_renewing.ours") / p99("rust.access_token_fresh.ours"),
         p99("rust.access_token_renewing.ours"),
         p99("rust.access_token_fresh.ours"),
+    );
+    println!(
+        "async / sync: cached access_token {:.2}x the time, get_org_token round trip {:.2}x the time",
+        median("rust.access_token.ours") / median("rust.access_token_async.ours"),
+        median("rust.get_token.ours") / median("rust.get_token_async.ours"),
     );
     let renewal = |id: &str| median("rust.renewal.memory") / median(id);
     print!("coordinated renewal / uncoordinated: file {:.2}x the time", renewal("rust.renewal.file"));

@@ -3,6 +3,7 @@
 //! signatures. The cross-language API is `cobo_oauth.udl`; this crate is also a
 //! plain Rust library with the same names.
 
+mod async_api;
 mod client;
 mod config;
 mod error;
@@ -22,6 +23,7 @@ mod store;
 mod sync;
 mod verify;
 
+pub use async_api::{AsyncOAuthClient, AsyncTokenManager};
 pub use client::{OAuthClient, OrgToken};
 pub use config::{ClientConfig, Environment};
 pub use error::CoboOAuthError;

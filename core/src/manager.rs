@@ -135,6 +135,8 @@ struct OrgState {
     last: Option<(u64, Result<StoredToken, CoboOAuthError>)>,
     /// The last renewal failed: no new one before `retry_at`.
     failure: Option<Failure>,
+    /// Async callers waiting for the renewal in flight.
+    subscribers: Vec<Subscriber>,
 }
 
 #[derive(Clone)]
@@ -224,48 +226,95 @@ impl TokenManager {
         Ok(TokenLease { access_token: stored.token.access_token, serve_until })
     }
 
-    /// The org's current token; see the module comment for when it is renewed.
+    /// The org's current token; see the module comment for when it is renewed. Blocks
+    /// while a renewal it must wait for (or run) is in flight.
     pub fn token(&self, org_id: String) -> Result<StoredToken, CoboOAuthError> {
         require_org(&org_id)?;
         let org = self.org(&org_id);
+        match self.next(&org_id, &org)? {
+            Next::Done(result) => result,
+            Next::Wait(renewal) => wait_for_renewal(&org, renewal),
+            Next::Renew(ticket) => self.run(&org_id, ticket),
+        }
+    }
+
+    /// The org's token without blocking, for event loops: `Some` at once when the cache
+    /// can answer (a fresh or still-valid token, or the error of a backoff); otherwise
+    /// `None`, and `notify` receives the outcome of the renewal in flight. A renewal
+    /// this call starts runs on a thread of its own, to the end (the rotated token is
+    /// saved) even if nobody waits for it any more. A store's first load for the org
+    /// happens here, on the caller's thread. `AsyncTokenManager` is the future form.
+    pub fn token_or_notify(
+        self: &Arc<Self>,
+        org_id: String,
+        notify: impl FnOnce(Result<StoredToken, CoboOAuthError>) + Send + 'static,
+    ) -> Option<Result<StoredToken, CoboOAuthError>> {
+        if let Err(err) = require_org(&org_id) {
+            return Some(Err(err));
+        }
+        let org = self.org(&org_id);
+        match self.next(&org_id, &org) {
+            Err(err) => Some(Err(err)),
+            Ok(Next::Done(result)) => Some(result),
+            Ok(Next::Wait(renewal)) => subscribe(&org, renewal, Box::new(notify)),
+            Ok(Next::Renew(ticket)) => {
+                // A stale token is served now; an expired one waits for this renewal.
+                let served = ticket.valid.clone();
+                if served.is_none() {
+                    lock(&org.state).subscribers.push(Box::new(notify));
+                }
+                let manager = Arc::clone(self);
+                // If the OS refuses a thread, the ticket is dropped and its flight lands
+                // with an error, which reaches the subscriber.
+                let _ = thread::Builder::new().name("cobo-oauth-renewal".into()).spawn(move || manager.run(&org_id, ticket));
+                served.map(Ok)
+            }
+        }
+    }
+
+    /// What this caller does next, decided under the org's lock.
+    fn next(&self, org_id: &str, org: &Arc<Org>) -> Result<Next, CoboOAuthError> {
         let mut state = lock(&org.state);
-        self.load(&org_id, &mut state)?;
+        self.load(org_id, &mut state)?;
         // How long the cached token is still valid (None: no token, or expired).
         let left = match &state.token {
             Some(Some(stored)) => stored.token.expires_at.duration_since(SystemTime::now()).ok().filter(|l| !l.is_zero()),
             _ => None,
         };
-        match left {
-            Some(left) if left > self.margin() || state.in_flight.is_some() || state.backing_off().is_some() => {
-                if let Some(Some(current)) = &state.token {
-                    let current = current.clone();
-                    return self.serve(&org_id, &mut state, current);
-                }
+        match (left, state.token.clone().flatten()) {
+            (Some(left), Some(current)) if left > self.margin() || state.in_flight.is_some() || state.backing_off().is_some() => {
+                return Ok(Next::Done(self.serve(org_id, &mut state, current)));
             }
-            Some(_) => {} // stale: this caller renews, everyone else is served meanwhile
-            None if state.in_flight.is_some() => return wait_for_renewal(&org, state),
-            None => {
+            (Some(_), _) => {} // stale: this caller renews, everyone else is served meanwhile
+            (None, _) if state.in_flight.is_some() => return Ok(Next::Wait(state.started)),
+            (None, _) => {
                 if let Some(failure) = state.backing_off() {
-                    events::backing_off(&org_id, failure.failures, failure.retry_at - Instant::now());
-                    return Err(failure.error.clone());
+                    events::backing_off(org_id, failure.failures, failure.retry_at - Instant::now());
+                    return Ok(Next::Done(Err(failure.error.clone())));
                 }
             }
         }
         let current = state.token.clone().flatten();
-        // Served if this renewal fails transiently: it has not expired yet.
-        let valid = left.and(current.clone());
-        let unsaved = state.unsaved;
-
         let deadline = self.client.deadline();
         state.started += 1;
         state.in_flight = Some(deadline);
-        let flight = Flight { org: &org, number: state.started, landed: false };
-        drop(state);
+        Ok(Next::Renew(Ticket {
+            flight: Flight { org: Arc::clone(org), number: state.started, landed: false },
+            // Served if this renewal fails transiently: it has not expired yet.
+            valid: left.and(current.clone()),
+            current,
+            unsaved: state.unsaved,
+            deadline,
+        }))
+    }
 
+    /// Runs a renewal and lands it; a transient failure serves the still-valid token.
+    fn run(&self, org_id: &str, ticket: Ticket) -> Result<StoredToken, CoboOAuthError> {
+        let Ticket { flight, current, valid, unsaved, deadline } = ticket;
         let started = Instant::now();
-        let renewal = catch_unwind(AssertUnwindSafe(|| self.renew(&org_id, current, unsaved, deadline)))
+        let renewal = catch_unwind(AssertUnwindSafe(|| self.renew(org_id, current, unsaved, deadline)))
             .unwrap_or_else(|panic| Renewal::Failed(panicked("the renewal", panic)));
-        let result = self.land(&org_id, flight, renewal, started);
+        let result = self.land(org_id, flight, renewal, started);
         match (result, valid) {
             // A transient failure while the old token is still good: serve that one.
             (Err(err), Some(current)) if transient(&err) => Ok(current),
@@ -484,11 +533,12 @@ impl TokenManager {
     fn land(
         &self,
         org_id: &str,
-        mut flight: Flight<'_>,
+        mut flight: Flight,
         renewal: Renewal,
         started: Instant,
     ) -> Result<StoredToken, CoboOAuthError> {
-        let mut state = lock(&flight.org.state);
+        let org = Arc::clone(&flight.org);
+        let mut state = lock(&org.state);
         let result = match renewal {
             Renewal::Issued { token, operation, version, saved } => {
                 events::renewal_succeeded(org_id, operation, started.elapsed());
@@ -513,7 +563,9 @@ impl TokenManager {
             }
             Renewal::Failed(err) => Err(self.failed(org_id, &mut state, err, started)),
         };
-        flight.land(&mut state, result.clone());
+        let subscribers = flight.land(&mut state, result.clone());
+        drop(state);
+        notify(subscribers, &result);
         result
     }
 
@@ -533,36 +585,86 @@ impl TokenManager {
     }
 }
 
+/// A caller waiting without blocking (an async task, an event loop's future): called
+/// once with the outcome of the renewal in flight, outside the org's lock.
+type Subscriber = Box<dyn FnOnce(Result<StoredToken, CoboOAuthError>) + Send>;
+
+/// What a caller does next.
+enum Next {
+    /// Hand this out now: a cached token, or the error a backoff recorded.
+    Done(Result<StoredToken, CoboOAuthError>),
+    /// Wait for renewal number `.0`, in flight.
+    Wait(u64),
+    /// Run a renewal.
+    Renew(Ticket),
+}
+
+/// A renewal to run: its flight (landed whatever happens), the token to refresh, and
+/// the still-valid token to serve if it fails transiently.
+struct Ticket {
+    flight: Flight,
+    current: Option<StoredToken>,
+    valid: Option<StoredToken>,
+    unsaved: bool,
+    deadline: Deadline,
+}
+
 /// The renewal in flight. Landing it publishes its outcome; dropping it unlanded (a
-/// panic unwinding past it) publishes an error, so waiters never wait for ever.
-struct Flight<'a> {
-    org: &'a Org,
+/// panic unwinding past it, a thread the OS refused) publishes an error, so waiters
+/// never wait for ever.
+struct Flight {
+    org: Arc<Org>,
     number: u64,
     landed: bool,
 }
 
-impl Flight<'_> {
-    fn land(&mut self, state: &mut OrgState, outcome: Result<StoredToken, CoboOAuthError>) {
+impl Flight {
+    /// Publishes the outcome and wakes blocked waiters; returns the subscribers, to be
+    /// told once the lock is released.
+    fn land(&mut self, state: &mut OrgState, outcome: Result<StoredToken, CoboOAuthError>) -> Vec<Subscriber> {
         state.in_flight = None;
         state.last = Some((self.number, outcome));
         self.landed = true;
         self.org.renewed.notify_all();
+        std::mem::take(&mut state.subscribers)
     }
 }
 
-impl Drop for Flight<'_> {
+impl Drop for Flight {
     fn drop(&mut self) {
         if !self.landed {
-            let org = self.org;
-            let error = CoboOAuthError::Store { reason: "the renewal was aborted by a panic".into() };
-            self.land(&mut lock(&org.state), Err(error));
+            let org = Arc::clone(&self.org);
+            let error = Err(CoboOAuthError::Store { reason: "the renewal was aborted".into() });
+            let mut state = lock(&org.state);
+            let subscribers = self.land(&mut state, error.clone());
+            drop(state);
+            notify(subscribers, &error);
         }
     }
 }
 
-/// Waits for the renewal in flight and shares its outcome; gives up at its deadline.
-fn wait_for_renewal(org: &Org, mut state: std::sync::MutexGuard<'_, OrgState>) -> Result<StoredToken, CoboOAuthError> {
-    let awaited = state.started;
+fn notify(subscribers: Vec<Subscriber>, outcome: &Result<StoredToken, CoboOAuthError>) {
+    for subscriber in subscribers {
+        // A subscriber that panics (a foreign callback) must not stop the others.
+        let _ = catch_unwind(AssertUnwindSafe(|| subscriber(outcome.clone())));
+    }
+}
+
+/// Subscribes to renewal `awaited`, or returns its outcome if it has landed already.
+fn subscribe(org: &Org, awaited: u64, subscriber: Subscriber) -> Option<Result<StoredToken, CoboOAuthError>> {
+    let mut state = lock(&org.state);
+    match &state.last {
+        Some((number, outcome)) if *number >= awaited => Some(outcome.clone()),
+        _ => {
+            state.subscribers.push(subscriber);
+            None
+        }
+    }
+}
+
+/// Waits for renewal `awaited` and shares its outcome; gives up at its deadline.
+fn wait_for_renewal(org: &Org, awaited: u64) -> Result<StoredToken, CoboOAuthError> {
+    let mut state = lock(&org.state);
     loop {
         // A later renewal may already have finished too; its outcome is newer.
         if let Some((number, outcome)) = &state.last {

@@ -140,6 +140,36 @@ fn fault_matrix() {
     }
 }
 
+/// The same matrix through `AsyncOAuthClient`, on a current-thread tokio runtime.
+#[test]
+fn fault_matrix_through_the_async_client() {
+    let path = format!("{}/../tests/faults.json", env!("CARGO_MANIFEST_DIR"));
+    let matrix: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let h = Harness::start();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    for entry in matrix {
+        let name = entry["name"].as_str().unwrap();
+        let fault: Fault = serde_json::from_value(entry["fault"].clone()).unwrap();
+        let client = cobo_oauth::AsyncOAuthClient::new(Arc::new(h.client_with(apply_overrides(h.config(), &entry["client"]))));
+        h.server.reset();
+        let err = runtime.block_on(async {
+            match entry["operation"].as_str().unwrap() {
+                "get" => {
+                    h.server.inject_for(fault, 1, FaultTarget::Get);
+                    client.get_org_token(CLIENT_ID.into(), ORG_ID.into()).await.unwrap_err()
+                }
+                "refresh" => {
+                    let token = client.get_org_token(CLIENT_ID.into(), ORG_ID.into()).await.unwrap();
+                    h.server.inject_for(fault, 1, FaultTarget::Refresh);
+                    client.refresh_org_token(CLIENT_ID.into(), token.refresh_token).await.unwrap_err()
+                }
+                other => panic!("{name}: unknown operation {other}"),
+            }
+        });
+        assert_error(name, &err, &entry["expect"]);
+    }
+}
+
 fn apply_overrides(mut config: ClientConfig, overrides: &Value) -> ClientConfig {
     for (field, value) in overrides.as_object().into_iter().flatten() {
         let n = value.as_u64().unwrap();

@@ -27,6 +27,7 @@ from cobo_oauth._native import (
     verify_webhook,
     verify_webhook_with_key,
 )
+from cobo_oauth.aio import AsyncOAuthClient, AsyncTokenManager
 from cobo_oauth.environment import Environment
 from cobo_oauth.exceptions import (
     AuthorizationRequiredError,
@@ -45,6 +46,8 @@ from cobo_oauth.exceptions import (
 from cobo_oauth.protocols import CoordinatedTokenStoreProtocol, TokenStoreProtocol
 
 __all__ = [
+    "AsyncOAuthClient",
+    "AsyncTokenManager",
     "AppKey",
     "AuthorizationRequiredError",
     "ClientConfig",

@@ -1,0 +1,86 @@
+"""``AsyncTokenManager`` and ``AsyncOAuthClient``: the token manager and the client for
+asyncio code (FastAPI, aiohttp, Starlette; uvloop works too).
+
+A fresh cached token is returned without leaving the event loop's thread. A caller that
+must wait for a renewal awaits a future that the renewal completes when it ends: the
+renewal runs on one thread of the core's, shared with every waiter (async or blocking)
+of that ``TokenManager``, so a thousand waiting coroutines cost no thread each and the
+loop never blocks. A renewal whose waiters were all cancelled still runs to the end and
+saves the rotated token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from typing import Optional
+
+from cobo_oauth._native import OAuthClient, OrgToken, StoredToken, TokenManager
+
+__all__ = ["AsyncOAuthClient", "AsyncTokenManager"]
+
+
+def _settle(future: asyncio.Future[StoredToken], token: Optional[StoredToken], error: Optional[BaseException]) -> None:
+    if future.done():  # the awaiting task was cancelled
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(token)  # type: ignore[arg-type]
+
+
+class AsyncTokenManager:
+    """A ``TokenManager``'s token calls as coroutines. Give it the ``TokenManager`` your
+    blocking code uses (if any): both wait for the same renewal."""
+
+    def __init__(self, manager: TokenManager) -> None:
+        self._manager = manager
+
+    async def token(self, org_id: str) -> StoredToken:
+        """The whole current token, renewed first if needed (``TokenManager.token``)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[StoredToken] = loop.create_future()
+
+        def done(token: Optional[StoredToken], error: Optional[BaseException]) -> None:
+            # Called on the renewal's thread: hand the outcome to the loop's own thread.
+            try:
+                loop.call_soon_threadsafe(_settle, future, token, error)
+            except RuntimeError:  # the loop was closed meanwhile: nobody is waiting
+                pass
+
+        ready = self._manager._token_or_notify(org_id, done)
+        if ready is not None:
+            return ready
+        return await future
+
+    async def access_token(self, org_id: str) -> str:
+        """A valid access token for the org (``TokenManager.access_token``)."""
+        return (await self.token(org_id)).token.access_token
+
+    async def authorization_header(self, org_id: str) -> str:
+        """``"Bearer <access token>"``, for the Authorization header."""
+        return f"Bearer {await self.access_token(org_id)}"
+
+    def __repr__(self) -> str:
+        return f"AsyncTokenManager({self._manager!r})"
+
+
+class AsyncOAuthClient:
+    """An ``OAuthClient``'s two calls as coroutines; each runs in the loop's default
+    executor (a thread), so the loop keeps running during the request."""
+
+    def __init__(self, client: OAuthClient) -> None:
+        self._client = client
+
+    async def get_org_token(self, client_id: str, org_id: str) -> OrgToken:
+        """``OAuthClient.get_org_token`` without blocking the loop."""
+        call = functools.partial(self._client.get_org_token, client_id, org_id)
+        return await asyncio.get_running_loop().run_in_executor(None, call)
+
+    async def refresh_org_token(self, client_id: str, refresh_token: str) -> OrgToken:
+        """``OAuthClient.refresh_org_token`` without blocking the loop."""
+        call = functools.partial(self._client.refresh_org_token, client_id, refresh_token)
+        return await asyncio.get_running_loop().run_in_executor(None, call)
+
+    def __repr__(self) -> str:
+        return f"AsyncOAuthClient({self._client!r})"

@@ -1,0 +1,137 @@
+//! Futures over the blocking core, for async callers (tokio, Kotlin coroutines, Swift
+//! concurrency, Python's asyncio).
+//!
+//! No runtime of our own and none required: a fresh cached token is ready on the first
+//! poll, on the caller's thread; a caller that must wait subscribes to the org's one
+//! renewal in flight (a waker, not a thread), and that renewal runs on a thread of its
+//! own, shared with blocking callers. A token call therefore never blocks an executor
+//! and costs one thread per renewal, whatever the number of waiters.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+
+use crate::sync::lock;
+use crate::{CoboOAuthError, OAuthClient, OrgToken, Secret, StoredToken, TokenManager};
+
+/// A TokenManager's token calls as futures. Share the TokenManager with blocking
+/// callers: both kinds wait for the same renewal.
+pub struct AsyncTokenManager {
+    manager: Arc<TokenManager>,
+}
+
+impl AsyncTokenManager {
+    pub fn new(manager: Arc<TokenManager>) -> Self {
+        AsyncTokenManager { manager }
+    }
+
+    /// The org's current token: ready at once from the cache, else the renewal's.
+    pub async fn token(&self, org_id: String) -> Result<StoredToken, CoboOAuthError> {
+        let (notify, outcome) = channel();
+        match self.manager.token_or_notify(org_id, notify) {
+            Some(ready) => ready,
+            None => outcome.await,
+        }
+    }
+
+    /// A valid access token for the org.
+    pub async fn access_token(&self, org_id: String) -> Result<Secret, CoboOAuthError> {
+        Ok(self.token(org_id).await?.token.access_token)
+    }
+
+    /// `Bearer <access token>`.
+    pub async fn authorization_header(&self, org_id: String) -> Result<Secret, CoboOAuthError> {
+        Ok(Secret::new(format!("Bearer {}", self.access_token(org_id).await?.expose())))
+    }
+}
+
+/// An OAuthClient's two calls as futures: each runs the blocking call on a thread of
+/// its own and completes when it ends.
+pub struct AsyncOAuthClient {
+    client: Arc<OAuthClient>,
+}
+
+impl AsyncOAuthClient {
+    pub fn new(client: Arc<OAuthClient>) -> Self {
+        AsyncOAuthClient { client }
+    }
+
+    /// `OAuthClient::get_org_token`, off the caller's thread.
+    pub async fn get_org_token(&self, client_id: String, org_id: String) -> Result<OrgToken, CoboOAuthError> {
+        let client = Arc::clone(&self.client);
+        on_a_thread(move || client.get_org_token(client_id, org_id)).await
+    }
+
+    /// `OAuthClient::refresh_org_token`, off the caller's thread.
+    pub async fn refresh_org_token(&self, client_id: String, refresh_token: Secret) -> Result<OrgToken, CoboOAuthError> {
+        let client = Arc::clone(&self.client);
+        on_a_thread(move || client.refresh_org_token(client_id, refresh_token)).await
+    }
+}
+
+impl std::fmt::Debug for AsyncTokenManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("AsyncTokenManager").field(&self.manager).finish()
+    }
+}
+
+impl std::fmt::Debug for AsyncOAuthClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("AsyncOAuthClient").field(&self.client).finish()
+    }
+}
+
+async fn on_a_thread<T: Send + 'static>(
+    call: impl FnOnce() -> Result<T, CoboOAuthError> + Send + 'static,
+) -> Result<T, CoboOAuthError> {
+    let (notify, outcome) = channel();
+    let spawned = std::thread::Builder::new().name("cobo-oauth-call".into()).spawn(move || notify(call()));
+    if let Err(err) = spawned {
+        return Err(CoboOAuthError::Transport { reason: format!("cannot start a thread: {err}") });
+    }
+    outcome.await
+}
+
+/// A one-shot channel: the sender is a callback, the receiver a runtime-agnostic
+/// future. A receiver dropped first (a cancelled caller) leaves the sender harmless.
+fn channel<T: Send + 'static>() -> (impl FnOnce(Result<T, CoboOAuthError>) + Send + 'static, Outcome<T>) {
+    let slot = Arc::new(Mutex::new(Slot::Waiting(None)));
+    let sender = Arc::clone(&slot);
+    let notify = move |result| {
+        let waker = match std::mem::replace(&mut *lock(&sender), Slot::Done(result)) {
+            Slot::Waiting(waker) => waker,
+            Slot::Done(_) | Slot::Taken => None,
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    };
+    (notify, Outcome { slot })
+}
+
+enum Slot<T> {
+    Waiting(Option<Waker>),
+    Done(Result<T, CoboOAuthError>),
+    Taken,
+}
+
+struct Outcome<T> {
+    slot: Arc<Mutex<Slot<T>>>,
+}
+
+impl<T> Future for Outcome<T> {
+    type Output = Result<T, CoboOAuthError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut slot = lock(&self.slot);
+        match std::mem::replace(&mut *slot, Slot::Taken) {
+            Slot::Done(result) => Poll::Ready(result),
+            Slot::Waiting(_) => {
+                *slot = Slot::Waiting(Some(cx.waker().clone()));
+                Poll::Pending
+            }
+            Slot::Taken => Poll::Ready(Err(CoboOAuthError::InvalidArgument { reason: "polled after completion".into() })),
+        }
+    }
+}
