@@ -146,11 +146,15 @@ def test_loops_in_several_threads_and_uvloop(make_client: Callable[..., OAuthCli
 def test_a_fresh_token_needs_no_executor_and_no_thread(expired: tuple[TokenManager, str]) -> None:
     manager, _ = expired
     token = manager.token(ORG_ID)
-    coroutine = AsyncTokenManager(manager).token(ORG_ID)
-    # The first step of the coroutine returns: it never awaited anything.
-    with pytest.raises(StopIteration) as finished:
-        coroutine.send(None)
-    assert finished.value.value == token
+
+    async def first_step() -> Any:
+        # The coroutine's first step returns: it never awaited, so the loop never ran.
+        coroutine = AsyncTokenManager(manager).token(ORG_ID)
+        with pytest.raises(StopIteration) as finished:
+            coroutine.send(None)
+        return finished.value.value
+
+    assert asyncio.run(first_step()) == token
 
 
 def test_the_blocking_api_inside_a_coroutine_blocks_the_loop_but_never_hangs(expired: tuple[TokenManager, str]) -> None:

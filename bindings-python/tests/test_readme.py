@@ -85,7 +85,3 @@ def test_async_snippet_runs_as_written(mock: Mock, app_key: AppKey, tmp_path: os
     assert result.stdout.splitlines() == ["1 token for 100 concurrent requests"]
     assert mock.counters()["get"] == 1
 
-
-def test_the_top_level_readme_shows_the_async_snippet_verbatim() -> None:
-    top = (REPO / "README.md").read_text(encoding="utf-8")
-    assert f"```python\n{quickstart('## Async')}```" in top

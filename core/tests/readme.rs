@@ -35,6 +35,16 @@ fn root_quickstarts_match_the_tested_ones() {
     }
 }
 
+/// The root README's async quickstarts are copies of the ones each binding's tests run.
+#[test]
+fn root_async_quickstarts_match_the_tested_ones() {
+    let root = read("README.md");
+    for (lang, binding, heading) in [("python", "bindings-python/README.md", "## Async")] {
+        let tested = blocks(&read(binding), heading, lang);
+        assert_eq!(blocks(&root, "## Async quickstarts", lang), tested[..1], "README.md's async {lang} quickstart differs from {binding}'s");
+    }
+}
+
 /// Each "Calling WaaS" snippet in the root README is a file that a test runs.
 #[test]
 fn calling_waas_snippets_are_the_tested_ones() {
