@@ -66,7 +66,7 @@ pub(crate) fn worker(args: &[String]) -> Result<(), Failure> {
                         }
                     };
                     counter.fetch_add(1, Ordering::Relaxed);
-                    std::thread::sleep(Duration::from_millis(10));
+                    std::thread::sleep(Duration::from_millis(50));
                 }
                 0
             });
