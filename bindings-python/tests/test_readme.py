@@ -20,15 +20,20 @@ def quickstart(heading: str = "## Quickstart") -> str:
     return match.group(1)
 
 
+def snippet_env(mock: Mock, app_key: AppKey) -> dict[str, str]:
+    """What the README's snippets read from the environment, pointing at the mock."""
+    return {
+        **os.environ,
+        "COBO_APP_KEY": app_key.private_key_hex(),
+        "COBO_BASE_URL": mock.base_url,
+        "COBO_RESPONSE_PUBLIC_KEY": mock.response_public_key,
+        "COBO_CLIENT_ID": CLIENT_ID,
+        "COBO_ORG_ID": ORG_ID,
+    }
+
+
 def test_quickstart_runs_as_written(mock: Mock, app_key: AppKey, tmp_path: os.PathLike[str]) -> None:
-    env = dict(os.environ)
-    env.update(
-        COBO_APP_KEY=app_key.private_key_hex(),
-        COBO_BASE_URL=mock.base_url,
-        COBO_RESPONSE_PUBLIC_KEY=mock.response_public_key,
-        COBO_CLIENT_ID=CLIENT_ID,
-        COBO_ORG_ID=ORG_ID,
-    )
+    env = snippet_env(mock, app_key)
     result = subprocess.run(
         [sys.executable, "-c", quickstart()], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
     )
@@ -42,14 +47,7 @@ def test_quickstart_runs_as_written(mock: Mock, app_key: AppKey, tmp_path: os.Pa
 
 
 def test_token_manager_snippet_runs_as_written(mock: Mock, app_key: AppKey, tmp_path: os.PathLike[str]) -> None:
-    env = dict(os.environ)
-    env.update(
-        COBO_APP_KEY=app_key.private_key_hex(),
-        COBO_BASE_URL=mock.base_url,
-        COBO_RESPONSE_PUBLIC_KEY=mock.response_public_key,
-        COBO_CLIENT_ID=CLIENT_ID,
-        COBO_ORG_ID=ORG_ID,
-    )
+    env = snippet_env(mock, app_key)
     snippet = quickstart("## Token manager")
     for run in range(2):  # the second run starts from the token file
         result = subprocess.run(
@@ -71,14 +69,7 @@ def test_webhook_snippet_is_valid_python() -> None:
 
 
 def test_async_snippet_runs_as_written(mock: Mock, app_key: AppKey, tmp_path: os.PathLike[str]) -> None:
-    env = dict(os.environ)
-    env.update(
-        COBO_APP_KEY=app_key.private_key_hex(),
-        COBO_BASE_URL=mock.base_url,
-        COBO_RESPONSE_PUBLIC_KEY=mock.response_public_key,
-        COBO_CLIENT_ID=CLIENT_ID,
-        COBO_ORG_ID=ORG_ID,
-    )
+    env = snippet_env(mock, app_key)
     snippet = quickstart("## Async")
     result = subprocess.run([sys.executable, "-c", snippet], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
