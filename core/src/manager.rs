@@ -19,6 +19,11 @@
 //! falling back to org_implicit. A store that does not coordinate is seen through
 //! `SingleProcess`: its lease is always granted, so the same steps coordinate this
 //! process only.
+//!
+//! Callers that must wait either block on the org's condition variable (the blocking
+//! API) or subscribe to the renewal in flight (`token_or_notify`, behind the async
+//! API): one renewal serves both kinds. A renewal needed by an async caller runs on a
+//! thread of its own, so no caller's thread or executor ever blocks on it.
 
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -528,8 +533,8 @@ impl TokenManager {
         }
     }
 
-    /// Saves and publishes a renewal's outcome, records or clears the org's backoff,
-    /// and wakes the callers waiting for it.
+    /// Publishes a renewal's outcome (the store was written under the lease), records
+    /// or clears the org's backoff, and wakes the callers waiting for it.
     fn land(
         &self,
         org_id: &str,
