@@ -46,8 +46,8 @@ impl AsyncTokenManager {
     }
 }
 
-/// An OAuthClient's two calls as futures: each runs the blocking call on a thread of
-/// its own and completes when it ends.
+/// An OAuthClient's two calls as futures: each runs the blocking call on a pool thread
+/// (kept for the next call) and completes when it ends.
 pub struct AsyncOAuthClient {
     client: Arc<OAuthClient>,
 }
@@ -86,8 +86,11 @@ async fn on_a_thread<T: Send + 'static>(
     call: impl FnOnce() -> Result<T, CoboOAuthError> + Send + 'static,
 ) -> Result<T, CoboOAuthError> {
     let (notify, outcome) = channel();
-    let spawned = std::thread::Builder::new().name("cobo-oauth-call".into()).spawn(move || notify(call()));
-    if let Err(err) = spawned {
+    let job = move || {
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(call));
+        notify(result.unwrap_or_else(|_| Err(CoboOAuthError::Transport { reason: "the call panicked".into() })));
+    };
+    if let Err(err) = crate::blocking_pool::run(job) {
         return Err(CoboOAuthError::Transport { reason: format!("cannot start a thread: {err}") });
     }
     outcome.await

@@ -4,6 +4,7 @@
 //! plain Rust library with the same names.
 
 mod async_api;
+mod blocking_pool;
 mod client;
 mod config;
 mod error;
