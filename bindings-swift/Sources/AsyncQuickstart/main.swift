@@ -29,7 +29,9 @@ do {
         for _ in 0..<100 {
             group.addTask { try await tokens.authorizationHeader(orgId: orgId) }
         }
-        return try await group.reduce(into: [Secret]()) { $0.append($1) }
+        var all: [Secret] = []
+        while let header = try await group.next() { all.append(header) }
+        return all
     }
     print("\(headers.count) tasks, \(Set(headers).count) distinct header")
     // request.setValue(headers[0].value, forHTTPHeaderField: "Authorization")

@@ -77,7 +77,13 @@ final class AsyncTests: XCTestCase {
         XCTAssertEqual(try counts(), [1, 0])
     }
 
+    /// Tasks that start after the quick 503 get the error the org's backoff (10 s here)
+    /// recorded: the same one, with no second request.
     func testAThousandTasksShareOneFailedRefreshAndItsTypedError() async throws {
+        manager = try TokenManager(client: try OAuthClient(key: app.key, config: mock.config(maxRetries: 0)),
+                                   clientId: app.clientId, store: store,
+                                   config: TokenManagerConfig(backoffInitialMs: 10000, backoffMaxMs: 10000))
+        tokens = AsyncTokenManager(manager: manager)
         try expire()
         try mock.injectFault(["kind": "unsigned", "status": 503], operation: "refresh")
         let outcomes = await accessTokens(1000)

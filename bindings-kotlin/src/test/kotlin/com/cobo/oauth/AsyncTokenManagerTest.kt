@@ -83,9 +83,14 @@ class AsyncTokenManagerTest(private val mock: MockServer) {
         assertEquals(1 to 0, counts())
     }
 
+    /** Coroutines that start after the quick 503 get the error the org's backoff (10 s here) recorded: the same one. */
     @Test
     fun `1000 coroutines share one failed refresh and its typed error`() = runBlocking {
-        expire()
+        val backingOff = TokenManager(client, app.clientId, store, TokenManagerConfig(backoffInitialMs = 10_000UL, backoffMaxMs = 10_000UL))
+        val tokens = AsyncTokenManager(backingOff)
+        val first = backingOff.token(org)
+        assertTrue(backingOff.invalidate(org, first.token.accessToken))
+        mock.reset()
         mock.queueFault(JSONObject().put("kind", "unsigned").put("status", 503), "refresh")
         val outcomes = (1..1000).map { async { runCatching { tokens.accessToken(org) } } }.awaitAll()
         val errors = outcomes.map { it.exceptionOrNull() }
@@ -93,6 +98,8 @@ class AsyncTokenManagerTest(private val mock: MockServer) {
             "every caller gets Unavailable(503): ${errors.map { it?.javaClass?.simpleName }.toSet()}"
         }
         assertEquals(1 to 0, counts(), "(refresh, get)")
+        tokens.close()
+        backingOff.close()
     }
 
     @Test
