@@ -10,7 +10,8 @@
 #   authorizationHeader serve that manager's cached lease without a call into the core,
 #   and on a miss await the core's future (no thread blocked while a renewal runs), then
 #   record the renewed token's lease through the manager (a fresh token: one FFI call
-#   that returns at once).
+#   that returns at once); coroutines missing at the same time share that one wait
+#   (TokenWaits.kt).
 # Each public method becomes a hand-written override in front of the generated one,
 # which is renamed `uniffi<Name>` and made private; the docs and annotations above the
 # generated method stay with the public override.
@@ -69,6 +70,7 @@ in_manager && $0 == "    private val callCounter = AtomicLong(1)" {
 in_async && $0 == "    private val callCounter = AtomicLong(1)" {
     print
     print "    @Volatile private var uniffiManager: TokenManager? = null // generate-bindings.sh: whose lease cache to read"
+    print "    private val uniffiWaits = TokenWaits() // generate-bindings.sh"
     async_fields++
     next
 }
@@ -85,10 +87,12 @@ in_async && /^    override suspend fun `accessToken`\(`orgId`: kotlin\.String\) 
     wrap_suspend($0, "accessToken", \
         "        val manager = uniffiManager ?: return uniffiAccessToken(`orgId`)\n" \
         "        manager.uniffiCachedAccessToken(`orgId`)?.let { return it }\n" \
-        "        val renewed = uniffiAccessToken(`orgId`)\n" \
-        "        // Awaited without blocking; the token is fresh now, so its lease (kept for the next\n" \
-        "        // call) comes back at once.\n" \
-        "        return if (manager.uniffiIsDestroyed) renewed else manager.accessToken(`orgId`)")
+        "        return uniffiWaits.accessToken(`orgId`) {\n" \
+        "            val renewed = uniffiAccessToken(`orgId`)\n" \
+        "            // Awaited without blocking; the token is fresh now, so its lease (kept for the\n" \
+        "            // next call) comes back at once.\n" \
+        "            if (manager.uniffiIsDestroyed) renewed else manager.accessToken(`orgId`)\n" \
+        "        }")
     next
 }
 in_async && /^    override suspend fun `authorizationHeader`\(`orgId`: kotlin\.String\) ?: ?Secret ?\{$/ {

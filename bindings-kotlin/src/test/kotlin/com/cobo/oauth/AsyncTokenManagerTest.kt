@@ -104,22 +104,31 @@ class AsyncTokenManagerTest(private val mock: MockServer) {
 
     @Test
     fun `the loop is never blocked and no thread waits per caller`() {
-        // Warm up (JIT, JNA, the first renewal thread) so that what follows measures the wait.
-        runBlocking { (1..1000).map { async { tokens.accessToken(org) } }.awaitAll() }
+        // Warm up (JIT, JNA, the whole path through a renewal) so that what follows measures the wait.
+        repeat(3) {
+            expire()
+            runBlocking { (1..1000).map { async { tokens.accessToken(org) } }.awaitAll() }
+        }
         expire()
         delayNextRefresh(2000)
         val threadsBefore = threadCount()
         var worstLagMs = 0.0
+        var worstAtMs = 0L
         var mostThreads = threadsBefore
         var tookMs = 0L
         // runBlocking's event loop on this one thread: the heartbeat and the 1000 callers share it.
         val got = runBlocking {
+            val origin = System.nanoTime()
             val heartbeat = launch {
                 var last = System.nanoTime()
                 while (true) {
                     delay(10)
                     val now = System.nanoTime()
-                    worstLagMs = maxOf(worstLagMs, (now - last) / 1e6 - 10)
+                    val lag = (now - last) / 1e6 - 10
+                    if (lag > worstLagMs) {
+                        worstLagMs = lag
+                        worstAtMs = (now - origin) / 1_000_000
+                    }
                     mostThreads = maxOf(mostThreads, threadCount())
                     last = now
                 }
@@ -131,7 +140,7 @@ class AsyncTokenManagerTest(private val mock: MockServer) {
             heartbeat.cancelAndJoin()
             got
         }
-        println("AsyncTokenManagerTest: renewal ${tookMs} ms, worst heartbeat lag ${"%.1f".format(worstLagMs)} ms, threads $threadsBefore -> at most $mostThreads")
+        println("AsyncTokenManagerTest: renewal ${tookMs} ms, worst heartbeat lag ${"%.1f".format(worstLagMs)} ms (at $worstAtMs ms), threads $threadsBefore -> at most $mostThreads")
         assertEquals(1, got.toSet().size)
         assertEquals(1 to 0, counts())
         assertTrue(tookMs >= 1900) { "the renewal was delayed 2 s, the callers waited $tookMs ms" }
@@ -155,6 +164,24 @@ class AsyncTokenManagerTest(private val mock: MockServer) {
         assertEquals(saved.token.accessToken, tokens.accessToken(org))
         assertEquals(saved.token.accessToken, manager.accessToken(org))
         assertEquals(1 to 0, counts(), "served from the cache: no second request")
+    }
+
+    /** The first waiter makes the one call into the core that the others share (TokenWaits): cancelling it cancels only it. */
+    @Test
+    fun `cancelling the first waiter leaves the others waiting for the same renewal`() = runBlocking {
+        val old = expire()
+        delayNextRefresh(500)
+        val first = launch { tokens.accessToken(org) }
+        yield()
+        val others = (1..99).map { async { tokens.accessToken(org) } }
+        delay(200)
+        first.cancelAndJoin()
+        assertTrue(first.isCancelled)
+        val got = others.awaitAll()
+        assertEquals(1, got.toSet().size)
+        assertEquals(store.tokens.getValue(org).token.accessToken, got.first())
+        assertNotEquals(old.token.accessToken, got.first())
+        assertEquals(1 to 0, counts(), "(refresh, get)")
     }
 
     @Test
