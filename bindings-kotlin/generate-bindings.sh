@@ -27,8 +27,16 @@
 # the build instead of escaping the widened catch.
 #
 # Third edit, for speed (the awk script beside this one says how and why):
-# patch-token-manager.awk serves TokenManager.accessToken from a Kotlin-side lease cache
-# (TokenLeaseCache.kt) so that a cached token costs no FFI call.
+# patch-token-manager.awk serves TokenManager.accessToken, and AsyncTokenManager's
+# accessToken and authorizationHeader, from a Kotlin-side lease cache (TokenLeaseCache.kt)
+# so that a cached token costs no FFI call.
+#
+# The async calls (suspend funs; AsyncTokenManager, AsyncOAuthClient) need no edit of
+# their own: uniffiRustCallAsync runs on the caller's coroutine and Rust only calls back
+# into Kotlin to resume a continuation (uniffiRustFutureContinuationCallbackImpl), which
+# throws nothing of ours. The foreign-trait async helper (uniffiTraitInterfaceCallAsync),
+# which catches only kotlin.Exception like the sync ones did, must stay absent: stores and
+# sinks are synchronous, and the check below fails the build if UniFFI ever emits it.
 #
 # The script fails if the generated code no longer has the expected shape (a UniFFI
 # upgrade must revisit every edit).
@@ -68,6 +76,8 @@ count=$(grep -cxF "$catch_any" "$kt" || true)
 awk -v from="$catch_any" -v to="$catch_all" '$0 == from { print to; next } { print }' "$kt" > "$kt.tmp"
 mv "$kt.tmp" "$kt"
 [ "$(grep -cxF "$catch_all" "$kt")" = 2 ] || die "widening the callback catch failed"
+! grep -q 'uniffiTraitInterfaceCallAsync' "$kt" ||
+    die "$kt has async foreign-trait helpers (uniffiTraitInterfaceCallAsync), whose catch is not widened"
 # Per foreign trait: its callback method objects / the helper calls inside them.
 routed=$(awk '
 /^internal object uniffiCallbackInterface[A-Za-z]+ \{$/ { trait = $3; sub(/^uniffiCallbackInterface/, "", trait); order[++n] = trait; next }
@@ -81,7 +91,7 @@ END { for (i = 1; i <= n; i++) printf "%s%s=%d/%d", (i > 1 ? " " : ""), order[i]
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 counts=$(awk -f "$here/patch-token-manager.awk" "$kt" 2>&1 >"$kt.tmp") || die "patch-token-manager.awk: $counts"
-[ "$counts" = "fields=1 destroys=1 accessToken=1 authorizationHeader=1 invalidate=1" ] ||
-    die "patch-token-manager.awk: the generated TokenManager changed shape: $counts"
+[ "$counts" = "fields=1 destroys=1 accessToken=1 authorizationHeader=1 invalidate=1 async: fields=1 constructors=1 accessToken=1 authorizationHeader=1" ] ||
+    die "patch-token-manager.awk: the generated TokenManager or AsyncTokenManager changed shape: $counts"
 mv "$kt.tmp" "$kt"
 echo "generate-bindings: wrote $kt"

@@ -21,8 +21,10 @@ let package = Package(
         ),
         // The README's quickstart, verbatim; the tests build, check and run it.
         .executableTarget(name: "Quickstart", dependencies: ["CoboOAuth"]),
+        // The README's async/await example, verbatim; run by the tests too.
+        .executableTarget(name: "AsyncQuickstart", dependencies: ["CoboOAuth"]),
         // One of the processes CoordinationTests runs on a shared token store.
         .executableTarget(name: "CoordinationWorker", dependencies: ["CoboOAuth"]),
-        .testTarget(name: "CoboOAuthTests", dependencies: ["CoboOAuth", "Quickstart", "CoordinationWorker"]),
+        .testTarget(name: "CoboOAuthTests", dependencies: ["CoboOAuth", "Quickstart", "AsyncQuickstart", "CoordinationWorker"]),
     ]
 )

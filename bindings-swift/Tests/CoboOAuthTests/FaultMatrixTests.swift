@@ -7,6 +7,15 @@ import XCTest
 
 final class FaultMatrixTests: XCTestCase {
     func testEveryFaultOfTheMatrix() throws {
+        try runMatrix(async: false)
+    }
+
+    /// The same matrix through AsyncOAuthClient's `async throws` calls.
+    func testEveryFaultOfTheMatrixThroughAsyncOAuthClient() throws {
+        try runMatrix(async: true)
+    }
+
+    private func runMatrix(async: Bool) throws {
         let mock = try MockServer.forTest()
         let path = try TestEnvironment.require("COBO_TEST_FAULTS")
         let entries = try XCTUnwrap(
@@ -16,11 +25,11 @@ final class FaultMatrixTests: XCTestCase {
         for entry in entries {
             let name: String = try field(entry, "name")
             XCTAssertTrue(seen.insert(name).inserted, "duplicate entry \(name)")
-            try check(entry, name: name, mock: mock)
+            try check(entry, name: name, mock: mock, async: async)
         }
     }
 
-    private func check(_ entry: [String: Any], name: String, mock: MockServer) throws {
+    private func check(_ entry: [String: Any], name: String, mock: MockServer, async: Bool) throws {
         try mock.reset()
         let operation: String = try field(entry, "operation")
         let fault = try XCTUnwrap(entry["fault"], "\(name): no fault")
@@ -31,13 +40,20 @@ final class FaultMatrixTests: XCTestCase {
 
         let app = try mock.newApp()
         let client = try OAuthClient(key: app.key, config: config)
+        let asyncClient = AsyncOAuthClient(client: client)
+        let clientId = app.clientId
         let call: () throws -> OrgToken
-        switch operation {
-        case "get":
-            call = { try client.getOrgToken(clientId: app.clientId, orgId: "org-1") }
-        case "refresh":
-            let token = try client.getOrgToken(clientId: app.clientId, orgId: "org-1")
-            call = { try client.refreshOrgToken(clientId: app.clientId, refreshToken: token.refreshToken) }
+        switch (operation, async) {
+        case ("get", false):
+            call = { try client.getOrgToken(clientId: clientId, orgId: "org-1") }
+        case ("get", true):
+            call = { try awaitBlocking { try await asyncClient.getOrgToken(clientId: clientId, orgId: "org-1") } }
+        case ("refresh", false):
+            let token = try client.getOrgToken(clientId: clientId, orgId: "org-1")
+            call = { try client.refreshOrgToken(clientId: clientId, refreshToken: token.refreshToken) }
+        case ("refresh", true):
+            let token = try awaitBlocking { try await asyncClient.getOrgToken(clientId: clientId, orgId: "org-1") }
+            call = { try awaitBlocking { try await asyncClient.refreshOrgToken(clientId: clientId, refreshToken: token.refreshToken) } }
         default:
             return XCTFail("\(name): unknown operation \(operation)")
         }

@@ -1,23 +1,31 @@
-// The README's quickstart is Sources/Quickstart/main.swift, verbatim; this builds (as a
-// dependency of the tests) and runs it against the mock server.
+// The README's quickstarts are Sources/Quickstart/main.swift and (async/await)
+// Sources/AsyncQuickstart/main.swift, verbatim; this builds them (as dependencies of the
+// tests) and runs them against the mock server.
 
 import Foundation
 import XCTest
 
 final class QuickstartTests: XCTestCase {
-    private let marker = "<!-- quickstart: Sources/Quickstart/main.swift -->"
-
     func testReadmeSnippetIsTheQuickstartSource() throws {
+        try assertReadmeShows("Sources/Quickstart/main.swift")
+    }
+
+    func testReadmeSnippetIsTheAsyncQuickstartSource() throws {
+        try assertReadmeShows("Sources/AsyncQuickstart/main.swift")
+    }
+
+    /// The ```swift block after `<!-- quickstart: <path> -->` in README.md is the file at `path`.
+    private func assertReadmeShows(_ path: String) throws {
+        let marker = "<!-- quickstart: \(path) -->"
         let root = TestEnvironment.packageRoot
         let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
-        let source = try String(
-            contentsOf: root.appendingPathComponent("Sources/Quickstart/main.swift"), encoding: .utf8)
+        let source = try String(contentsOf: root.appendingPathComponent(path), encoding: .utf8)
         let afterMarker = try XCTUnwrap(readme.range(of: marker), "README.md lacks \(marker)")
         let rest = readme[afterMarker.upperBound...]
         let open = try XCTUnwrap(rest.range(of: "```swift\n"), "no ```swift block after the marker")
         let close = try XCTUnwrap(rest[open.upperBound...].range(of: "\n```"), "unclosed code block")
         XCTAssertEqual(String(rest[open.upperBound..<close.lowerBound]) + "\n", source,
-                       "README.md's quickstart differs from Sources/Quickstart/main.swift")
+                       "README.md's snippet differs from \(path)")
     }
 
     func testQuickstartGetsAndRefreshesAToken() throws {
@@ -49,9 +57,33 @@ final class QuickstartTests: XCTestCase {
         XCTAssertEqual(unconfigured.status, 2, unconfigured.output)
     }
 
-    private func runQuickstart(_ environment: [String: String]) throws -> (status: Int32, output: String) {
+    func testAsyncQuickstartSharesOneRequestBetweenItsTasks() throws {
+        let mock = try MockServer.forTest()
+        let app = try mock.newApp(orgs: ["org-async"])
+        let environment = [
+            "COBO_APP_PRIVATE_KEY": app.key.privateKeyHex().value, "COBO_CLIENT_ID": app.clientId,
+            "COBO_ORG_ID": "org-async", "COBO_BASE_URL": mock.baseURL,
+            "COBO_RESPONSE_PUBLIC_KEY": mock.responsePublicKey,
+        ]
+        let ok = try runQuickstart(environment, executable: "AsyncQuickstart")
+        XCTAssertEqual(ok.status, 0, ok.output)
+        XCTAssertTrue(ok.output.contains("100 tasks, 1 distinct header"), ok.output)
+        XCTAssertEqual(try mock.counters()["get"], 1)
+
+        var uninstalled = environment
+        uninstalled["COBO_ORG_ID"] = "org-elsewhere"
+        let refused = try runQuickstart(uninstalled, executable: "AsyncQuickstart")
+        XCTAssertEqual(refused.status, 1, refused.output)
+        XCTAssertTrue(refused.output.contains("the organization org-elsewhere must authorize the app again"), refused.output)
+
+        XCTAssertEqual(try runQuickstart([:], executable: "AsyncQuickstart").status, 2)
+    }
+
+    private func runQuickstart(
+        _ environment: [String: String], executable name: String = "Quickstart"
+    ) throws -> (status: Int32, output: String) {
         // SwiftPM puts the test bundle and the executables in the same directory.
-        let executable = Bundle.main.bundleURL.appendingPathComponent("Quickstart")
+        let executable = Bundle.main.bundleURL.appendingPathComponent(name)
         guard FileManager.default.isExecutableFile(atPath: executable.path) else {
             throw TestSetupError(description: "not built: \(executable.path)")
         }

@@ -284,3 +284,20 @@ struct ConnectProxy {
         return object
     }
 }
+
+/// Runs `body` in a Task and waits for it on this thread, which must not be one of the
+/// cooperative pool's (a synchronous test method's is not).
+func awaitBlocking<T>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+    let box = ResultBox<T>()
+    let done = DispatchSemaphore(value: 0)
+    Task {
+        do { box.result = .success(try await body()) } catch { box.result = .failure(error) }
+        done.signal()
+    }
+    done.wait()
+    return try box.result!.get()
+}
+
+private final class ResultBox<T>: @unchecked Sendable {
+    var result: Result<T, Error>?
+}

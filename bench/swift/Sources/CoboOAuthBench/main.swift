@@ -3,7 +3,9 @@
 // - signing: AppKey.signRequest;
 // - get_token round trips against the mock server (signed, response signature verified),
 //   with p50/p99 latency;
-// - TokenManager.accessToken on a fresh cached token.
+// - TokenManager.accessToken on a fresh cached token;
+// - the async forms of both (AsyncOAuthClient.getOrgToken, AsyncTokenManager.accessToken),
+//   with their ratios to the blocking ones.
 // Usage: CoboOAuthBench --mock PATH --json PATH   (bench/swift/run.sh runs it in the chroot)
 import CoboOAuth
 import Foundation
@@ -104,6 +106,59 @@ func roundTrips(_ id: String, _ label: String, _ op: () throws -> Void) rethrows
     return Figure(id: id, label: label, rates: rates, latenciesNs: latencies)
 }
 
+/// As `rate`, for an async operation, awaited back to back in one task.
+func asyncRate(_ id: String, _ label: String, _ op: () async throws -> Void) async rethrows -> Figure {
+    let warm = now() + warmupNs
+    while now() < warm { try await op() }
+    var rates: [Double] = []
+    for _ in 0..<reps {
+        let start = now()
+        var calls = 0
+        while now() - start < repNs {
+            for _ in 0..<16 { try await op() }
+            calls += 16
+        }
+        rates.append(Double(calls) * 1e9 / Double(now() - start))
+    }
+    return Figure(id: id, label: label, rates: rates)
+}
+
+/// As `roundTrips`, for an async operation.
+func asyncRoundTrips(_ id: String, _ label: String, _ op: () async throws -> Void) async rethrows -> Figure {
+    func run(_ duration: UInt64) async throws -> (Double, [UInt64]) {
+        var latencies: [UInt64] = []
+        let start = now()
+        while true {
+            let began = now()
+            if began - start >= duration { break }
+            try await op()
+            latencies.append(now() - began)
+        }
+        return (Double(latencies.count) * 1e9 / Double(now() - start), latencies)
+    }
+    _ = try await run(warmupNs)
+    var rates: [Double] = [], latencies: [UInt64] = []
+    for _ in 0..<reps {
+        let (r, l) = try await run(repNs)
+        rates.append(r)
+        latencies += l
+    }
+    return Figure(id: id, label: label, rates: rates, latenciesNs: latencies)
+}
+
+/// Runs `body` in a task on the cooperative pool and waits for it on this (main) thread.
+func blockingOn<T>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+    let box = ResultBox<T>(), done = DispatchSemaphore(value: 0)
+    Task {
+        do { box.result = .success(try await body()) } catch { box.result = .failure(error) }
+        done.signal()
+    }
+    done.wait()
+    return try box.result!.get()
+}
+
+final class ResultBox<T>: @unchecked Sendable { var result: Result<T, Error>? }
+
 /// One cobo-oauth-mock process; it exits when its stdin closes.
 final class MockServer {
     let process = Process()
@@ -194,7 +249,24 @@ _ = try manager.accessToken(orgId: org)
 add(try rate("swift.access_token.ours", "TokenManager.accessToken (cached)") {
     _ = try manager.accessToken(orgId: org)
 })
+// The async forms, each awaited back to back in one task.
+let asyncClient = AsyncOAuthClient(client: client)
+add(try blockingOn {
+    try await asyncRoundTrips("swift.get_token.async.ours", "get_token round trip: AsyncOAuthClient") {
+        _ = try await asyncClient.getOrgToken(clientId: "swift-seq", orgId: org)
+    }
+})
+let tokens = AsyncTokenManager(manager: manager)
+add(try blockingOn {
+    try await asyncRate("swift.access_token.async.ours", "AsyncTokenManager.accessToken (cached)") {
+        _ = try await tokens.accessToken(orgId: org)
+    }
+})
 mock.close()
+func median(_ id: String) -> Double { (figures.first { $0.id == id }!.json["median"] as? Double) ?? .nan }
+print(String(format: "  async/sync: accessToken (cached) %.2fx the time per call (goal <= 2), getOrgToken %.2fx the throughput (goal >= 0.9)",
+             median("swift.access_token.ours") / median("swift.access_token.async.ours"),
+             median("swift.get_token.async.ours") / median("swift.get_token.ours")))
 
 func swiftVersion() -> String {
     #if compiler(>=6.0)

@@ -6,7 +6,9 @@ import java.util.concurrent.ConcurrentHashMap
  * The Kotlin side of [TokenManager.accessToken]: each org's last [TokenLease], served
  * without a call into the core until its `serveUntil`. The core keeps every renewal
  * decision; this cache only remembers its answer. generate-bindings.sh wires it into
- * the generated `TokenManager` (accessToken, authorizationHeader, invalidate, destroy).
+ * the generated `TokenManager` (accessToken, authorizationHeader, invalidate, destroy),
+ * and the generated `AsyncTokenManager`'s accessToken and authorizationHeader read the
+ * cache of the TokenManager they wrap.
  *
  * Why: a cached token from the core costs several JNA transitions (tens of µs); a hit
  * here is one map read and one clock read.
@@ -26,6 +28,12 @@ internal class TokenLeaseCache {
         val entry = entries[orgId]
         if (entry?.token != null && System.currentTimeMillis() < entry.serveUntilMillis) return entry.token
         return keep(orgId, entry?.epoch ?: 0L, manager.lease(orgId))
+    }
+
+    /** The org's cached token while its lease lasts, else null; never calls the core (AsyncTokenManager's fast path). */
+    fun cached(orgId: String): Secret? {
+        val entry = entries[orgId]
+        return if (entry?.token != null && System.currentTimeMillis() < entry.serveUntilMillis) entry.token else null
     }
 
     /** Keeps [fresh] unless the org was invalidated since [epoch] was read. */

@@ -10,7 +10,8 @@ import java.util.jar.JarFile
 
 /**
  * The packaged jar carries this build's native library under linux-x86-64/, and the
- * jar plus JNA and the Kotlin stdlib is all a user needs: no jna.library.path.
+ * jar plus its runtime dependencies (JNA, the Kotlin stdlib, kotlinx-coroutines) is all a
+ * user needs: no jna.library.path.
  */
 class BundledJarIT {
     private val jar = Path.of(System.getProperty("cobo.jar") ?: error("Failsafe sets cobo.jar"))
@@ -24,16 +25,25 @@ class BundledJarIT {
         }
     }
 
+    /** The jar's runtime dependencies, as its POM declares them, from the test class path. */
+    private val dependencies = ChildJvm.testClassPath.filter {
+        val name = Path.of(it).fileName.toString()
+        name.startsWith("jna-") || name.startsWith("kotlin-stdlib-") || name.startsWith("kotlinx-coroutines-core-jvm-")
+    }
+    private val probeClasses = Repo.buildDir.resolve("test-classes").toString()
+
     @Test
-    fun `the jar works with only JNA and the Kotlin stdlib beside it`() {
-        val dependencies = ChildJvm.testClassPath.filter {
-            val name = Path.of(it).fileName.toString()
-            name.startsWith("jna-") || name.startsWith("kotlin-stdlib-")
-        }
-        assertEquals(2, dependencies.size, "JNA and kotlin-stdlib on the test class path: $dependencies")
-        val probeClasses = Repo.buildDir.resolve("test-classes").toString()
+    fun `the jar works with only JNA, the Kotlin stdlib and kotlinx-coroutines beside it`() {
+        assertEquals(3, dependencies.size, "JNA, kotlin-stdlib and kotlinx-coroutines-core-jvm on the test class path: $dependencies")
         val result = ChildJvm.run(listOf(jar.toString(), probeClasses) + dependencies, NativeProbe::class.java.name)
         assertEquals(0, result.exitCode, result.output)
         assertTrue(Regex("""ok [0-9a-f]{64}""").containsMatchIn(result.output)) { result.output }
+    }
+
+    @Test
+    fun `a suspend call works from the jar`() {
+        val result = ChildJvm.run(listOf(jar.toString(), probeClasses) + dependencies, AsyncNativeProbe::class.java.name)
+        assertEquals(0, result.exitCode, result.output)
+        assertTrue(result.output.contains("ok Transport")) { result.output }
     }
 }

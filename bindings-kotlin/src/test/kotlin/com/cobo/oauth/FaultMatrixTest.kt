@@ -1,5 +1,6 @@
 package com.cobo.oauth
 
+import kotlinx.coroutines.runBlocking
 import org.json.JSONObject
 import org.junit.jupiter.api.AfterEach
 import org.junit.jupiter.api.Assertions.assertEquals
@@ -27,19 +28,43 @@ class FaultMatrixTest(private val mock: MockServer) {
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("entries")
-    fun `each fault gives its exception`(entry: JSONObject) {
+    fun `each fault gives its exception`(entry: JSONObject) = check(entry) { client, operation ->
+        when (operation) {
+            "get" -> ({ client.getOrgToken(app.clientId, app.orgId) })
+            "refresh" -> {
+                val token = client.getOrgToken(app.clientId, app.orgId)
+                ({ client.refreshOrgToken(app.clientId, token.refreshToken) })
+            }
+            else -> fail("unknown operation $operation")
+        }
+    }
+
+    /** The same matrix through AsyncOAuthClient's suspend functions (each awaited in runBlocking). */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("entries")
+    fun `each fault gives its exception through AsyncOAuthClient`(entry: JSONObject) = check(entry) { client, operation ->
+        val async = AsyncOAuthClient(client)
+        when (operation) {
+            "get" -> ({ runBlocking { async.getOrgToken(app.clientId, app.orgId) } })
+            "refresh" -> {
+                val token = runBlocking { async.getOrgToken(app.clientId, app.orgId) }
+                ({ runBlocking { async.refreshOrgToken(app.clientId, token.refreshToken) } })
+            }
+            else -> fail("unknown operation $operation")
+        }
+    }
+
+    /**
+     * Injects [entry]'s fault and checks the exception of the call that [prepare] returns
+     * (made with a client configured as the entry says; a "refresh" entry's first token is
+     * taken before the fault is queued).
+     */
+    private fun check(entry: JSONObject, prepare: (OAuthClient, String) -> () -> OrgToken) {
         val operation = entry.getString("operation")
         val expect = entry.getJSONObject("expect")
         val config = mock.config().with(entry.getJSONObject("client"))
         OAuthClient(app.key, config).use { client ->
-            val call: () -> OrgToken = when (operation) {
-                "get" -> ({ client.getOrgToken(app.clientId, app.orgId) })
-                "refresh" -> {
-                    val token = client.getOrgToken(app.clientId, app.orgId)
-                    ({ client.refreshOrgToken(app.clientId, token.refreshToken) })
-                }
-                else -> fail("unknown operation $operation")
-            }
+            val call = prepare(client, operation)
             mock.reset()
             mock.queueFault(entry.getJSONObject("fault"), operation)
             val started = System.nanoTime()

@@ -6,8 +6,11 @@ package com.cobo.oauth
  */
 class Udl(source: String) {
     class Member(val name: String, val type: String)
-    /** [returns] is the UDL return type ("void" for none, "" for error variants and constructors). */
-    class Callable(val name: String, val args: List<Member>, val returns: String = "")
+    /**
+     * [returns] is the UDL return type ("void" for none, "" for error variants and constructors);
+     * [async]: declared `[Async]`, a Kotlin `suspend` function.
+     */
+    class Callable(val name: String, val args: List<Member>, val returns: String = "", val async: Boolean = false)
     /** [trait]: `[Trait]` or `[Trait, WithForeign]`, a Kotlin interface the caller may implement. */
     class Interface(val name: String, val constructors: List<Callable>, val methods: List<Callable>, val trait: Boolean)
 
@@ -53,7 +56,8 @@ class Udl(source: String) {
         val head = Regex("""^(.*?)(\w+)\s*\(""", RegexOption.DOT_MATCHES_ALL).find(signature)!!
         val args = signature.substringAfter('(').substringBeforeLast(')').split(',')
             .map { it.trim() }.filter { it.isNotEmpty() }.map { member(it) }
-        return Callable(head.groupValues[2], args, head.groupValues[1].trim())
+        val async = Regex("""^\[[^\]]*\bAsync\b""").containsMatchIn(declaration)
+        return Callable(head.groupValues[2], args, head.groupValues[1].trim(), async)
     }
 
     /** `Type name`, `Type? name = default` or `optional Type? name = null`; the type keeps its `?`. */

@@ -37,8 +37,19 @@ class UdlParityTest {
     fun `the parser found the whole UDL`() {
         assertEquals(9, udl.functions.size)
         assertEquals(
-            setOf("LogSink", "AppKey", "ResponseVerifier", "OAuthClient", "TokenStore", "CoordinatedTokenStore", "TokenManager"),
+            setOf(
+                "LogSink", "AppKey", "ResponseVerifier", "OAuthClient", "TokenStore", "CoordinatedTokenStore", "TokenManager",
+                "AsyncTokenManager", "AsyncOAuthClient",
+            ),
             udl.interfaces.map { it.name }.toSet(),
+        )
+        // [Async]: every method of the two async interfaces, and nothing else.
+        assertEquals(
+            setOf(
+                "AsyncTokenManager.access_token", "AsyncTokenManager.authorization_header", "AsyncTokenManager.token",
+                "AsyncOAuthClient.get_org_token", "AsyncOAuthClient.refresh_org_token",
+            ),
+            udl.interfaces.flatMap { i -> (i.constructors + i.methods).filter { it.async }.map { "${i.name}.${it.name}" } }.toSet(),
         )
         assertEquals(listOf("LogSink", "TokenStore", "CoordinatedTokenStore"), udl.interfaces.filter { it.trait }.map { it.name })
         assertEquals(
@@ -127,8 +138,16 @@ class UdlParityTest {
         val methods = iface.methods.map { m ->
             reachable("${iface.name}.${m.name}") {
                 val method = cls.declared(m.name.camelCase())
-                assertEquals(m.args.map { kotlinType(it.type) }, method.parameterTypes.map { it.simpleName })
-                assertEquals(kotlinType(m.returns), method.returnType.simpleName)
+                if (m.async) {
+                    // A suspend fun compiles to one taking a Continuation of the result and returning Any?.
+                    assertEquals(m.args.map { kotlinType(it.type) } + "Continuation", method.parameterTypes.map { it.simpleName })
+                    val continuation = method.genericParameterTypes.last() as java.lang.reflect.ParameterizedType
+                    // "? super com.cobo.oauth.Secret"
+                    assertEquals(kotlinType(m.returns), continuation.actualTypeArguments.single().typeName.substringAfterLast('.'))
+                } else {
+                    assertEquals(m.args.map { kotlinType(it.type) }, method.parameterTypes.map { it.simpleName })
+                    assertEquals(kotlinType(m.returns), method.returnType.simpleName)
+                }
             }
         }
         // A trait's objects from the core are <Name>Impl; the trait itself is what Kotlin implements.

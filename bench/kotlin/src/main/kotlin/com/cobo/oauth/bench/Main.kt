@@ -4,14 +4,19 @@
 // - signing: AppKey.signRequest vs what the SDK's AuthenticationInterceptor does per request;
 // - get_token round trips against the shared mock server, both verifying the response signature,
 //   with p50/p99 latency;
-// - TokenManager.accessToken on a fresh cached token.
+// - TokenManager.accessToken on a fresh cached token;
+// - the async forms of both (AsyncOAuthClient.getOrgToken, AsyncTokenManager.accessToken),
+//   with their ratios to the blocking ones.
 // Every figure: a warm-up (long enough for the JIT), then REPS timed repetitions.
 package com.cobo.oauth.bench
 
 import com.cobo.oauth.AppKey
+import com.cobo.oauth.AsyncOAuthClient
+import com.cobo.oauth.AsyncTokenManager
 import com.cobo.oauth.ClientConfig
 import com.cobo.oauth.OAuthClient
 import com.cobo.oauth.TokenManager
+import kotlinx.coroutines.runBlocking
 import java.io.File
 import java.net.URI
 import java.net.http.HttpClient
@@ -113,6 +118,22 @@ fun roundTrips(id: String, label: String, op: () -> Unit): Figure {
     return Figure(id, label, reps.map { it.first }, reps.flatMap { it.second.asList() }.toLongArray())
 }
 
+/** As [rate], for a suspend operation, called back to back in one coroutine (runBlocking). */
+fun suspendRate(id: String, label: String, op: suspend () -> Unit): Figure = runBlocking {
+    val warm = System.nanoTime() + WARMUP_NS
+    while (System.nanoTime() < warm) op()
+    val rates = (1..REPS).map {
+        val start = System.nanoTime()
+        var calls = 0L
+        while (System.nanoTime() - start < REP_NS) {
+            repeat(16) { op() }
+            calls += 16
+        }
+        calls * 1e9 / (System.nanoTime() - start)
+    }
+    Figure(id, label, rates)
+}
+
 /** One cobo-oauth-mock process; it exits when its stdin closes. */
 class MockServer(binary: String) : AutoCloseable {
     private val process = ProcessBuilder(binary).redirectError(ProcessBuilder.Redirect.DISCARD).start()
@@ -180,6 +201,21 @@ fun main(args: Array<String>) {
             val manager = TokenManager(ours("ours-manager"), "ours-manager")
             manager.accessToken(ORG)
             add(rate("kotlin.access_token.ours", "TokenManager.accessToken (cached)") { manager.accessToken(ORG) })
+            // The async forms: a suspend call per round trip (its runBlocking costs a few µs
+            // of the ms), and the cached token back to back in one coroutine.
+            val asyncClient = AsyncOAuthClient(client)
+            add(roundTrips("kotlin.get_token.async.ours", "get_token round trip: AsyncOAuthClient") {
+                runBlocking { asyncClient.getOrgToken("ours-seq", ORG) }
+            })
+            val tokens = AsyncTokenManager(manager)
+            add(suspendRate("kotlin.access_token.async.ours", "AsyncTokenManager.accessToken (cached)") { tokens.accessToken(ORG) })
+            fun median(id: String) = figures.single { it.id == id }.median
+            println(
+                "  async/sync: accessToken (cached) %.2fx the time per call (goal <= 2), getOrgToken %.2fx the throughput (goal >= 0.9)".format(
+                    median("kotlin.access_token.ours") / median("kotlin.access_token.async.ours"),
+                    median("kotlin.get_token.async.ours") / median("kotlin.get_token.ours"),
+                ),
+            )
         } else {
             sdk!!
             add(rate("kotlin.sign.official", "sign: LocalEd25519Signer, as its interceptor does", sdk.signOperation(signingKey.privateKeyHex().value)))

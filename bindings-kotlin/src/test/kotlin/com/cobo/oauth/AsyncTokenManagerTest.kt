@@ -1,0 +1,273 @@
+package com.cobo.oauth
+
+import kotlinx.coroutines.CancellationException
+import kotlinx.coroutines.async
+import kotlinx.coroutines.awaitAll
+import kotlinx.coroutines.cancelAndJoin
+import kotlinx.coroutines.coroutineScope
+import kotlinx.coroutines.delay
+import kotlinx.coroutines.joinAll
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.yield
+import org.json.JSONObject
+import org.junit.jupiter.api.AfterEach
+import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertNotEquals
+import org.junit.jupiter.api.Assertions.assertTrue
+import org.junit.jupiter.api.BeforeEach
+import org.junit.jupiter.api.Test
+import org.junit.jupiter.api.Timeout
+import org.junit.jupiter.api.extension.ExtendWith
+import java.nio.file.Files
+import java.nio.file.Path
+import java.util.concurrent.ConcurrentHashMap
+import java.util.concurrent.CyclicBarrier
+import java.util.concurrent.Executors
+import java.util.concurrent.TimeUnit
+
+/**
+ * AsyncTokenManager (suspend functions) on one TokenManager, against the mock server:
+ * one renewal for any number of coroutines, the event loop never blocked, no thread per
+ * waiter, cancelled callers leave the rotated token saved, blocking and async callers
+ * share one request. JUnit runs test classes one after another here (no parallel
+ * execution is configured), so the thread count below is this test's alone.
+ */
+@ExtendWith(MockServerExtension::class)
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class AsyncTokenManagerTest(private val mock: MockServer) {
+    private val app = mock.newApp()
+    private val org = app.orgId
+    private val client = OAuthClient(app.key, mock.config().copy(maxRetries = 0U))
+    private val store = MapStore()
+    // No backoff: a test may ask again at once after a failure.
+    private val manager = TokenManager(client, app.clientId, store, TokenManagerConfig(backoffInitialMs = 1UL, backoffMaxMs = 1UL))
+    private val tokens = AsyncTokenManager(manager)
+
+    @BeforeEach
+    fun resetCounters() = mock.reset()
+
+    @AfterEach
+    fun cleanUp() {
+        mock.reset()
+        tokens.close()
+        manager.close()
+        client.close()
+        app.key.close()
+    }
+
+    /** A first token, then expired with invalidate (the next call renews it); counters reset. Returns it. */
+    private fun expire(): StoredToken {
+        val first = manager.token(org)
+        assertTrue(manager.invalidate(org, first.token.accessToken))
+        mock.reset()
+        return first
+    }
+
+    private fun counts(): Pair<Int, Int> = mock.counters().let { it.getInt("refresh") to it.getInt("get") }
+
+    private fun delayNextRefresh(millis: Int) = mock.queueFault(JSONObject().put("kind", "delay").put("delay_ms", millis), "refresh")
+
+    @Test
+    fun `1000 coroutines on an expired token share one refresh`() = runBlocking {
+        val old = expire()
+        val got = (1..1000).map { async { tokens.accessToken(org) } }.awaitAll()
+        assertEquals(1, got.toSet().size, "all 1000 callers got the same token")
+        assertNotEquals(old.token.accessToken, got.first())
+        assertEquals(1 to 0, counts(), "(refresh, get)")
+        assertEquals(got.first(), store.tokens.getValue(org).token.accessToken, "the rotated token was saved")
+        // Fresh now: every kind of call is served from the cache.
+        assertEquals("Bearer ${got.first().value}", tokens.authorizationHeader(org).value)
+        assertEquals(got.first(), tokens.token(org).token.accessToken)
+        assertEquals(got.first(), manager.accessToken(org))
+        assertEquals(1 to 0, counts())
+    }
+
+    /** Coroutines that start after the quick 503 get the error the org's backoff (10 s here) recorded: the same one. */
+    @Test
+    fun `1000 coroutines share one failed refresh and its typed error`() = runBlocking {
+        val backingOff = TokenManager(client, app.clientId, store, TokenManagerConfig(backoffInitialMs = 10_000UL, backoffMaxMs = 10_000UL))
+        val tokens = AsyncTokenManager(backingOff)
+        val first = backingOff.token(org)
+        assertTrue(backingOff.invalidate(org, first.token.accessToken))
+        mock.reset()
+        mock.queueFault(JSONObject().put("kind", "unsigned").put("status", 503), "refresh")
+        val outcomes = (1..1000).map { async { runCatching { tokens.accessToken(org) } } }.awaitAll()
+        val errors = outcomes.map { it.exceptionOrNull() }
+        assertTrue(errors.all { it is CoboOAuthException.Unavailable && it.status == 503.toUShort() }) {
+            "every caller gets Unavailable(503): ${errors.map { it?.javaClass?.simpleName }.toSet()}"
+        }
+        assertEquals(1 to 0, counts(), "(refresh, get)")
+        tokens.close()
+        backingOff.close()
+    }
+
+    @Test
+    fun `the loop is never blocked and no thread waits per caller`() {
+        // Warm up (JIT, JNA, the whole path through a renewal) so that what follows measures the wait.
+        repeat(3) {
+            expire()
+            runBlocking { (1..1000).map { async { tokens.accessToken(org) } }.awaitAll() }
+        }
+        expire()
+        delayNextRefresh(2000)
+        val threadsBefore = threadCount()
+        var worstLagMs = 0.0
+        var worstAtMs = 0L
+        var mostThreads = threadsBefore
+        var tookMs = 0L
+        // runBlocking's event loop on this one thread: the heartbeat and the 1000 callers share it.
+        val got = runBlocking {
+            val origin = System.nanoTime()
+            val heartbeat = launch {
+                var last = System.nanoTime()
+                while (true) {
+                    delay(10)
+                    val now = System.nanoTime()
+                    val lag = (now - last) / 1e6 - 10
+                    if (lag > worstLagMs) {
+                        worstLagMs = lag
+                        worstAtMs = (now - origin) / 1_000_000
+                    }
+                    mostThreads = maxOf(mostThreads, threadCount())
+                    last = now
+                }
+            }
+            val started = System.nanoTime()
+            val got = (1..1000).map { async { tokens.accessToken(org) } }.awaitAll()
+            tookMs = (System.nanoTime() - started) / 1_000_000
+            delay(50) // a few beats after the callers resumed
+            heartbeat.cancelAndJoin()
+            got
+        }
+        println("AsyncTokenManagerTest: renewal ${tookMs} ms, worst heartbeat lag ${"%.1f".format(worstLagMs)} ms (at $worstAtMs ms), threads $threadsBefore -> at most $mostThreads")
+        assertEquals(1, got.toSet().size)
+        assertEquals(1 to 0, counts())
+        assertTrue(tookMs >= 1900) { "the renewal was delayed 2 s, the callers waited $tookMs ms" }
+        assertTrue(worstLagMs <= 50) { "a 10 ms heartbeat lagged $worstLagMs ms" }
+        assertTrue(mostThreads - threadsBefore <= 8) { "threads grew from $threadsBefore to $mostThreads while 1000 callers waited" }
+    }
+
+    @Test
+    fun `cancelled callers leave the rotated token saved and the next call makes no request`() = runBlocking {
+        val old = expire()
+        delayNextRefresh(1000)
+        val callers = (1..100).map { launch { tokens.accessToken(org) } }
+        delay(300) // all of them wait for the renewal now
+        assertTrue(callers.none { it.isCompleted })
+        callers.forEach { it.cancel() }
+        callers.joinAll()
+        assertTrue(callers.all { it.isCancelled })
+        // The renewal runs on to the end: it saves the rotated token.
+        val saved = waitFor { store.tokens[org]?.takeIf { it.token.refreshToken != old.token.refreshToken } }
+        assertEquals(1 to 0, counts(), "(refresh, get)")
+        assertEquals(saved.token.accessToken, tokens.accessToken(org))
+        assertEquals(saved.token.accessToken, manager.accessToken(org))
+        assertEquals(1 to 0, counts(), "served from the cache: no second request")
+    }
+
+    /** The first waiter makes the one call into the core that the others share (TokenWaits): cancelling it cancels only it. */
+    @Test
+    fun `cancelling the first waiter leaves the others waiting for the same renewal`() = runBlocking {
+        val old = expire()
+        delayNextRefresh(500)
+        val first = launch { tokens.accessToken(org) }
+        yield()
+        val others = (1..99).map { async { tokens.accessToken(org) } }
+        delay(200)
+        first.cancelAndJoin()
+        assertTrue(first.isCancelled)
+        val got = others.awaitAll()
+        assertEquals(1, got.toSet().size)
+        assertEquals(store.tokens.getValue(org).token.accessToken, got.first())
+        assertNotEquals(old.token.accessToken, got.first())
+        assertEquals(1 to 0, counts(), "(refresh, get)")
+    }
+
+    @Test
+    fun `blocking threads and coroutines share one request`() {
+        val old = expire()
+        delayNextRefresh(500)
+        val threads = 16
+        val barrier = CyclicBarrier(threads + 1)
+        val pool = Executors.newFixedThreadPool(threads)
+        try {
+            val blocking = (1..threads).map { pool.submit<Secret> { barrier.await(); manager.accessToken(org) } }
+            val fromCoroutines = runBlocking {
+                barrier.await()
+                (1..500).map { async { tokens.accessToken(org) } }.awaitAll()
+            }
+            val all = blocking.map { it.get(30, TimeUnit.SECONDS) } + fromCoroutines
+            assertEquals(1, all.toSet().size, "threads and coroutines got the same token")
+            assertNotEquals(old.token.accessToken, all.first())
+        } finally {
+            pool.shutdownNow()
+        }
+        assertEquals(1 to 0, counts(), "(refresh, get)")
+    }
+
+    /**
+     * A blocking call inside a coroutine works: it blocks that coroutine's thread (here the
+     * loop's only one) while the renewal runs, and the coroutines waiting on the same loop
+     * get the same token once it returns.
+     */
+    @Test
+    fun `a blocking call inside a coroutine works and does not hang`() = runBlocking {
+        expire()
+        delayNextRefresh(300)
+        val waiter = async { tokens.accessToken(org) }
+        yield() // the waiter subscribes to the renewal it starts
+        val started = System.nanoTime()
+        val fromBlocking = manager.accessToken(org) // blocks this thread, the loop's
+        val blockedMs = (System.nanoTime() - started) / 1_000_000
+        assertEquals(fromBlocking, waiter.await())
+        assertTrue(blockedMs >= 200) { "the blocking call waited for the renewal: $blockedMs ms" }
+        assertEquals(1 to 0, counts(), "(refresh, get)")
+        // And a blocking call on a fresh token from inside a coroutine is just a cache read.
+        assertEquals(fromBlocking, coroutineScope { manager.accessToken(org) })
+    }
+
+    @Test
+    fun `authorizationHeader and token wait for the renewal too`() = runBlocking {
+        expire()
+        val header = async { tokens.authorizationHeader(org) }
+        val whole = async { tokens.token(org) }
+        assertEquals("Bearer ${whole.await().token.accessToken.value}", header.await().value)
+        assertEquals(1 to 0, counts())
+    }
+
+    @Test
+    fun `errors arrive typed, and an empty org id is refused`() = runBlocking {
+        val e = runCatching { tokens.accessToken("") }.exceptionOrNull()
+        assertTrue(e is CoboOAuthException.InvalidArgument) { "got $e" }
+        assertTrue(e !is CancellationException)
+    }
+
+    /** An in-memory TokenStore written in Kotlin: what the manager saved, per org. */
+    class MapStore : TokenStore {
+        val tokens = ConcurrentHashMap<String, StoredToken>()
+        override fun load(orgId: String): StoredToken? = tokens[orgId]
+        override fun save(orgId: String, token: StoredToken) {
+            tokens[orgId] = token
+        }
+        override fun delete(orgId: String) {
+            tokens.remove(orgId)
+        }
+    }
+
+    companion object {
+        /** The process's thread count (`Threads:` in /proc/self/status): every thread, the JVM's own too. */
+        fun threadCount(): Int =
+            Files.readAllLines(Path.of("/proc/self/status")).first { it.startsWith("Threads:") }.substringAfter(':').trim().toInt()
+
+        /** Polls [probe] every 10 ms for up to 10 s. */
+        private fun <T : Any> waitFor(probe: () -> T?): T {
+            val until = System.nanoTime() + 10_000_000_000
+            while (System.nanoTime() < until) {
+                probe()?.let { return it }
+                Thread.sleep(10)
+            }
+            error("not within 10 s")
+        }
+    }
+}
