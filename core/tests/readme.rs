@@ -39,7 +39,11 @@ fn root_quickstarts_match_the_tested_ones() {
 #[test]
 fn root_async_quickstarts_match_the_tested_ones() {
     let root = read("README.md");
-    for (lang, binding, heading) in [("python", "bindings-python/README.md", "## Async")] {
+    for (lang, binding, heading) in [
+        ("python", "bindings-python/README.md", "## Async"),
+        ("kotlin", "bindings-kotlin/README.md", "### Coroutines"),
+        ("swift", "bindings-swift/README.md", "### Async/await"),
+    ] {
         let text = read(binding);
         let tested = blocks(&text, heading, lang);
         assert_eq!(blocks(&root, "## Async quickstarts", lang), tested[..1], "README.md's async {lang} quickstart differs from {binding}'s");
