@@ -13,15 +13,15 @@ build: ## Release build of the core library (.so), the cobo-oauth CLI and the mo
 bindgen: ## Release build of the workspace's uniffi-bindgen (Kotlin and Swift generators)
 	$(CARGO) build --release -p uniffi-bindgen
 
-demo: build ## Start the embedded mock, register a key, get, refresh, rotate; the token manager
+demo: build ## Start the embedded mock, register a key, get, refresh, rotate; the token manager; worker processes sharing one store
 	$(RELEASE_DIR)/cobo-oauth demo
 
 test: test-rust test-python test-interop test-kotlin test-swift ## Run every test suite
 
-test-rust: ## Rust unit and integration tests (against the mock server)
+test-rust: ## Rust unit and integration tests (against the mock server and a throwaway redis-server)
 	bash tests/redis/with-redis.sh $(CARGO) test --release --no-fail-fast -p cobo-oauth -p cobo-oauth-cli -p cobo-oauth-mock --features cobo-oauth/redis
 
-test-python: ## Python: build the abi3 wheel, install it in a fresh venv, stubtest + pytest against the mock
+test-python: ## Python: build the abi3 wheel, install it in a fresh venv, stubtest + pytest against the mock (and a throwaway Redis)
 	bash tests/redis/with-redis.sh bash bindings-python/scripts/test.sh
 
 test-interop: ## Interop with Cobo's official Python SDK (cobo-waas2, own venv): its requests vs the mock, signatures equal
