@@ -192,29 +192,33 @@ impl TokenManager {
         Ok(TokenManager { inner: std::sync::Arc::new(inner), description })
     }
 
-    /// For `AsyncTokenManager`: the org's token if the cache can answer now, else None,
-    /// and `done(token, error)` is called (from the renewal's thread) when the renewal in
-    /// flight ends. Never blocks on a renewal.
-    fn _token_or_notify(&self, py: Python<'_>, org_id: String, done: Py<PyAny>) -> PyResult<Option<StoredToken>> {
+    /// For `AsyncTokenManager`: the org's token (`whole`) or access token if the cache
+    /// can answer now, else None, and `done(result, error)` is called (from the
+    /// renewal's thread) when the renewal in flight ends. Never blocks on a renewal.
+    fn _token_or_notify(&self, py: Python<'_>, org_id: String, done: Py<PyAny>, whole: bool) -> PyResult<Option<Py<PyAny>>> {
+        // What a caller gets: only the access token unless it asked for the whole token,
+        // so that the common path builds no datetimes.
+        let result = move |py: Python<'_>, stored: cobo_oauth::StoredToken| -> PyResult<Py<PyAny>> {
+            Ok(match whole {
+                true => Py::new(py, StoredToken::from_core(py, stored)?)?.into_any(),
+                false => stored.token.access_token.expose().into_pyobject(py)?.into_any().unbind(),
+            })
+        };
         let notify = move |outcome: Result<cobo_oauth::StoredToken, cobo_oauth::CoboOAuthError>| {
             Python::attach(|py| {
-                let (token, error) = match outcome {
-                    Ok(stored) => match StoredToken::from_core(py, stored) {
-                        Ok(token) => (Some(token), None),
-                        Err(err) => (None, Some(err)),
-                    },
-                    Err(err) => (None, Some(PyErr::from(Error(err)))),
+                let (value, error) = match outcome.map_err(|err| PyErr::from(Error(err))).and_then(|stored| result(py, stored)) {
+                    Ok(value) => (Some(value), None),
+                    Err(err) => (None, Some(err.into_value(py))),
                 };
-                let error = error.map(|err| err.into_value(py));
                 // The callback only schedules work on its loop; what it raises has no caller.
-                if let Err(err) = done.call1(py, (token, error)) {
+                if let Err(err) = done.call1(py, (value, error)) {
                     err.write_unraisable(py, None);
                 }
             });
         };
         let inner = &self.inner;
         match py.detach(|| inner.token_or_notify(org_id, notify)) {
-            Some(ready) => StoredToken::from_core(py, ready.map_err(Error)?).map(Some),
+            Some(ready) => result(py, ready.map_err(Error)?).map(Some),
             None => Ok(None),
         }
     }

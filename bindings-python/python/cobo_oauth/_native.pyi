@@ -2,7 +2,7 @@
 
 import os
 from datetime import datetime
-from typing import Callable, final
+from typing import Any, Callable, final
 
 from cobo_oauth.environment import Environment
 from cobo_oauth.protocols import CoordinatedTokenStoreProtocol, TokenStoreProtocol
@@ -393,10 +393,11 @@ class TokenManager:
         ``TypeError`` for a store without ``load``/``save``/``delete``."""
 
     def _token_or_notify(
-        self, org_id: str, done: Callable[[StoredToken | None, BaseException | None], None]
-    ) -> StoredToken | None:
-        """For ``AsyncTokenManager``: the token if the cache can answer now, else None, and
-        ``done(token, error)`` is called from the renewal's thread when it ends."""
+        self, org_id: str, done: Callable[[Any, BaseException | None], None], whole: bool
+    ) -> Any:
+        """For ``AsyncTokenManager``: the token (``whole``) or access token if the cache
+        can answer now, else None, and ``done(result, error)`` is called from the
+        renewal's thread when it ends."""
 
     def access_token(self, org_id: str) -> str:
         """A valid access token for the org: from the cache, else refreshed (or, with no

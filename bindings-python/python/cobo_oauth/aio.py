@@ -13,20 +13,21 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from typing import Optional
+from typing import Any, Optional
 
 from cobo_oauth._native import OAuthClient, OrgToken, StoredToken, TokenManager
 
 __all__ = ["AsyncOAuthClient", "AsyncTokenManager"]
 
 
-def _settle(future: asyncio.Future[StoredToken], token: Optional[StoredToken], error: Optional[BaseException]) -> None:
+def _settle(pending: list[asyncio.Future[Any]], result: Any, error: Optional[BaseException]) -> None:
+    future = pending[0]
     if future.done():  # the awaiting task was cancelled
         return
     if error is not None:
         future.set_exception(error)
     else:
-        future.set_result(token)  # type: ignore[arg-type]
+        future.set_result(result)
 
 
 class AsyncTokenManager:
@@ -36,26 +37,33 @@ class AsyncTokenManager:
     def __init__(self, manager: TokenManager) -> None:
         self._manager = manager
 
-    async def token(self, org_id: str) -> StoredToken:
-        """The whole current token, renewed first if needed (``TokenManager.token``)."""
+    async def _get(self, org_id: str, whole: bool) -> Any:
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[StoredToken] = loop.create_future()
+        pending: list[asyncio.Future[Any]] = []
 
-        def done(token: Optional[StoredToken], error: Optional[BaseException]) -> None:
-            # Called on the renewal's thread: hand the outcome to the loop's own thread.
+        def done(result: Any, error: Optional[BaseException]) -> None:
+            # Called on the renewal's thread: hand the outcome to the loop's own thread,
+            # which runs it only after this coroutine has made its future (below).
             try:
-                loop.call_soon_threadsafe(_settle, future, token, error)
+                loop.call_soon_threadsafe(_settle, pending, result, error)
             except RuntimeError:  # the loop was closed meanwhile: nobody is waiting
                 pass
 
-        ready = self._manager._token_or_notify(org_id, done)
+        ready = self._manager._token_or_notify(org_id, done, whole)
         if ready is not None:
             return ready
-        return await future
+        pending.append(loop.create_future())
+        return await pending[0]
+
+    async def token(self, org_id: str) -> StoredToken:
+        """The whole current token, renewed first if needed (``TokenManager.token``)."""
+        token: StoredToken = await self._get(org_id, True)
+        return token
 
     async def access_token(self, org_id: str) -> str:
         """A valid access token for the org (``TokenManager.access_token``)."""
-        return (await self.token(org_id)).token.access_token
+        token: str = await self._get(org_id, False)
+        return token
 
     async def authorization_header(self, org_id: str) -> str:
         """``"Bearer <access token>"``, for the Authorization header."""
