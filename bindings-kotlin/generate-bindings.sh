@@ -31,6 +31,9 @@
 # accessToken and authorizationHeader, from a Kotlin-side lease cache (TokenLeaseCache.kt)
 # so that a cached token costs no FFI call.
 #
+# Fourth edit, for speed: patch-app-key.awk signs through DirectSigning.kt (one JNA call
+# with two byte arrays) instead of UniFFI's six calls per signature.
+#
 # The async calls (suspend funs; AsyncTokenManager, AsyncOAuthClient) need no edit of
 # their own: uniffiRustCallAsync runs on the caller's coroutine and Rust only calls back
 # into Kotlin to resume a continuation (uniffiRustFutureContinuationCallbackImpl), which
@@ -93,5 +96,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 counts=$(awk -f "$here/patch-token-manager.awk" "$kt" 2>&1 >"$kt.tmp") || die "patch-token-manager.awk: $counts"
 [ "$counts" = "fields=1 destroys=1 accessToken=1 authorizationHeader=1 invalidate=1 async: fields=1 constructors=1 accessToken=1 authorizationHeader=1" ] ||
     die "patch-token-manager.awk: the generated TokenManager or AsyncTokenManager changed shape: $counts"
+mv "$kt.tmp" "$kt"
+counts=$(awk -f "$here/patch-app-key.awk" "$kt" 2>&1 >"$kt.tmp") || die "patch-app-key.awk: $counts"
+[ "$counts" = "helpers=1 wrapped=2" ] || die "patch-app-key.awk: the generated AppKey changed shape: $counts"
 mv "$kt.tmp" "$kt"
 echo "generate-bindings: wrote $kt"

@@ -1,13 +1,19 @@
 //! Lower-case hex encoding and a decoder that never echoes its input (it may be a key).
 
 pub(crate) fn encode(bytes: &[u8]) -> String {
+    let mut out = vec![0; bytes.len() * 2];
+    encode_into(bytes, &mut out);
+    // Only hex digits were written.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Writes the hex of `bytes` into `out`, which holds exactly twice as many bytes.
+pub(crate) fn encode_into(bytes: &[u8], out: &mut [u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 0x0f)] as char);
+    for (&b, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 0x0f)];
     }
-    out
 }
 
 /// Decodes exactly `out.len()` bytes (either case). The error names the

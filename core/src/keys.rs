@@ -4,7 +4,7 @@ use std::fmt;
 use std::io::Read;
 use std::sync::Arc;
 
-use ed25519_dalek::{SigningKey, SECRET_KEY_LENGTH};
+use ed25519_dalek::{Signer, SigningKey, SECRET_KEY_LENGTH};
 
 use crate::error::{CoboOAuthError, Error};
 use crate::signing::{self, NonceClock, SignedRequest};
@@ -79,7 +79,7 @@ impl AppKey {
     /// Signs one request with a fresh nonce: the current time in milliseconds, strictly
     /// increasing across every `AppKey` of this key in the process. Does no I/O.
     pub fn sign_request(&self, method: String, path: String, query: String, body: String) -> SignedRequest {
-        self.sign_request_with_nonce(method, path, query, body, self.nonces.next().to_string())
+        self.sign_request_with_nonce(method, path, query, body, self.next_nonce().to_string())
     }
 
     /// Signs one request with the given nonce (for vectors and debugging).
@@ -91,7 +91,20 @@ impl AppKey {
         body: String,
         nonce: String,
     ) -> SignedRequest {
-        signing::sign(&self.signing, &self.api_key, &method, &path, &query, &body, nonce)
+        signing::sign(self, &method, &path, &query, &body, nonce)
+    }
+
+    pub(crate) fn next_nonce(&self) -> u64 {
+        self.nonces.next()
+    }
+
+    pub(crate) fn api_key_hex(&self) -> &str {
+        &self.api_key
+    }
+
+    /// The Ed25519 signature of a content digest (CoboAuth signs the digest, not the content).
+    pub(crate) fn sign_digest(&self, digest: &[u8; 32]) -> [u8; 64] {
+        self.signing.sign(digest).to_bytes()
     }
 }
 

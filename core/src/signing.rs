@@ -5,11 +5,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use ed25519_dalek::{Signer, SigningKey};
 use once_cell::sync::Lazy;
 use sha2::{Digest, Sha256};
 
 use crate::fork::{inherit_unlocked, ForkLocal};
+use crate::keys::AppKey;
 use crate::{hex, Secret};
 
 /// The CoboAuth headers for one request, and what was signed (`content` may hold a
@@ -37,22 +37,14 @@ pub(crate) fn double_sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(Sha256::digest(bytes)).into()
 }
 
-pub(crate) fn sign(
-    key: &SigningKey,
-    api_key: &str,
-    method: &str,
-    path: &str,
-    query: &str,
-    body: &str,
-    nonce: String,
-) -> SignedRequest {
+pub(crate) fn sign(key: &AppKey, method: &str, path: &str, query: &str, body: &str, nonce: String) -> SignedRequest {
     // HTTP sends methods in upper case; a lowercase one signed as is never verifies.
     let method = method.to_ascii_uppercase();
     let content = [method.as_str(), path, &nonce, query, body].join("|");
     let digest = double_sha256(content.as_bytes());
     SignedRequest {
-        api_key: api_key.to_owned(),
-        signature: hex::encode(&key.sign(&digest).to_bytes()),
+        api_key: key.api_key_hex().to_owned(),
+        signature: hex::encode(&key.sign_digest(&digest)),
         digest: hex::encode(&digest),
         nonce,
         content: Secret::new(content),
@@ -145,9 +137,9 @@ mod tests {
 
     #[test]
     fn methods_are_signed_in_upper_case() {
-        let key = SigningKey::from_bytes(&[7; 32]);
-        let lower = sign(&key, "k", "get", "/v2/x", "", "", "1".into());
-        let upper = sign(&key, "k", "GET", "/v2/x", "", "", "1".into());
+        let key = AppKey::parse(&"07".repeat(32)).unwrap();
+        let lower = sign(&key, "get", "/v2/x", "", "", "1".into());
+        let upper = sign(&key, "GET", "/v2/x", "", "", "1".into());
         assert_eq!(lower.signature, upper.signature);
         assert!(lower.content.expose().starts_with("GET|"));
     }

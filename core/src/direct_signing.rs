@@ -1,0 +1,193 @@
+//! `AppKey::sign_request` as one plain C call, for bindings whose per-call FFI cost dwarfs
+//! the signature. Kotlin goes through JNA, where every UniFFI call allocates call-status
+//! and buffer structures by reflection: a `sign_request` made six such calls (the handle
+//! clone, four strings, the record) and cost ~10× the signature. Here the strings arrive
+//! in one byte array and every answer is written into one caller-owned array, so JNA's
+//! direct mapping copies two arrays and allocates nothing.
+//!
+//! Everything else (the nonce clock, the canonical content, the digest, the key) is the
+//! same code `sign_request` runs. Not part of the UDL: the symbol carries a version, so a
+//! library and a binding that disagree fail at lookup instead of misreading each other.
+
+use std::io::Write;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use crate::hex;
+use crate::keys::AppKey;
+use crate::signing::double_sha256;
+
+/// Bytes before the nonce in `out`: api key, signature and digest in hex, the nonce's length.
+const HEAD_LEN: usize = 64 + 128 + 64 + 1;
+/// A longer caller-chosen nonce takes the UniFFI path (its length must fit a byte).
+const NONCE_MAX_LEN: usize = 255;
+
+/// The input was not what the binding promised (lengths, UTF-8, a null key).
+const BAD_INPUT: i32 = -1;
+/// `out` is too small for this request.
+const OUT_TOO_SMALL: i32 = -2;
+const PANICKED: i32 = -3;
+
+/// Signs like `AppKey::sign_request` (or `..._with_nonce` when `nonce_len >= 0`).
+///
+/// `input` holds method, path, query, body and nonce as UTF-8, back to back, with the
+/// given lengths. `out` receives `api_key(64) signature(128) digest(64) nonce_len(1)
+/// nonce content`, all ASCII except the content (UTF-8). Returns the content's length, or
+/// a negative code; then the binding takes the UniFFI path, whose errors are typed.
+///
+/// # Safety
+/// `key` must be the handle of a live `AppKey` that the caller keeps alive for the call
+/// (UniFFI's Kotlin call counter does), `input` must be readable for the sum of the
+/// lengths, and `out` writable for `out_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn cobo_oauth_direct_sign_v1(
+    key: u64,
+    input: *const u8,
+    method_len: i32,
+    path_len: i32,
+    query_len: i32,
+    body_len: i32,
+    nonce_len: i32,
+    out: *mut u8,
+    out_len: i32,
+) -> i32 {
+    let lengths = [method_len, path_len, query_len, body_len, nonce_len.max(0)];
+    let (Some(total), Ok(out_len)) = (
+        lengths.iter().try_fold(0usize, |sum, &len| usize::try_from(len).ok().and_then(|len| sum.checked_add(len))),
+        usize::try_from(out_len),
+    ) else {
+        return BAD_INPUT;
+    };
+    if key == 0 || input.is_null() || out.is_null() {
+        return BAD_INPUT;
+    }
+    // SAFETY: the caller's promises above.
+    let (key, input, out) = unsafe {
+        (&*(key as *const AppKey), std::slice::from_raw_parts(input, total), std::slice::from_raw_parts_mut(out, out_len))
+    };
+    let clock_nonce = (nonce_len < 0).then(|| key.next_nonce());
+    catch_unwind(AssertUnwindSafe(|| sign_into(key, input, &lengths, clock_nonce, out))).unwrap_or(PANICKED)
+}
+
+fn sign_into(key: &AppKey, input: &[u8], lengths: &[i32; 5], clock_nonce: Option<u64>, out: &mut [u8]) -> i32 {
+    let mut parts = [&[][..]; 5];
+    let mut rest = input;
+    for (part, &len) in parts.iter_mut().zip(lengths) {
+        // Lengths were checked non-negative and to sum to input.len().
+        let (head, tail) = rest.split_at(len as usize);
+        (*part, rest) = (head, tail);
+    }
+    if parts.iter().any(|part| std::str::from_utf8(part).is_err()) {
+        return BAD_INPUT;
+    }
+    let [method, path, query, body, given_nonce] = parts;
+    let mut clock_digits = [0u8; 20];
+    let nonce = match clock_nonce {
+        Some(nonce) => {
+            let mut cursor = &mut clock_digits[..];
+            let _ = write!(cursor, "{nonce}"); // 20 digits hold any u64
+            let written = 20 - cursor.len();
+            &clock_digits[..written]
+        }
+        None => given_nonce,
+    };
+    if nonce.len() > NONCE_MAX_LEN {
+        return BAD_INPUT;
+    }
+    let content_len = method.len() + path.len() + nonce.len() + query.len() + body.len() + 4;
+    let Ok(returned) = i32::try_from(content_len) else { return BAD_INPUT };
+    let Some((head, tail)) = out.split_at_mut_checked(HEAD_LEN) else { return OUT_TOO_SMALL };
+    let Some(nonce_out) = tail.get_mut(..nonce.len()) else { return OUT_TOO_SMALL };
+    nonce_out.copy_from_slice(nonce);
+    let Some(content) = tail.get_mut(nonce.len()..nonce.len() + content_len) else { return OUT_TOO_SMALL };
+
+    // METHOD|PATH|nonce|QUERY|BODY, as signing::sign joins it.
+    let mut at = 0;
+    for (i, part) in [method, path, nonce, query, body].into_iter().enumerate() {
+        if i > 0 {
+            content[at] = b'|';
+            at += 1;
+        }
+        content[at..at + part.len()].copy_from_slice(part);
+        at += part.len();
+    }
+    content[..method.len()].make_ascii_uppercase();
+
+    let digest = double_sha256(content);
+    let signature = key.sign_digest(&digest);
+    head[..64].copy_from_slice(key.api_key_hex().as_bytes());
+    hex::encode_into(&signature, &mut head[64..192]);
+    hex::encode_into(&digest, &mut head[192..256]);
+    head[256] = nonce.len() as u8; // at most NONCE_MAX_LEN
+    returned
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    /// Calls the entry point as the Kotlin binding does: the content length, or a code.
+    fn call(key: &Arc<AppKey>, parts: [&str; 4], nonce: Option<&str>, out: &mut [u8]) -> i32 {
+        let input = [parts[0], parts[1], parts[2], parts[3], nonce.unwrap_or("")].concat();
+        let len = |s: &str| i32::try_from(s.len()).unwrap();
+        let nonce_len = nonce.map_or(-1, len);
+        let handle = Arc::as_ptr(key) as u64;
+        unsafe {
+            cobo_oauth_direct_sign_v1(
+                handle, input.as_ptr(), len(parts[0]), len(parts[1]), len(parts[2]), len(parts[3]), nonce_len,
+                out.as_mut_ptr(), i32::try_from(out.len()).unwrap(),
+            )
+        }
+    }
+
+    fn text(bytes: &[u8]) -> &str {
+        std::str::from_utf8(bytes).unwrap()
+    }
+
+    #[test]
+    fn signs_what_sign_request_signs() {
+        let key = Arc::new(AppKey::generate().unwrap());
+        let mut out = [0u8; 1024];
+        for (parts, nonce) in [
+            (["get", "/v2/oauth/token", "a=1&b=é", ""], "1718000000000"),
+            (["POST", "/v2/x", "", "{\"k\":\"中文\"}"], "n"),
+        ] {
+            let content_len = call(&key, parts, Some(nonce), &mut out) as usize;
+            let nonce_len = usize::from(out[HEAD_LEN - 1]);
+            let expected = key.sign_request_with_nonce(
+                parts[0].into(), parts[1].into(), parts[2].into(), parts[3].into(), nonce.into(),
+            );
+            assert_eq!(text(&out[..64]), expected.api_key);
+            assert_eq!(text(&out[64..192]), expected.signature);
+            assert_eq!(text(&out[192..256]), expected.digest);
+            assert_eq!(text(&out[HEAD_LEN..HEAD_LEN + nonce_len]), nonce);
+            let content = &out[HEAD_LEN + nonce_len..HEAD_LEN + nonce_len + content_len];
+            assert_eq!(text(content), expected.content.expose());
+        }
+    }
+
+    #[test]
+    fn clock_nonces_come_from_the_keys_clock() {
+        let key = Arc::new(AppKey::generate().unwrap());
+        let mut out = [0u8; 512];
+        let before = key.next_nonce();
+        call(&key, ["GET", "/", "", ""], None, &mut out);
+        let nonce: u64 = text(&out[HEAD_LEN..HEAD_LEN + usize::from(out[HEAD_LEN - 1])]).parse().unwrap();
+        assert!(nonce > before && nonce < key.next_nonce());
+    }
+
+    #[test]
+    fn bad_calls_get_a_code_not_a_crash() {
+        let key = Arc::new(AppKey::generate().unwrap());
+        let mut out = [0u8; 512];
+        assert_eq!(call(&key, ["GET", "/", "", ""], None, &mut out[..280]), OUT_TOO_SMALL);
+        assert_eq!(call(&key, ["GET", "/", "", ""], Some(&"9".repeat(256)), &mut out), BAD_INPUT);
+        let invalid = [0xffu8, 0xfe];
+        let code = unsafe { cobo_oauth_direct_sign_v1(Arc::as_ptr(&key) as u64, invalid.as_ptr(), 2, 0, 0, 0, -1, out.as_mut_ptr(), 512) };
+        assert_eq!(code, BAD_INPUT, "not UTF-8");
+        let code = unsafe { cobo_oauth_direct_sign_v1(Arc::as_ptr(&key) as u64, invalid.as_ptr(), -2, 0, 0, 0, -1, out.as_mut_ptr(), 512) };
+        assert_eq!(code, BAD_INPUT, "a negative length");
+        let code = unsafe { cobo_oauth_direct_sign_v1(0, invalid.as_ptr(), 0, 0, 0, 0, -1, out.as_mut_ptr(), 512) };
+        assert_eq!(code, BAD_INPUT, "no key");
+    }
+}
