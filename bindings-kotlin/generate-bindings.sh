@@ -26,16 +26,13 @@
 # through one of the two helpers, so a trait whose methods UniFFI routes elsewhere fails
 # the build instead of escaping the widened catch.
 #
-# Third edit, for speed (the awk script beside this one says how and why):
-# patch-token-manager.awk serves TokenManager.accessToken, and AsyncTokenManager's
-# accessToken and authorizationHeader, from a Kotlin-side lease cache (TokenLeaseCache.kt)
-# so that a cached token costs no FFI call.
+# Further edits, for speed (patch-generated.awk beside this one says how and why): a
+# Kotlin-side lease cache for TokenManager and AsyncTokenManager (a cached token costs no
+# FFI call), AsyncOAuthClient's blocking calls on kept JVM threads, and AppKey's signing
+# in one JNA call (DirectSigning.kt).
 #
-# Fourth edit, for speed: patch-app-key.awk signs through DirectSigning.kt (one JNA call
-# with two byte arrays) instead of UniFFI's six calls per signature.
-#
-# The async calls (suspend funs; AsyncTokenManager, AsyncOAuthClient) need no edit of
-# their own: uniffiRustCallAsync runs on the caller's coroutine and Rust only calls back
+# The suspend calls that still await UniFFI's futures (AsyncTokenManager's) need no edit
+# of their own: uniffiRustCallAsync runs on the caller's coroutine and Rust only calls back
 # into Kotlin to resume a continuation (uniffiRustFutureContinuationCallbackImpl), which
 # throws nothing of ours. The foreign-trait async helper (uniffiTraitInterfaceCallAsync),
 # which catches only kotlin.Exception like the sync ones did, must stay absent: stores and
@@ -93,11 +90,11 @@ END { for (i = 1; i <= n; i++) printf "%s%s=%d/%d", (i > 1 ? " " : ""), order[i]
     die "the foreign traits' callbacks changed shape (trait=methods/helper calls): $routed"
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-counts=$(awk -f "$here/patch-token-manager.awk" "$kt" 2>&1 >"$kt.tmp") || die "patch-token-manager.awk: $counts"
-[ "$counts" = "fields=1 destroys=1 accessToken=1 authorizationHeader=1 invalidate=1 async: fields=1 constructors=1 accessToken=1 authorizationHeader=1" ] ||
-    die "patch-token-manager.awk: the generated TokenManager or AsyncTokenManager changed shape: $counts"
-mv "$kt.tmp" "$kt"
-counts=$(awk -f "$here/patch-app-key.awk" "$kt" 2>&1 >"$kt.tmp") || die "patch-app-key.awk: $counts"
-[ "$counts" = "helpers=1 wrapped=2" ] || die "patch-app-key.awk: the generated AppKey changed shape: $counts"
+counts=$(awk -f "$here/patch-generated.awk" "$kt" 2>&1 >"$kt.tmp") || die "patch-generated.awk: $counts"
+expected="TokenManager=1 TokenManager.destroy=1 TokenManager.accessToken=1 TokenManager.authorizationHeader=1"
+expected+=" TokenManager.invalidate=1 AsyncTokenManager=1 AsyncTokenManager.constructor=1 AsyncTokenManager.accessToken=1"
+expected+=" AsyncTokenManager.authorizationHeader=1 AsyncOAuthClient=1 AsyncOAuthClient.constructor=1"
+expected+=" AsyncOAuthClient.getOrgToken=1 AsyncOAuthClient.refreshOrgToken=1 AppKey=1 AppKey.signRequest=1 AppKey.signRequestWithNonce=1"
+[ "$counts" = "$expected" ] || die "patch-generated.awk: the generated classes changed shape (each edit's count should be 1): $counts"
 mv "$kt.tmp" "$kt"
 echo "generate-bindings: wrote $kt"

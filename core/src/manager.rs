@@ -462,7 +462,7 @@ impl TokenManager {
             if Instant::now() + pause >= deadline {
                 return Err(CoboOAuthError::Timeout { reason: "another process held the renewal lease past the deadline".into() });
             }
-            thread::sleep(pause / 2 + Duration::from_millis(crate::random::u64() % (pause.as_millis() as u64 / 2 + 1)));
+            thread::sleep(crate::random::equal_jitter(pause));
             pause = (pause * 2).min(LEASE_POLL.1);
         }
     }
@@ -770,12 +770,10 @@ fn transient(err: &CoboOAuthError) -> bool {
     )
 }
 
-/// Exponential from `backoff_initial_ms`, capped, with equal jitter (half fixed, half
-/// random) so that many processes failing together do not retry together.
+/// Exponential from `backoff_initial_ms`, capped, with equal jitter.
 fn backoff(config: &TokenManagerConfig, failures: u32) -> Duration {
     let doubled = config.backoff_initial_ms.saturating_mul(1u64.checked_shl(failures - 1).unwrap_or(u64::MAX));
-    let ceiling = doubled.min(config.backoff_max_ms);
-    Duration::from_millis(ceiling / 2 + crate::random::u64() % (ceiling / 2 + 1))
+    crate::random::equal_jitter(Duration::from_millis(doubled.min(config.backoff_max_ms)))
 }
 
 /// Runs store code, turning a panic (a Rust store's `unwrap`, a Python store's

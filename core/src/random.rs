@@ -3,8 +3,33 @@
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
+use std::time::Duration;
 
 /// Each call hashes with fresh random keys (seeded once per thread by the OS).
 pub(crate) fn u64() -> u64 {
     RandomState::new().build_hasher().finish()
+}
+
+/// Equal jitter: half of `ceiling` fixed, half random, so that processes failing or
+/// waiting together do not retry together.
+pub(crate) fn equal_jitter(ceiling: Duration) -> Duration {
+    let ceiling = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
+    Duration::from_millis(ceiling / 2 + self::u64() % (ceiling / 2 + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_jitter_stays_between_half_and_the_ceiling() {
+        for ceiling in [0, 1, 20, 320, 30_000, u64::MAX / 1000] {
+            let ceiling = Duration::from_millis(ceiling);
+            let pauses: Vec<_> = (0..200).map(|_| equal_jitter(ceiling)).collect();
+            assert!(pauses.iter().all(|&pause| pause >= ceiling / 2 && pause <= ceiling), "{ceiling:?}");
+            if ceiling >= Duration::from_millis(20) {
+                assert!(pauses.iter().any(|&pause| pause != pauses[0]), "{ceiling:?} is jittered");
+            }
+        }
+    }
 }

@@ -4,7 +4,8 @@ import kotlinx.coroutines.runBlocking
 import kotlin.system.exitProcess
 
 /**
- * A first use of the library in a fresh JVM, for tests that start one: prints
+ * A first use of the library in a fresh JVM (a key, and a signature through DirectSigning),
+ * for tests that start one: prints
  * `ok <api key>`, or `failed: <exception chain>` and exits 3. A JVM crash instead
  * shows as another exit code and no such line.
  */
@@ -12,7 +13,12 @@ object NativeProbe {
     @JvmStatic
     fun main(args: Array<String>) {
         try {
-            AppKey.generate().use { println("ok ${it.apiKey()}") }
+            AppKey.generate().use { key ->
+                // Signing's own entry point (DirectSigning) is found in the same library.
+                check(DirectSigning.available) { "cobo_oauth_direct_sign_v1 was not found" }
+                check(key.signRequest("GET", "/v2/x", "", "").apiKey == key.apiKey())
+                println("ok ${key.apiKey()}")
+            }
         } catch (t: Throwable) {
             val chain = generateSequence(t) { it.cause }.joinToString(" <- ") { "${it.javaClass.name}: ${it.message}" }
             println("failed: $chain")
