@@ -50,6 +50,14 @@ ROWS = [
     ("Rust core", "get_token round trips, 8 threads", "ops/s", "rust.get_token_threads.ours", None, None),
     ("Rust core", "  latency p50 / p99", "us", "rust.get_token_threads.ours", None, None),
     ("Rust core", "access_token(), cached token", "ns/op", "rust.access_token.ours", None, None),
+    # The async forms against the blocking ones of the same language (issue goals: round
+    # trips >= 0.9x the throughput, a cached token <= 2x the time).
+    *[row for language, prefix, sep in [("Rust", "rust", "_"), ("Python", "python", "_"), ("Kotlin", "kotlin", "."),
+                                        ("Swift", "swift", ".")]
+      for row in [("Async", f"{language}: get_token round trips", "ops/s", f"{prefix}.get_token{sep}async.ours",
+                   f"{prefix}.get_token.ours", None),
+                  ("Async", f"{language}: access_token(), cached token", "ns/op",
+                   f"{prefix}.access_token{sep}async.ours", f"{prefix}.access_token.ours", None)]],
 ]
 HIGHER_IS_BETTER = {"ops/s"}
 
@@ -135,7 +143,8 @@ def main() -> None:
     print("  median of 7 repetitions after a warm-up [quartiles]; ratios of medians (of p50 for latency rows)")
 
     def header(section: str) -> str:
-        other = ("reference", "ours/reference") if section == "Rust core" else ("official", "ours/official")
+        other = {"Rust core": ("reference", "ours/reference"), "Async": ("sync", "async/sync")}.get(
+            section, ("official", "ours/official"))
         return f"{section:<50} {'ours':>22} {other[0]:>22} {other[1]:>20} {'binding/core' if other[0] == 'official' else '':>13}"
     rows, section = [], None
     for name, what, unit, ours_id, official_id, core_id in ROWS:
@@ -158,7 +167,8 @@ def main() -> None:
     if "kotlin.sign.ours" in figures and "kotlin.sign.official" not in figures:
         print("\n  (Kotlin: the official Java SDK could not be resolved by Maven on this machine)")
     print(f"\nratios: ours/official >1 is better for ops/s, <1 for ms, MB, ns/op and us; "
-          f"binding/core: the share of the core's figure the binding reaches (ops/s) or its multiple (ns/op, us)")
+          f"binding/core: the share of the core's figure the binding reaches (ops/s) or its multiple (ns/op, us); "
+          f"async/sync: the async form's share of the sync throughput (ops/s) or its multiple of the time (ns/op)")
 
     args.out.write_text(json.dumps({"machine": machine, "generated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                                     "rows": rows, "parts": parts}, indent=2), encoding="utf-8")
