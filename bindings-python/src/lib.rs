@@ -8,6 +8,7 @@ mod manager;
 mod objects;
 mod records;
 mod store;
+mod thread_state;
 
 use pyo3::prelude::*;
 

@@ -116,6 +116,8 @@ impl ResponseVerifier {
 #[pyclass(frozen, module = "cobo_oauth")]
 pub(crate) struct OAuthClient {
     pub(crate) inner: Arc<cobo_oauth::OAuthClient>,
+    /// The same client, for `AsyncOAuthClient`'s calls on the core's thread pool.
+    asynchronous: cobo_oauth::AsyncOAuthClient,
     api_key: String,
 }
 
@@ -128,7 +130,8 @@ impl OAuthClient {
         let key = Arc::clone(&key.get().inner);
         let api_key = key.api_key();
         let config = config.map_or_else(cobo_oauth::ClientConfig::default, |c| c.get().to_core());
-        Ok(OAuthClient { inner: Arc::new(cobo_oauth::OAuthClient::new(key, config)?), api_key })
+        let inner = Arc::new(cobo_oauth::OAuthClient::new(key, config)?);
+        Ok(OAuthClient { asynchronous: cobo_oauth::AsyncOAuthClient::new(Arc::clone(&inner)), inner, api_key })
     }
 
     /// The base URL requests go to, e.g. https://api.cobo.com/v2.
@@ -152,7 +155,50 @@ impl OAuthClient {
         OrgToken::from_core(py, token)
     }
 
+    /// For `AsyncOAuthClient`: starts `get_org_token` on a thread of the core's pool and
+    /// returns; from that thread, `done(result, error)` once the call ends.
+    fn _get_org_token_notify(&self, py: Python<'_>, client_id: String, org_id: String, done: Py<PyAny>) -> PyResult<()> {
+        let asynchronous = &self.asynchronous;
+        Ok(py.detach(|| asynchronous.get_org_token_then(client_id, org_id, notify(done))).map_err(Error)?)
+    }
+
+    /// For `AsyncOAuthClient`: `refresh_org_token` as `_get_org_token_notify` does `get_org_token`.
+    fn _refresh_org_token_notify(
+        &self,
+        py: Python<'_>,
+        client_id: String,
+        refresh_token: String,
+        done: Py<PyAny>,
+    ) -> PyResult<()> {
+        let asynchronous = &self.asynchronous;
+        let refresh_token = Secret::new(refresh_token);
+        Ok(py.detach(|| asynchronous.refresh_org_token_then(client_id, refresh_token, notify(done))).map_err(Error)?)
+    }
+
     fn __repr__(&self) -> String {
         format!("OAuthClient(base_url='{}', api_key='{}')", self.inner.base_url(), self.api_key)
+    }
+}
+
+/// What the pool thread runs when a call ends: attaches once, converts the outcome as the
+/// blocking methods do (the same OrgToken, the same exception classes) and calls
+/// `done(result, error)`. What `done` raises has no caller: it goes to `sys.unraisablehook`.
+fn notify(done: Py<PyAny>) -> impl FnOnce(Result<cobo_oauth::OrgToken, cobo_oauth::CoboOAuthError>) + Send + 'static {
+    move |outcome| {
+        crate::thread_state::keep();
+        Python::attach(move |py| {
+            let converted = outcome.map_err(|err| PyErr::from(Error(err))).and_then(|token| OrgToken::from_core(py, token));
+            let (value, error) = match converted {
+                Ok(token) => match Py::new(py, token) {
+                    Ok(token) => (Some(token), None),
+                    Err(err) => (None, Some(err.into_value(py))),
+                },
+                Err(err) => (None, Some(err.into_value(py))),
+            };
+            if let Err(err) = done.call1(py, (value, error)) {
+                err.write_unraisable(py, None);
+            }
+            drop(done); // attached: released now, not queued for later
+        });
     }
 }

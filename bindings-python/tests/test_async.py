@@ -6,9 +6,12 @@ threads and coroutines sharing one renewal, the fault matrix, uvloop and several
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib.util
+import os
 import threading
 import time
+import warnings
 from typing import Any, Callable
 
 import pytest
@@ -18,6 +21,7 @@ from cobo_oauth import (
     AsyncOAuthClient,
     AsyncTokenManager,
     OAuthClient,
+    OrgToken,
     TokenManager,
     TokenManagerConfig,
     UnavailableError,
@@ -203,3 +207,181 @@ def test_async_manager_errors_are_the_blocking_ones(make_client: Callable[..., O
     with pytest.raises(cobo_oauth.AuthorizationRequiredError):
         asyncio.run(manager.access_token("org-that-never-installed"))
     assert "AsyncTokenManager(TokenManager(" in repr(manager)
+
+
+# --- AsyncOAuthClient: each call on a thread of the core's pool --------------------------
+
+
+def pool_threads() -> int:
+    """The core's pool threads alive in this process (idle ones stay 30 s)."""
+    count = 0
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/comm", encoding="utf-8") as comm:
+                count += comm.read().strip() == "cobo-oauth-call"
+        except FileNotFoundError:  # the thread ended meanwhile
+            pass
+    return count
+
+
+def recording_loop_errors(loop: asyncio.AbstractEventLoop) -> list[dict[str, Any]]:
+    """What the loop reports to its exception handler ("Future exception was never
+    retrieved", "Exception in callback", ...), recorded instead of logged."""
+    reported: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _, context: reported.append(context))
+    return reported
+
+
+def test_async_client_tokens_are_the_blocking_ones(client: OAuthClient, mock: Mock) -> None:
+    async_client = AsyncOAuthClient(client)
+
+    async def main() -> tuple[OrgToken, OrgToken]:
+        token = await async_client.get_org_token(CLIENT_ID, ORG_ID)
+        return token, await async_client.refresh_org_token(CLIENT_ID, token.refresh_token)
+
+    got, refreshed = asyncio.run(main())
+    blocking = client.get_org_token(CLIENT_ID, ORG_ID)
+    for token in (got, refreshed):
+        assert type(token) is OrgToken and token.token_type == blocking.token_type == "Bearer"
+        assert token.expires_in == blocking.expires_in and token.scope == blocking.scope
+        assert len({token.access_token, token.refresh_token, blocking.access_token}) == 3
+    assert refreshed.access_token != got.access_token
+    assert (mock.counters()["get"], mock.counters()["refresh"]) == (2, 1)
+    assert "AsyncOAuthClient(OAuthClient(" in repr(async_client)
+
+
+def test_async_client_errors_are_the_blocking_ones(client: OAuthClient, mock: Mock) -> None:
+    async_client = AsyncOAuthClient(client)
+    calls: list[tuple[str, str, str]] = [
+        ("get", CLIENT_ID, "org-that-never-installed"),
+        ("get", " ", ORG_ID),
+        ("refresh", CLIENT_ID, "not-a-refresh-token"),
+        ("refresh", CLIENT_ID, ""),
+    ]
+    for operation, client_id, argument in calls:
+        blocking_call = client.get_org_token if operation == "get" else client.refresh_org_token
+        with pytest.raises(cobo_oauth.CoboOAuthError) as blocking:
+            blocking_call(client_id, argument)
+        async_call = async_client.get_org_token if operation == "get" else async_client.refresh_org_token
+        with pytest.raises(cobo_oauth.CoboOAuthError) as asynchronous:
+            asyncio.run(async_call(client_id, argument))
+        assert type(asynchronous.value) is type(blocking.value), (operation, argument)
+        assert str(asynchronous.value) == str(blocking.value)
+        assert "not-a-refresh-token" not in str(asynchronous.value) + repr(asynchronous.value)
+
+
+@pytest.mark.parametrize("outcome", ["token", "error"])
+def test_a_cancelled_async_client_call_ends_quietly(make_client: Callable[..., OAuthClient], mock: Mock, outcome: str) -> None:
+    """The call still ends on its thread; its late outcome (a token, or a Timeout) is
+    dropped: no warning, no exception left unretrieved, and the loop keeps working."""
+    client = make_client(max_retries=0, timeout_ms=300 if outcome == "error" else 10_000)
+    async_client = AsyncOAuthClient(client)
+    mock.fault({"kind": "delay", "delay_ms": 600 if outcome == "error" else 300}, "get")
+
+    async def main() -> tuple[list[dict[str, Any]], str]:
+        reported = recording_loop_errors(asyncio.get_running_loop())
+        call = asyncio.ensure_future(async_client.get_org_token(CLIENT_ID, ORG_ID))
+        await asyncio.sleep(0.1)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        await asyncio.sleep(0.5)  # the call ends meanwhile, with nobody waiting
+        gc.collect()
+        token = await async_client.get_org_token(CLIENT_ID, ORG_ID)
+        return reported, token.token_type
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        reported, token_type = asyncio.run(main())
+    assert reported == [] and token_type == "Bearer"
+    assert mock.counters()["get"] == 2
+
+
+def test_async_client_calls_from_loops_in_two_threads(client: OAuthClient, mock: Mock) -> None:
+    async_client = AsyncOAuthClient(client)
+    results: list[list[str]] = []
+
+    async def calls() -> list[str]:
+        tokens = await asyncio.gather(*(async_client.get_org_token(CLIENT_ID, ORG_ID) for _ in range(10)))
+        return [token.token_type for token in tokens]
+
+    threads = [threading.Thread(target=lambda: results.append(asyncio.run(calls()))) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert results == [["Bearer"] * 10] * 2
+    assert mock.counters()["get"] == 20
+
+
+def test_async_client_calls_reuse_kept_threads(client: OAuthClient, mock: Mock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sequential calls start no thread. 200 calls at once, twice: a thread per
+    call in flight (as the Rust, Kotlin and Swift async clients), the loop never
+    blocked, and the second wave runs on the first one's threads."""
+    async_client = AsyncOAuthClient(client)
+    calls = 200
+    ran_on: list[int] = []  # the native id of the thread each call ended on
+    pending = cobo_oauth.aio._pending
+
+    def recording() -> tuple[asyncio.Future[Any], Callable[[Any, BaseException | None], None]]:
+        future, done = pending()
+
+        def recorded(result: Any, error: BaseException | None) -> None:
+            ran_on.append(threading.get_native_id())
+            done(result, error)
+
+        return future, recorded
+
+    monkeypatch.setattr(cobo_oauth.aio, "_pending", recording)
+
+    async def one_after_another() -> None:
+        for _ in range(50):
+            await async_client.get_org_token(CLIENT_ID, ORG_ID)
+
+    async def wave() -> float:
+        worst = 0.0
+        started = [asyncio.ensure_future(async_client.get_org_token(CLIENT_ID, ORG_ID)) for _ in range(calls)]
+        while not all(call.done() for call in started):
+            asked = time.monotonic()
+            await asyncio.sleep(0.005)
+            worst = max(worst, time.monotonic() - asked - 0.005)
+        assert {token.token_type for token in await asyncio.gather(*started)} == {"Bearer"}
+        return worst
+
+    kept = pool_threads()  # from earlier calls: any idle one may take a call
+    asyncio.run(one_after_another())
+    assert len(ran_on) == 50 and len(set(ran_on)) <= kept + 2, f"50 calls in turn ran on {len(set(ran_on))} threads"
+    assert threading.get_native_id() not in ran_on
+    ran_on.clear()
+    asyncio.run(wave())
+    first = set(ran_on)
+    worst_lag = asyncio.run(wave())
+    assert mock.counters()["get"] == 50 + 2 * calls and len(ran_on) == 2 * calls
+    assert len(first) <= calls
+    assert len(set(ran_on) - first) <= calls // 4, f"{len(first)} threads, then {len(set(ran_on) - first)} more"
+    assert worst_lag < 0.5, f"the loop lagged {worst_lag * 1000:.0f} ms"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() is POSIX only")
+def test_async_client_works_in_a_forked_child(mock: Mock) -> None:
+    # A key of its own: parent and child continue the same nonce sequence, which must
+    # not reach the mock from the session's key (a replay the next test would see).
+    key = cobo_oauth.AppKey.generate()
+    mock.register("py-async-fork-app", key.api_key(), [ORG_ID])
+    async_client = AsyncOAuthClient(OAuthClient(key, mock.config_for()))
+    asyncio.run(async_client.get_org_token("py-async-fork-app", ORG_ID))  # the parent's pool thread is live
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report, never return into pytest
+        try:
+            call = async_client.get_org_token("py-async-fork-app", ORG_ID)
+            token = asyncio.run(asyncio.wait_for(call, 10))
+            os.write(write_end, token.token_type.encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as child:
+        reported = child.read()
+    os.waitpid(pid, 0)
+    assert reported == b"Bearer"
+    assert mock.counters()["get"] == 2

@@ -59,14 +59,40 @@ impl AsyncOAuthClient {
 
     /// `OAuthClient::get_org_token`, off the caller's thread.
     pub async fn get_org_token(&self, client_id: String, org_id: String) -> Result<OrgToken, CoboOAuthError> {
-        let client = Arc::clone(&self.client);
-        on_a_thread(move || client.get_org_token(client_id, org_id)).await
+        let (notify, outcome) = channel();
+        self.get_org_token_then(client_id, org_id, notify)?;
+        outcome.await
     }
 
     /// `OAuthClient::refresh_org_token`, off the caller's thread.
     pub async fn refresh_org_token(&self, client_id: String, refresh_token: Secret) -> Result<OrgToken, CoboOAuthError> {
+        let (notify, outcome) = channel();
+        self.refresh_org_token_then(client_id, refresh_token, notify)?;
+        outcome.await
+    }
+
+    /// `get_org_token` for callers with an event loop of their own (Python's asyncio):
+    /// returns at once and calls `notify` with the outcome from the pool thread that made
+    /// the call. Err (and `notify` never called) only if no thread could be started.
+    pub fn get_org_token_then(
+        &self,
+        client_id: String,
+        org_id: String,
+        notify: impl FnOnce(Result<OrgToken, CoboOAuthError>) + Send + 'static,
+    ) -> Result<(), CoboOAuthError> {
         let client = Arc::clone(&self.client);
-        on_a_thread(move || client.refresh_org_token(client_id, refresh_token)).await
+        on_a_thread(move || client.get_org_token(client_id, org_id), notify)
+    }
+
+    /// `refresh_org_token` as `get_org_token_then` does `get_org_token`.
+    pub fn refresh_org_token_then(
+        &self,
+        client_id: String,
+        refresh_token: Secret,
+        notify: impl FnOnce(Result<OrgToken, CoboOAuthError>) + Send + 'static,
+    ) -> Result<(), CoboOAuthError> {
+        let client = Arc::clone(&self.client);
+        on_a_thread(move || client.refresh_org_token(client_id, refresh_token), notify)
     }
 }
 
@@ -82,18 +108,19 @@ impl std::fmt::Debug for AsyncOAuthClient {
     }
 }
 
-async fn on_a_thread<T: Send + 'static>(
+/// Runs `call` on a pool thread, then `notify` there with its outcome (a panic in
+/// `call` becomes a Transport error; one in `notify` is contained, the thread kept).
+fn on_a_thread<T: Send + 'static>(
     call: impl FnOnce() -> Result<T, CoboOAuthError> + Send + 'static,
-) -> Result<T, CoboOAuthError> {
-    let (notify, outcome) = channel();
+    notify: impl FnOnce(Result<T, CoboOAuthError>) + Send + 'static,
+) -> Result<(), CoboOAuthError> {
     let job = move || {
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(call));
-        notify(result.unwrap_or_else(|_| Err(CoboOAuthError::Transport { reason: "the call panicked".into() })));
+        let result = result.unwrap_or_else(|_| Err(CoboOAuthError::Transport { reason: "the call panicked".into() }));
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || notify(result)));
     };
-    if let Err(err) = crate::blocking_pool::run(job) {
-        return Err(CoboOAuthError::Transport { reason: format!("cannot start a thread: {err}") });
-    }
-    outcome.await
+    crate::blocking_pool::run(job)
+        .map_err(|err| CoboOAuthError::Transport { reason: format!("cannot start a thread: {err}") })
 }
 
 /// A one-shot channel: the sender is a callback, the receiver a runtime-agnostic

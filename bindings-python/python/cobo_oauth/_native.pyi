@@ -102,6 +102,17 @@ class OAuthClient:
         this reaches Cobo: store the returned one. Never replayed after the connection
         opened."""
 
+    def _get_org_token_notify(
+        self, client_id: str, org_id: str, done: Callable[[OrgToken | None, BaseException | None], None]
+    ) -> None:
+        """For ``AsyncOAuthClient``: starts ``get_org_token`` on a thread of the core's
+        pool and returns; ``done(token, error)`` is called from that thread when it ends."""
+
+    def _refresh_org_token_notify(
+        self, client_id: str, refresh_token: str, done: Callable[[OrgToken | None, BaseException | None], None]
+    ) -> None:
+        """For ``AsyncOAuthClient``: ``refresh_org_token`` as ``_get_org_token_notify``."""
+
 @final
 class OrgToken:
     """An Org Access Token as issued. ``repr()`` elides both tokens."""

@@ -12,8 +12,7 @@ saves the rotated token.
 from __future__ import annotations
 
 import asyncio
-import functools
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from cobo_oauth._native import OAuthClient, OrgToken, StoredToken, TokenManager
 
@@ -28,6 +27,22 @@ def _settle(pending: list[asyncio.Future[Any]], result: Any, error: Optional[Bas
         future.set_exception(error)
     else:
         future.set_result(result)
+
+
+def _pending() -> tuple[asyncio.Future[Any], Callable[[Any, Optional[BaseException]], None]]:
+    """A future of the running loop, and the callback (for the core's thread) that
+    completes it on the loop's thread."""
+    loop = asyncio.get_running_loop()
+    future = loop.create_future()
+    pending = [future]
+
+    def done(result: Any, error: Optional[BaseException]) -> None:
+        try:
+            loop.call_soon_threadsafe(_settle, pending, result, error)
+        except RuntimeError:  # the loop was closed meanwhile: nobody is waiting
+            pass
+
+    return future, done
 
 
 class AsyncTokenManager:
@@ -78,21 +93,27 @@ class AsyncTokenManager:
 
 
 class AsyncOAuthClient:
-    """An ``OAuthClient``'s two calls as coroutines; each runs in the loop's default
-    executor (a thread), so the loop keeps running during the request."""
+    """An ``OAuthClient``'s two calls as coroutines. Each call runs without the GIL on a
+    thread of the core's pool (one per call in flight, kept for later calls: no executor,
+    no thread start per call) while the loop keeps running; its outcome completes a
+    future on the loop's thread. A cancelled call still ends on its thread, unheard."""
 
     def __init__(self, client: OAuthClient) -> None:
         self._client = client
 
     async def get_org_token(self, client_id: str, org_id: str) -> OrgToken:
         """``OAuthClient.get_org_token`` without blocking the loop."""
-        call = functools.partial(self._client.get_org_token, client_id, org_id)
-        return await asyncio.get_running_loop().run_in_executor(None, call)
+        future, done = _pending()
+        self._client._get_org_token_notify(client_id, org_id, done)
+        token: OrgToken = await future
+        return token
 
     async def refresh_org_token(self, client_id: str, refresh_token: str) -> OrgToken:
         """``OAuthClient.refresh_org_token`` without blocking the loop."""
-        call = functools.partial(self._client.refresh_org_token, client_id, refresh_token)
-        return await asyncio.get_running_loop().run_in_executor(None, call)
+        future, done = _pending()
+        self._client._refresh_org_token_notify(client_id, refresh_token, done)
+        token: OrgToken = await future
+        return token
 
     def __repr__(self) -> str:
         return f"AsyncOAuthClient({self._client!r})"
