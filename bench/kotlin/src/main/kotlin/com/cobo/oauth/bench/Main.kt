@@ -100,9 +100,15 @@ fun rate(id: String, label: String, op: () -> Unit): Figure {
     return Figure(id, label, rates)
 }
 
-/** Sequential calls per second with every call's latency. */
-fun roundTrips(id: String, label: String, op: () -> Unit): Figure {
-    fun run(durationNs: Long): Pair<Double, LongArray> {
+/** A figure to measure: id, label, and the operation. */
+class Operation(val id: String, val label: String, val op: () -> Unit)
+
+/**
+ * Sequential calls per second with every call's latency. Several operations take their
+ * repetitions in turns (A B A B ...), so that a change in the machine's load hits them alike.
+ */
+fun roundTrips(vararg operations: Operation): List<Figure> {
+    fun run(op: () -> Unit, durationNs: Long): Pair<Double, LongArray> {
         val latencies = ArrayList<Long>()
         val start = System.nanoTime()
         while (true) {
@@ -113,10 +119,15 @@ fun roundTrips(id: String, label: String, op: () -> Unit): Figure {
         }
         return latencies.size * 1e9 / (System.nanoTime() - start) to latencies.toLongArray()
     }
-    run(WARMUP_NS)
-    val reps = (1..REPS).map { run(REP_NS) }
-    return Figure(id, label, reps.map { it.first }, reps.flatMap { it.second.asList() }.toLongArray())
+    operations.forEach { run(it.op, WARMUP_NS) }
+    val reps = operations.map { mutableListOf<Pair<Double, LongArray>>() }
+    repeat(REPS) { operations.forEachIndexed { i, operation -> reps[i] += run(operation.op, REP_NS) } }
+    return operations.mapIndexed { i, operation ->
+        Figure(operation.id, operation.label, reps[i].map { it.first }, reps[i].flatMap { it.second.asList() }.toLongArray())
+    }
 }
+
+fun roundTrips(id: String, label: String, op: () -> Unit): Figure = roundTrips(Operation(id, label, op)).single()
 
 /** As [rate], for a suspend operation, called back to back in one coroutine (runBlocking). */
 fun suspendRate(id: String, label: String, op: suspend () -> Unit): Figure = runBlocking {
@@ -197,16 +208,19 @@ fun main(args: Array<String>) {
             }
             val client = ours("ours-seq")
             check(client.getOrgToken("ours-seq", ORG).tokenType == "Bearer")
-            add(roundTrips("kotlin.get_token.ours", "get_token round trip: OAuthClient") { client.getOrgToken("ours-seq", ORG) })
+            // The async form in turns with the blocking one: a suspend call per round trip
+            // (its runBlocking costs a few µs of the ms).
+            val asyncClient = AsyncOAuthClient(client)
+            roundTrips(
+                Operation("kotlin.get_token.ours", "get_token round trip: OAuthClient") { client.getOrgToken("ours-seq", ORG) },
+                Operation("kotlin.get_token.async.ours", "get_token round trip: AsyncOAuthClient") {
+                    runBlocking { asyncClient.getOrgToken("ours-seq", ORG) }
+                },
+            ).forEach(::add)
             val manager = TokenManager(ours("ours-manager"), "ours-manager")
             manager.accessToken(ORG)
             add(rate("kotlin.access_token.ours", "TokenManager.accessToken (cached)") { manager.accessToken(ORG) })
-            // The async forms: a suspend call per round trip (its runBlocking costs a few µs
-            // of the ms), and the cached token back to back in one coroutine.
-            val asyncClient = AsyncOAuthClient(client)
-            add(roundTrips("kotlin.get_token.async.ours", "get_token round trip: AsyncOAuthClient") {
-                runBlocking { asyncClient.getOrgToken("ours-seq", ORG) }
-            })
+            // The cached token back to back in one coroutine.
             val tokens = AsyncTokenManager(manager)
             add(suspendRate("kotlin.access_token.async.ours", "AsyncTokenManager.accessToken (cached)") { tokens.accessToken(ORG) })
             fun median(id: String) = figures.single { it.id == id }.median
