@@ -223,6 +223,12 @@ impl TokenManager {
         }
     }
 
+    /// For `AsyncTokenManager`: the org's access token when the cache serves it as it is,
+    /// else None. Never waits (the org busy counts as a miss), so it keeps the GIL.
+    fn _cached_access_token(&self, org_id: &str) -> Option<String> {
+        self.inner.cached(org_id).map(|stored| stored.token.access_token.expose().to_owned())
+    }
+
     /// A valid access token for the org, renewed first if needed.
     fn access_token(&self, py: Python<'_>, org_id: String) -> PyResult<String> {
         let inner = &self.inner;

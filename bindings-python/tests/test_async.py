@@ -161,6 +161,24 @@ def test_a_fresh_token_needs_no_executor_and_no_thread(expired: tuple[TokenManag
     assert asyncio.run(first_step()) == token
 
 
+def test_a_cached_access_token_is_one_call_and_a_miss_takes_the_renewal_path(
+    expired: tuple[TokenManager, str], mock: Mock
+) -> None:
+    manager, old = expired
+    assert manager._cached_access_token(ORG_ID) is None, "invalidated: not served as it is"
+    async_manager = AsyncTokenManager(manager)
+    renewed = asyncio.run(async_manager.access_token(ORG_ID))
+    assert renewed != old and mock.counters()["refresh"] == 1
+    assert manager._cached_access_token(ORG_ID) == renewed == manager.access_token(ORG_ID)
+    assert manager._cached_access_token("another-org") is None
+    # The cached answer's coroutine finishes in its first step, like the whole token's.
+    coroutine = async_manager.access_token(ORG_ID)
+    with pytest.raises(StopIteration) as finished:
+        coroutine.send(None)
+    assert finished.value.value == renewed
+    assert mock.counters()["refresh"] == 1
+
+
 def test_the_blocking_api_inside_a_coroutine_blocks_the_loop_but_never_hangs(expired: tuple[TokenManager, str]) -> None:
     """Documented: the blocking methods work from a coroutine (they block its loop while
     a renewal runs); use AsyncTokenManager there instead."""

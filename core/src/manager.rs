@@ -167,6 +167,12 @@ impl OrgState {
     fn backing_off(&self) -> Option<&Failure> {
         self.failure.as_ref().filter(|failure| Instant::now() < failure.retry_at)
     }
+
+    /// How long the cached token is still valid (None: no token, or expired).
+    fn left(&self) -> Option<Duration> {
+        let stored = self.token.as_ref()?.as_ref()?;
+        stored.token.expires_at.duration_since(SystemTime::now()).ok().filter(|left| !left.is_zero())
+    }
 }
 
 fn inherit_orgs(parent: &Mutex<HashMap<String, Arc<Org>>>) -> Mutex<HashMap<String, Arc<Org>>> {
@@ -243,6 +249,17 @@ impl TokenManager {
         }
     }
 
+    /// The org's token when the cache serves it as it is, else None (then ask `token` or
+    /// `token_or_notify`). Never waits: not for the store (a first load, a save to retry),
+    /// nor for a caller holding the org. For bindings whose every call is costly
+    /// (Python's `AsyncTokenManager`): no callback to build for the common case.
+    pub fn cached(&self, org_id: &str) -> Option<StoredToken> {
+        let org = lock(self.orgs.get()).get(org_id).cloned()?;
+        let state = org.state.try_lock().ok()?;
+        let served = self.served_as_is(state.left()?, &state) && !state.unsaved;
+        served.then(|| state.token.clone().flatten()).flatten()
+    }
+
     /// The org's token without blocking, for event loops: `Some` at once when the cache
     /// can answer (a fresh or still-valid token, or the error of a backoff); otherwise
     /// `None`, and `notify` receives the outcome of the renewal in flight. A renewal
@@ -281,13 +298,9 @@ impl TokenManager {
     fn next(&self, org_id: &str, org: &Arc<Org>) -> Result<Next, CoboOAuthError> {
         let mut state = lock(&org.state);
         self.load(org_id, &mut state)?;
-        // How long the cached token is still valid (None: no token, or expired).
-        let left = match &state.token {
-            Some(Some(stored)) => stored.token.expires_at.duration_since(SystemTime::now()).ok().filter(|l| !l.is_zero()),
-            _ => None,
-        };
+        let left = state.left();
         match (left, state.token.clone().flatten()) {
-            (Some(left), Some(current)) if left > self.margin() || state.in_flight.is_some() || state.backing_off().is_some() => {
+            (Some(left), Some(current)) if self.served_as_is(left, &state) => {
                 return Ok(Next::Done(self.serve(org_id, &mut state, current)));
             }
             (Some(_), _) => {} // stale: this caller renews, everyone else is served meanwhile
@@ -389,6 +402,12 @@ impl TokenManager {
 
     /// Hands out a cached token, saving it first if an earlier save failed. If another
     /// process saved meanwhile, its record wins: the next call loads it.
+    /// Whether a valid token with `left` to live is served as it is: fresh, or another
+    /// caller is renewing it already, or renewals are backing off after a failure.
+    fn served_as_is(&self, left: Duration, state: &OrgState) -> bool {
+        left > self.margin() || state.in_flight.is_some() || state.backing_off().is_some()
+    }
+
     fn serve(&self, org_id: &str, state: &mut OrgState, current: StoredToken) -> Result<StoredToken, CoboOAuthError> {
         if state.unsaved {
             let saved = guarded(|| self.store.save_if_version(org_id.to_owned(), current.clone(), state.version))

@@ -423,3 +423,18 @@ fn renewals_under_contention_never_strand_a_caller() {
     }
     assert_eq!(h.server.counters().rejected, 0);
 }
+
+#[test]
+fn cached_answers_only_what_token_would_serve_at_once() {
+    let h = Harness::start();
+    let manager = h.manager(memory_token_store());
+    assert!(manager.cached(ORG).is_none(), "nothing asked yet: no token, and the store is not read");
+    let token = manager.token(ORG.into()).unwrap();
+    assert_eq!(manager.cached(ORG).map(|cached| cached.token.access_token), Some(token.token.access_token.clone()));
+    assert!(manager.cached(OTHER_ORG).is_none());
+    manager.invalidate(ORG.into(), token.token.access_token).unwrap();
+    assert!(manager.cached(ORG).is_none(), "an invalidated token is not served");
+    let expired = h.with_expired_token(memory_token_store());
+    assert!(expired.cached(ORG).is_none(), "an expired token is not served");
+    assert_eq!(h.server.counters().get, 0, "cached never asks the server");
+}

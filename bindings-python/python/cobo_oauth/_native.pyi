@@ -403,6 +403,10 @@ class TokenManager:
         Does no I/O. Raises ``InvalidArgumentError`` for an empty ``client_id`` and
         ``TypeError`` for a store without ``load``/``save``/``delete``."""
 
+    def _cached_access_token(self, org_id: str) -> str | None:
+        """For ``AsyncTokenManager``: the org's access token when the cache serves it as it
+        is, else None. Never waits."""
+
     def _token_or_notify(
         self, org_id: str, done: Callable[[Any, BaseException | None], None], whole: bool
     ) -> Any:

@@ -80,6 +80,9 @@ class AsyncTokenManager:
 
     async def access_token(self, org_id: str) -> str:
         """A valid access token for the org (``TokenManager.access_token``)."""
+        cached = self._manager._cached_access_token(org_id)  # the common case: one call, no callback built
+        if cached is not None:
+            return cached
         ready, future = self._begin(org_id, False)
         token: str = ready if future is None else await future
         return token
