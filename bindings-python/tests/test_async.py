@@ -332,11 +332,15 @@ def test_async_client_calls_from_loops_in_two_threads(client: OAuthClient, mock:
     assert mock.counters()["get"] == 20
 
 
-def test_async_client_calls_reuse_kept_threads(client: OAuthClient, mock: Mock, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_async_client_calls_reuse_kept_threads(mock: Mock, monkeypatch: pytest.MonkeyPatch) -> None:
     """Sequential calls start no thread. 200 calls at once, twice: a thread per
     call in flight (as the Rust, Kotlin and Swift async clients), the loop never
     blocked, and the second wave runs on the first one's threads."""
-    async_client = AsyncOAuthClient(client)
+    # A key of its own: 450 calls in a second run its nonces ahead of the clock, and a
+    # process signing with the same key next (the README tests) would draw used ones.
+    key = cobo_oauth.AppKey.generate()
+    mock.register("py-async-waves-app", key.api_key(), [ORG_ID])
+    async_client = AsyncOAuthClient(OAuthClient(key, mock.config_for()))
     calls = 200
     ran_on: list[int] = []  # the native id of the thread each call ended on
     pending = cobo_oauth.aio._pending
@@ -354,11 +358,11 @@ def test_async_client_calls_reuse_kept_threads(client: OAuthClient, mock: Mock, 
 
     async def one_after_another() -> None:
         for _ in range(50):
-            await async_client.get_org_token(CLIENT_ID, ORG_ID)
+            await async_client.get_org_token("py-async-waves-app", ORG_ID)
 
     async def wave() -> float:
         worst = 0.0
-        started = [asyncio.ensure_future(async_client.get_org_token(CLIENT_ID, ORG_ID)) for _ in range(calls)]
+        started = [asyncio.ensure_future(async_client.get_org_token("py-async-waves-app", ORG_ID)) for _ in range(calls)]
         while not all(call.done() for call in started):
             asked = time.monotonic()
             await asyncio.sleep(0.005)

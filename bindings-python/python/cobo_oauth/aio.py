@@ -19,8 +19,7 @@ from cobo_oauth._native import OAuthClient, OrgToken, StoredToken, TokenManager
 __all__ = ["AsyncOAuthClient", "AsyncTokenManager"]
 
 
-def _settle(pending: list[asyncio.Future[Any]], result: Any, error: Optional[BaseException]) -> None:
-    future = pending[0]
+def _settle(future: asyncio.Future[Any], result: Any, error: Optional[BaseException]) -> None:
     if future.done():  # the awaiting task was cancelled
         return
     if error is not None:
@@ -30,15 +29,14 @@ def _settle(pending: list[asyncio.Future[Any]], result: Any, error: Optional[Bas
 
 
 def _pending() -> tuple[asyncio.Future[Any], Callable[[Any, Optional[BaseException]], None]]:
-    """A future of the running loop, and the callback (for the core's thread) that
-    completes it on the loop's thread."""
+    """A future of the running loop, and the callback that completes it: called on one of
+    the core's threads, it hands the outcome to the loop's own thread."""
     loop = asyncio.get_running_loop()
     future = loop.create_future()
-    pending = [future]
 
     def done(result: Any, error: Optional[BaseException]) -> None:
         try:
-            loop.call_soon_threadsafe(_settle, pending, result, error)
+            loop.call_soon_threadsafe(_settle, future, result, error)
         except RuntimeError:  # the loop was closed meanwhile: nobody is waiting
             pass
 
@@ -53,24 +51,11 @@ class AsyncTokenManager:
         self._manager = manager
 
     def _begin(self, org_id: str, whole: bool) -> tuple[Any, Optional[asyncio.Future[Any]]]:
-        """The answer at once, or the future the renewal in flight will complete. Plain
-        function, not a coroutine: the cached path costs no extra frame."""
-        loop = asyncio.get_running_loop()
-        pending: list[asyncio.Future[Any]] = []
-
-        def done(result: Any, error: Optional[BaseException]) -> None:
-            # Called on the renewal's thread: hand the outcome to the loop's own thread,
-            # which runs it only after `_begin` has made the future (below).
-            try:
-                loop.call_soon_threadsafe(_settle, pending, result, error)
-            except RuntimeError:  # the loop was closed meanwhile: nobody is waiting
-                pass
-
+        """The answer at once, or the future the renewal in flight will complete (a
+        plain function, not a coroutine: no extra frame)."""
+        future, done = _pending()
         ready = self._manager._token_or_notify(org_id, done, whole)
-        if ready is not None:
-            return ready, None
-        pending.append(loop.create_future())
-        return None, pending[0]
+        return (ready, None) if ready is not None else (None, future)
 
     async def token(self, org_id: str) -> StoredToken:
         """The whole current token, renewed first if needed (``TokenManager.token``)."""
