@@ -5,7 +5,7 @@
 //   with p50/p99 latency;
 // - TokenManager.accessToken on a fresh cached token;
 // - the async forms of both (AsyncOAuthClient.getOrgToken, AsyncTokenManager.accessToken),
-//   with their ratios to the blocking ones.
+//   each measured in turns with its blocking form, with their ratios to the blocking ones.
 // Usage: CoboOAuthBench --mock PATH --json PATH   (bench/swift/run.sh runs it in the chroot)
 import CoboOAuth
 import Foundation
@@ -66,26 +66,26 @@ struct Figure {
     }
 }
 
-/// Operations per second, back to back: a warm-up, then `reps` repetitions.
-func rate(_ id: String, _ label: String, _ op: () throws -> Void) rethrows -> Figure {
-    let warm = now() + warmupNs
-    while now() < warm { try op() }
-    var rates: [Double] = []
-    for _ in 0..<reps {
+/// One repetition of a figure: calls for `durationNs`, giving the calls per second and each
+/// call's latency (or none, for operations of microseconds).
+typealias Repetition = (_ durationNs: UInt64) throws -> (Double, [UInt64])
+
+/// Calls back to back, untimed per call.
+func backToBack(_ op: @escaping () throws -> Void) -> Repetition {
+    return { duration in
         let start = now()
         var calls = 0
-        while now() - start < repNs {
+        while now() - start < duration {
             for _ in 0..<16 { try op() }
             calls += 16
         }
-        rates.append(Double(calls) * 1e9 / Double(now() - start))
+        return (Double(calls) * 1e9 / Double(now() - start), [])
     }
-    return Figure(id: id, label: label, rates: rates)
 }
 
-/// Sequential calls per second, with every call's latency.
-func roundTrips(_ id: String, _ label: String, _ op: () throws -> Void) rethrows -> Figure {
-    func run(_ duration: UInt64) throws -> (Double, [UInt64]) {
+/// Sequential calls, with every call's latency.
+func oneByOne(_ op: @escaping () throws -> Void) -> Repetition {
+    return { duration in
         var latencies: [UInt64] = []
         let start = now()
         while true {
@@ -96,54 +96,48 @@ func roundTrips(_ id: String, _ label: String, _ op: () throws -> Void) rethrows
         }
         return (Double(latencies.count) * 1e9 / Double(now() - start), latencies)
     }
-    _ = try run(warmupNs)
-    var rates: [Double] = [], latencies: [UInt64] = []
-    for _ in 0..<reps {
-        let (r, l) = try run(repNs)
-        rates.append(r)
-        latencies += l
-    }
-    return Figure(id: id, label: label, rates: rates, latenciesNs: latencies)
 }
 
-/// As `rate`, for an async operation, awaited back to back in one task.
-func asyncRate(_ id: String, _ label: String, _ op: () async throws -> Void) async rethrows -> Figure {
-    let warm = now() + warmupNs
-    while now() < warm { try await op() }
-    var rates: [Double] = []
-    for _ in 0..<reps {
-        let start = now()
-        var calls = 0
-        while now() - start < repNs {
-            for _ in 0..<16 { try await op() }
-            calls += 16
+/// As `oneByOne` (or `backToBack` without `latencies`), for an async operation awaited in
+/// one task on the cooperative pool.
+func inATask(latencies keep: Bool, _ op: @escaping @Sendable () async throws -> Void) -> Repetition {
+    return { duration in
+        try blockingOn {
+            var latencies: [UInt64] = []
+            var calls = 0
+            let start = now()
+            while true {
+                let began = now()
+                if began - start >= duration { break }
+                if keep {
+                    try await op()
+                    calls += 1
+                    latencies.append(now() - began)
+                } else {
+                    for _ in 0..<16 { try await op() }
+                    calls += 16
+                }
+            }
+            return (Double(calls) * 1e9 / Double(now() - start), latencies)
         }
-        rates.append(Double(calls) * 1e9 / Double(now() - start))
     }
-    return Figure(id: id, label: label, rates: rates)
 }
 
-/// As `roundTrips`, for an async operation.
-func asyncRoundTrips(_ id: String, _ label: String, _ op: () async throws -> Void) async rethrows -> Figure {
-    func run(_ duration: UInt64) async throws -> (Double, [UInt64]) {
-        var latencies: [UInt64] = []
-        let start = now()
-        while true {
-            let began = now()
-            if began - start >= duration { break }
-            try await op()
-            latencies.append(now() - began)
-        }
-        return (Double(latencies.count) * 1e9 / Double(now() - start), latencies)
-    }
-    _ = try await run(warmupNs)
-    var rates: [Double] = [], latencies: [UInt64] = []
+/// Each contender warmed up, then `reps` repetitions taken in turns (A B A B ...), so that
+/// a change in the machine's load hits them alike.
+func measure(_ contenders: [(id: String, label: String, run: Repetition)]) throws -> [Figure] {
+    for contender in contenders { _ = try contender.run(warmupNs) }
+    var rates = contenders.map { _ in [Double]() }, latencies = contenders.map { _ in [UInt64]() }
     for _ in 0..<reps {
-        let (r, l) = try await run(repNs)
-        rates.append(r)
-        latencies += l
+        for (i, contender) in contenders.enumerated() {
+            let (rate, times) = try contender.run(repNs)
+            rates[i].append(rate)
+            latencies[i] += times
+        }
     }
-    return Figure(id: id, label: label, rates: rates, latenciesNs: latencies)
+    return contenders.enumerated().map { i, contender in
+        Figure(id: contender.id, label: contender.label, rates: rates[i], latenciesNs: latencies[i])
+    }
 }
 
 /// Runs `body` in a task on the cooperative pool and waits for it on this (main) thread.
@@ -234,34 +228,34 @@ func add(_ figure: Figure) {
 
 print("Swift \(swiftVersion()): cobo-oauth (Swift binding); median of \(reps) x \(repNs / 1_000_000) ms after \(warmupNs / 1_000_000) ms warm-up [quartiles]")
 let signingKey = try AppKey.generate() // signs only: its nonces run ahead of the clock
-add(rate("swift.sign.ours", "sign: AppKey.signRequest") {
+try measure([("swift.sign.ours", "sign: AppKey.signRequest", backToBack {
     _ = signingKey.signRequest(method: "GET", path: path, query: query, body: "")
-})
+})]).forEach(add)
 let mock = try MockServer(binary: mockBinary)
 let client = try mock.client("swift-seq")
 let first = try client.getOrgToken(clientId: "swift-seq", orgId: org)
 precondition(first.tokenType == "Bearer")
-add(try roundTrips("swift.get_token.ours", "get_token round trip: OAuthClient") {
-    _ = try client.getOrgToken(clientId: "swift-seq", orgId: org)
-})
 let manager = try TokenManager(client: try mock.client("swift-manager"), clientId: "swift-manager", store: nil, config: nil)
 _ = try manager.accessToken(orgId: org)
-add(try rate("swift.access_token.ours", "TokenManager.accessToken (cached)") {
-    _ = try manager.accessToken(orgId: org)
-})
-// The async forms, each awaited back to back in one task.
+// Each async form in turns with its blocking one.
 let asyncClient = AsyncOAuthClient(client: client)
-add(try blockingOn {
-    try await asyncRoundTrips("swift.get_token.async.ours", "get_token round trip: AsyncOAuthClient") {
+try measure([
+    ("swift.get_token.ours", "get_token round trip: OAuthClient", oneByOne {
+        _ = try client.getOrgToken(clientId: "swift-seq", orgId: org)
+    }),
+    ("swift.get_token.async.ours", "get_token round trip: AsyncOAuthClient", inATask(latencies: true) {
         _ = try await asyncClient.getOrgToken(clientId: "swift-seq", orgId: org)
-    }
-})
+    }),
+]).forEach(add)
 let tokens = AsyncTokenManager(manager: manager)
-add(try blockingOn {
-    try await asyncRate("swift.access_token.async.ours", "AsyncTokenManager.accessToken (cached)") {
+try measure([
+    ("swift.access_token.ours", "TokenManager.accessToken (cached)", backToBack {
+        _ = try manager.accessToken(orgId: org)
+    }),
+    ("swift.access_token.async.ours", "AsyncTokenManager.accessToken (cached)", inATask(latencies: false) {
         _ = try await tokens.accessToken(orgId: org)
-    }
-})
+    }),
+]).forEach(add)
 mock.close()
 func median(_ id: String) -> Double { (figures.first { $0.id == id }!.json["median"] as? Double) ?? .nan }
 print(String(format: "  async/sync: accessToken (cached) %.2fx the time per call (goal <= 2), getOrgToken %.2fx the throughput (goal >= 0.9)",
