@@ -15,7 +15,9 @@ pub struct ResponseVerifier {
 impl ResponseVerifier {
     /// The key Cobo signs this environment's responses with.
     pub fn new(environment: Environment) -> Self {
-        // The three keys are constants checked by a test, so parsing cannot fail.
+        // Unreachable: `Environment` has three variants, each key a 64-hex constant in
+        // config.rs, and tests/vectors.rs `environment_keys_are_the_documented_ones` builds
+        // a verifier for every variant, so a bad constant fails that test, never an app.
         match Self::parse(environment.response_public_key()) {
             Ok(verifier) => verifier,
             Err(_) => unreachable!("environment keys are valid constants"),
