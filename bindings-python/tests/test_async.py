@@ -165,12 +165,12 @@ def test_a_cached_access_token_is_one_call_and_a_miss_takes_the_renewal_path(
     expired: tuple[TokenManager, str], mock: Mock
 ) -> None:
     manager, old = expired
-    assert manager._cached_access_token(ORG_ID) is None, "invalidated: not served as it is"
     async_manager = AsyncTokenManager(manager)
+    assert async_manager.cached_access_token(ORG_ID) is None, "invalidated: not served as it is"
     renewed = asyncio.run(async_manager.access_token(ORG_ID))
     assert renewed != old and mock.counters()["refresh"] == 1
-    assert manager._cached_access_token(ORG_ID) == renewed == manager.access_token(ORG_ID)
-    assert manager._cached_access_token("another-org") is None
+    assert async_manager.cached_access_token(ORG_ID) == renewed == manager.access_token(ORG_ID)
+    assert async_manager.cached_access_token("another-org") is None
     # The cached answer's coroutine finishes in its first step, like the whole token's.
     coroutine = async_manager.access_token(ORG_ID)
     with pytest.raises(StopIteration) as finished:

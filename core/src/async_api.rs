@@ -44,6 +44,13 @@ impl AsyncTokenManager {
     pub async fn authorization_header(&self, org_id: String) -> Result<Secret, CoboOAuthError> {
         Ok(Secret::new(format!("Bearer {}", self.access_token(org_id).await?.expose())))
     }
+
+    /// The access token when the cache serves it as it is (`TokenManager::cached`), else
+    /// None. Never waits: the fast path of `access_token` for bindings whose futures cost
+    /// more than a call (Swift's).
+    pub fn cached_access_token(&self, org_id: String) -> Option<Secret> {
+        self.manager.cached(&org_id).map(|stored| stored.token.access_token)
+    }
 }
 
 /// An OAuthClient's two calls as futures: each runs the blocking call on a pool thread

@@ -1,8 +1,8 @@
 //! The async surface on tokio against the mock: 1,000 waiters sharing one failure,
 //! cancelled callers that still get the rotated token saved, blocking threads and async
-//! tasks sharing one renewal, a cached token ready at once, the blocking API inside a
-//! task. (1,000 waiters sharing one success, the executor's heartbeat and the thread
-//! count: async_threads.rs.)
+//! tasks sharing one renewal, a cached token ready at once (or without a future), the
+//! blocking API inside a task. (1,000 waiters sharing one success, the executor's
+//! heartbeat and the thread count: async_threads.rs.)
 
 use std::future::Future;
 use std::sync::Arc;
@@ -93,12 +93,15 @@ fn blocking_and_async_callers_share_one_renewal() {
     assert_eq!(h.server.counters().refresh, 1);
 }
 
-/// A fresh token is ready on the first poll: no task switch, no thread.
+/// A fresh token is ready on the first poll: no task switch, no thread. Without a
+/// future, `cached_access_token` gives it too, and nothing for an expired one.
 #[test]
 fn a_cached_token_is_ready_at_once() {
     let (h, _) = Harness::with_expired_token();
-    let token = h.manager.access_token(ORG.into()).unwrap();
     let manager = AsyncTokenManager::new(h.manager.clone());
+    assert_eq!(manager.cached_access_token(ORG.into()), None, "an expired token is not served");
+    let token = h.manager.access_token(ORG.into()).unwrap();
+    assert_eq!(manager.cached_access_token(ORG.into()), Some(token.clone()));
     let mut future = std::pin::pin!(manager.authorization_header(ORG.into()));
     let waker = std::task::Waker::noop();
     match future.as_mut().poll(&mut std::task::Context::from_waker(waker)) {

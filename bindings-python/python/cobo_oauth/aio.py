@@ -76,6 +76,12 @@ class AsyncTokenManager:
         """``"Bearer <access token>"``, for the Authorization header."""
         return f"Bearer {await self.access_token(org_id)}"
 
+    def cached_access_token(self, org_id: str) -> Optional[str]:
+        """The access token when the cache serves it as it is, else None (then await
+        ``access_token``). Never waits and makes no request: for code that can use a
+        token only if it is ready now."""
+        return self._manager._cached_access_token(org_id)
+
     def __repr__(self) -> str:
         return f"AsyncTokenManager({self._manager!r})"
 

@@ -188,6 +188,26 @@ final class AsyncTests: XCTestCase {
         XCTAssertEqual(try counts(), [1, 0], "(refresh, get)")
     }
 
+    /// cachedAccessToken answers only what accessToken would serve at once (which takes it
+    /// first, before a future): nothing before the first token or after invalidate, and
+    /// after it the renewal's token; no request either way.
+    func testACachedTokenIsServedWithoutAFutureAndOnlyWhileFresh() async throws {
+        XCTAssertNil(tokens.cachedAccessToken(orgId: org), "no token yet")
+        let first = try await tokens.accessToken(orgId: org)
+        XCTAssertEqual(tokens.cachedAccessToken(orgId: org), first)
+        try mock.reset()
+        let header = try await tokens.authorizationHeader(orgId: org)
+        XCTAssertEqual(header.value, "Bearer " + first.value)
+        let again = try await tokens.accessToken(orgId: org)
+        XCTAssertEqual(again, first)
+        XCTAssertEqual(try counts(), [0, 0], "served from the cache: (refresh, get)")
+        XCTAssertTrue(try manager.invalidate(orgId: org, accessToken: first))
+        XCTAssertNil(tokens.cachedAccessToken(orgId: org), "an invalidated token is not served")
+        let renewed = try await tokens.accessToken(orgId: org)
+        XCTAssertNotEqual(renewed, first)
+        XCTAssertEqual(try counts(), [1, 0], "one renewal: (refresh, get)")
+    }
+
     func testAnEmptyOrgIdIsRefusedWithATypedError() async throws {
         do {
             _ = try await tokens.accessToken(orgId: "")

@@ -139,11 +139,12 @@ private let swiftReferences: [String: Any] = [
     "TokenManager.refresh_token_expires_at(org_id)": TokenManager.refreshTokenExpiresAt(orgId:),
     "TokenManager.lease(org_id)": TokenManager.lease(orgId:),
     "TokenManager.invalidate(org_id, access_token)": TokenManager.invalidate(orgId:accessToken:),
-    // interface AsyncTokenManager ([Async] methods: `async throws`)
+    // interface AsyncTokenManager ([Async] methods are `async throws`)
     "AsyncTokenManager.constructor(manager)": AsyncTokenManager.init(manager:),
     "AsyncTokenManager.access_token(org_id)": AsyncTokenManager.accessToken(orgId:),
     "AsyncTokenManager.authorization_header(org_id)": AsyncTokenManager.authorizationHeader(orgId:),
     "AsyncTokenManager.token(org_id)": AsyncTokenManager.token(orgId:),
+    "AsyncTokenManager.cached_access_token(org_id)": AsyncTokenManager.cachedAccessToken(orgId:),
     // interface AsyncOAuthClient ([Async] methods: `async throws`)
     "AsyncOAuthClient.constructor(client)": AsyncOAuthClient.init(client:),
     "AsyncOAuthClient.get_org_token(client_id, org_id)": AsyncOAuthClient.getOrgToken(clientId:orgId:),

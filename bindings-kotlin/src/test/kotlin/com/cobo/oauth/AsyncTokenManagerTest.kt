@@ -85,6 +85,17 @@ class AsyncTokenManagerTest(private val mock: MockServer) {
 
     /** Coroutines that start after the quick 503 get the error the org's backoff (10 s here) recorded: the same one. */
     @Test
+    fun `cachedAccessToken answers only a token ready now`() = runBlocking {
+        assertEquals(null, tokens.cachedAccessToken(org), "no token yet")
+        val first = tokens.accessToken(org)
+        assertEquals(first, tokens.cachedAccessToken(org))
+        assertEquals(null, tokens.cachedAccessToken("another-org"))
+        assertTrue(manager.invalidate(org, first))
+        assertEquals(null, tokens.cachedAccessToken(org), "an invalidated token is not served")
+        assertEquals(0 to 1, counts(), "only the first token was asked for: (refresh, get)")
+    }
+
+    @Test
     fun `1000 coroutines share one failed refresh and its typed error`() = runBlocking {
         val backingOff = TokenManager(client, app.clientId, store, TokenManagerConfig(backoffInitialMs = 10_000UL, backoffMaxMs = 10_000UL))
         val tokens = AsyncTokenManager(backingOff)

@@ -43,7 +43,7 @@ class UdlParityTest {
             ),
             udl.interfaces.map { it.name }.toSet(),
         )
-        // [Async]: every method of the two async interfaces, and nothing else.
+        // [Async]: the token methods of the two async interfaces (not AsyncTokenManager.cached_access_token), and nothing else.
         assertEquals(
             setOf(
                 "AsyncTokenManager.access_token", "AsyncTokenManager.authorization_header", "AsyncTokenManager.token",
