@@ -3,9 +3,10 @@
 //!
 //! No runtime of our own and none required: a fresh cached token is ready on the first
 //! poll, on the caller's thread; a caller that must wait subscribes to the org's one
-//! renewal in flight (a waker, not a thread), and that renewal runs on a thread of its
-//! own, shared with blocking callers. A token call therefore never blocks an executor
-//! and costs one thread per renewal, whatever the number of waiters.
+//! renewal in flight (a waker, not a thread), and that renewal runs on a pool thread,
+//! shared with blocking callers. A token call therefore never blocks an executor and
+//! costs at most one thread per renewal, whatever the number of waiters (the pool is
+//! bounded: many orgs renewing at once take turns).
 
 use std::future::Future;
 use std::pin::Pin;

@@ -23,7 +23,8 @@
 //! Callers that must wait either block on the org's condition variable (the blocking
 //! API) or subscribe to the renewal in flight (`token_or_notify`, behind the async
 //! API): one renewal serves both kinds. A renewal needed by an async caller runs on a
-//! thread of its own, so no caller's thread or executor ever blocks on it.
+//! thread of the blocking pool (bounded: beyond its size renewals wait their turn), so
+//! no caller's thread or executor ever blocks on it.
 
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -263,7 +264,7 @@ impl TokenManager {
     /// The org's token without blocking, for event loops: `Some` at once when the cache
     /// can answer (a fresh or still-valid token, or the error of a backoff); otherwise
     /// `None`, and `notify` receives the outcome of the renewal in flight. A renewal
-    /// this call starts runs on a thread of its own, to the end (the rotated token is
+    /// this call starts runs on a pool thread, to the end (the rotated token is
     /// saved) even if nobody waits for it any more. A store's first load for the org
     /// happens here, on the caller's thread. `AsyncTokenManager` is the future form.
     pub fn token_or_notify(
@@ -288,7 +289,7 @@ impl TokenManager {
                 let manager = Arc::clone(self);
                 // If the OS refuses a thread, the ticket is dropped and its flight lands
                 // with an error, which reaches the subscriber.
-                let _ = thread::Builder::new().name("cobo-oauth-renewal".into()).spawn(move || manager.run(&org_id, ticket));
+                let _ = crate::blocking_pool::run(move || drop(manager.run(&org_id, ticket)));
                 served.map(Ok)
             }
         }

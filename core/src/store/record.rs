@@ -47,7 +47,8 @@ impl Record {
     }
 
     /// Milliseconds from now until the refresh token expires (at least 1): how long a
-    /// record is worth keeping.
+    /// record is worth keeping (the Redis key's expiry).
+    #[cfg(feature = "redis")]
     pub(crate) fn ttl_ms(&self) -> u64 {
         self.refresh_expires_at_ms.saturating_sub(to_ms(SystemTime::now())).max(1)
     }

@@ -1,14 +1,16 @@
 package com.cobo.oauth
 
 import kotlinx.coroutines.suspendCancellableCoroutine
-import java.util.concurrent.SynchronousQueue
+import java.util.concurrent.LinkedBlockingQueue
 import java.util.concurrent.ThreadPoolExecutor
 import java.util.concurrent.TimeUnit
 
 /**
- * Where [AsyncOAuthClient]'s suspend calls run the blocking [OAuthClient] call: kept
- * threads, one per call in flight, each idle one kept for 30 s (as the core's pool
- * for Rust and Swift futures). generate-bindings.sh wires it into the generated class.
+ * Where [AsyncOAuthClient]'s suspend calls run the blocking [OAuthClient] call: up to
+ * [MAX_THREADS] kept threads (as the core's pool for Rust and Swift futures), each
+ * ending after 30 s idle. Calls beyond wait their turn in a queue while their callers
+ * stay suspended, holding no thread. generate-bindings.sh wires it into the generated
+ * class.
  *
  * Why not UniFFI's future: on the JVM its protocol (poll, a callback from a Rust thread,
  * poll again, complete, free) adds four JNA calls per request, each allocating structures
@@ -19,9 +21,12 @@ import java.util.concurrent.TimeUnit
  * answer is dropped, as a cancelled UniFFI future's was.
  */
 internal object BlockingCalls {
-    private val threads = ThreadPoolExecutor(0, Int.MAX_VALUE, 30, TimeUnit.SECONDS, SynchronousQueue()) { call ->
+    /** As the core's pool (core/src/blocking_pool.rs). */
+    const val MAX_THREADS = 64
+
+    private val threads = ThreadPoolExecutor(MAX_THREADS, MAX_THREADS, 30, TimeUnit.SECONDS, LinkedBlockingQueue()) { call ->
         Thread(call, "cobo-oauth-call").apply { isDaemon = true }
-    }
+    }.apply { allowCoreThreadTimeOut(true) }
 
     suspend fun <T> run(call: () -> T): T = suspendCancellableCoroutine { caller ->
         threads.execute { caller.resumeWith(runCatching(call)) }

@@ -62,6 +62,29 @@ class AsyncOAuthClientTest(private val mock: MockServer) {
         assertTrue(worstLagMs <= 50) { "a 10 ms heartbeat lagged $worstLagMs ms" }
     }
 
+    /** 150 calls at once, each held 300 ms by the mock: at most 64 threads run them; the rest wait without one. */
+    @Test
+    fun `calls beyond the thread bound wait their turn and all complete`() {
+        val calls = 150
+        mock.queueFault(JSONObject().put("kind", "delay").put("delay_ms", 300), "get", calls)
+        val callThreads = { Thread.getAllStackTraces().keys.count { it.name == "cobo-oauth-call" && it.isAlive } }
+        var peak = 0
+        val tokens = runBlocking {
+            val watcher = launch {
+                while (true) {
+                    peak = maxOf(peak, callThreads())
+                    delay(5)
+                }
+            }
+            val tokens = (1..calls).map { async { async.getOrgToken(app.clientId, app.orgId) } }.awaitAll()
+            watcher.cancelAndJoin()
+            tokens
+        }
+        assertEquals(calls, tokens.map { it.accessToken }.toSet().size)
+        assertEquals(calls, mock.counters().getInt("get"))
+        assertTrue(peak in 2..BlockingCalls.MAX_THREADS) { "$peak threads ran $calls calls" }
+    }
+
     @Test
     fun `a cancelled caller resumes at once and its request still completes`() {
         mock.reset()
