@@ -2,13 +2,13 @@
 //! `core/src/cobo_oauth.udl`. The package `cobo_oauth` re-exports it; the exceptions
 //! and the `Environment` enum are defined in Python and used from here.
 
+mod completions;
 mod convert;
 mod errors;
 mod manager;
 mod objects;
 mod records;
 mod store;
-mod thread_state;
 
 use pyo3::prelude::*;
 
@@ -67,6 +67,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<objects::AppKey>()?;
     m.add_class::<objects::ResponseVerifier>()?;
     m.add_class::<objects::OAuthClient>()?;
+    m.add_class::<completions::Completions>()?;
     m.add_class::<records::OrgToken>()?;
     m.add_class::<records::TokenLease>()?;
     m.add_class::<records::SignedRequest>()?;

@@ -9,6 +9,7 @@ use cobo_oauth::Secret;
 use pyo3::prelude::*;
 use pyo3::types::PyType;
 
+use crate::completions::Completions;
 use crate::convert::{bytes_arg, environment_from_py, environment_name};
 use crate::errors::Error;
 use crate::records::{ClientConfig, OrgToken, SignedRequest};
@@ -155,50 +156,35 @@ impl OAuthClient {
         OrgToken::from_core(py, token)
     }
 
-    /// For `AsyncOAuthClient`: starts `get_org_token` on a thread of the core's pool and
-    /// returns; from that thread, `done(result, error)` once the call ends.
-    fn _get_org_token_notify(&self, py: Python<'_>, client_id: String, org_id: String, done: Py<PyAny>) -> PyResult<()> {
-        let asynchronous = &self.asynchronous;
-        Ok(py.detach(|| asynchronous.get_org_token_then(client_id, org_id, notify(done))).map_err(Error)?)
+    /// For `AsyncOAuthClient`: starts `get_org_token` on the core's I/O thread and
+    /// returns; its outcome for `future` goes to `completions` when the call ends.
+    fn _get_org_token_into(
+        &self,
+        py: Python<'_>,
+        client_id: String,
+        org_id: String,
+        completions: &Completions,
+        future: Py<PyAny>,
+    ) -> PyResult<()> {
+        let (asynchronous, notify) = (&self.asynchronous, completions.notify(future));
+        Ok(py.detach(|| asynchronous.get_org_token_then(client_id, org_id, notify)).map_err(Error)?)
     }
 
-    /// For `AsyncOAuthClient`: `refresh_org_token` as `_get_org_token_notify` does `get_org_token`.
-    fn _refresh_org_token_notify(
+    /// For `AsyncOAuthClient`: `refresh_org_token` as `_get_org_token_into` does `get_org_token`.
+    fn _refresh_org_token_into(
         &self,
         py: Python<'_>,
         client_id: String,
         refresh_token: String,
-        done: Py<PyAny>,
+        completions: &Completions,
+        future: Py<PyAny>,
     ) -> PyResult<()> {
-        let asynchronous = &self.asynchronous;
+        let (asynchronous, notify) = (&self.asynchronous, completions.notify(future));
         let refresh_token = Secret::new(refresh_token);
-        Ok(py.detach(|| asynchronous.refresh_org_token_then(client_id, refresh_token, notify(done))).map_err(Error)?)
+        Ok(py.detach(|| asynchronous.refresh_org_token_then(client_id, refresh_token, notify)).map_err(Error)?)
     }
 
     fn __repr__(&self) -> String {
         format!("OAuthClient(base_url='{}', api_key='{}')", self.inner.base_url(), self.api_key)
-    }
-}
-
-/// What the pool thread runs when a call ends: attaches once, converts the outcome as the
-/// blocking methods do (the same OrgToken, the same exception classes) and calls
-/// `done(result, error)`. What `done` raises has no caller: it goes to `sys.unraisablehook`.
-fn notify(done: Py<PyAny>) -> impl FnOnce(Result<cobo_oauth::OrgToken, cobo_oauth::CoboOAuthError>) + Send + 'static {
-    move |outcome| {
-        crate::thread_state::keep();
-        Python::attach(move |py| {
-            let converted = outcome.map_err(|err| PyErr::from(Error(err))).and_then(|token| OrgToken::from_core(py, token));
-            let (value, error) = match converted {
-                Ok(token) => match Py::new(py, token) {
-                    Ok(token) => (Some(token), None),
-                    Err(err) => (None, Some(err.into_value(py))),
-                },
-                Err(err) => (None, Some(err.into_value(py))),
-            };
-            if let Err(err) = done.call1(py, (value, error)) {
-                err.write_unraisable(py, None);
-            }
-            drop(done); // attached: released now, not queued for later
-        });
     }
 }

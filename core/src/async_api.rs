@@ -1,12 +1,12 @@
-//! Futures over the blocking core, for async callers (tokio, Kotlin coroutines, Swift
-//! concurrency, Python's asyncio).
+//! Futures over the core, for async callers (tokio, Kotlin coroutines, Swift
+//! concurrency, Python's asyncio); any executor may poll them.
 //!
-//! No runtime of our own and none required: a fresh cached token is ready on the first
-//! poll, on the caller's thread; a caller that must wait subscribes to the org's one
-//! renewal in flight (a waker, not a thread), and that renewal runs on a pool thread,
-//! shared with blocking callers. A token call therefore never blocks an executor and
-//! costs at most one thread per renewal, whatever the number of waiters (the pool is
-//! bounded: many orgs renewing at once take turns).
+//! A fresh cached token is ready on the first poll, on the caller's thread; a caller
+//! that must wait subscribes to the org's one renewal in flight (a waker, not a thread),
+//! and that renewal runs on a pool thread, shared with blocking callers. A token call
+//! therefore never blocks an executor and costs at most one thread per renewal, whatever
+//! the number of waiters (the pool is bounded: many orgs renewing at once take turns).
+//! `AsyncOAuthClient`'s calls run on the I/O thread (runtime.rs), no pool thread.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -54,8 +54,8 @@ impl AsyncTokenManager {
     }
 }
 
-/// An OAuthClient's two calls as futures: each runs the blocking call on a pool thread
-/// (kept for the next call) and completes when it ends.
+/// An OAuthClient's two calls as futures: each runs on the I/O thread (runtime.rs) and
+/// completes when it ends, whatever executor awaits it.
 pub struct AsyncOAuthClient {
     client: Arc<OAuthClient>,
 }
@@ -80,16 +80,16 @@ impl AsyncOAuthClient {
     }
 
     /// `get_org_token` for callers with an event loop of their own (Python's asyncio):
-    /// returns at once and calls `notify` with the outcome from the pool thread that made
-    /// the call. Err (and `notify` never called) only if no thread could be started.
+    /// returns at once and calls `notify` with the outcome from the I/O thread, which
+    /// `notify` must not block. Err (and `notify` never called) only if there is no I/O
+    /// thread.
     pub fn get_org_token_then(
         &self,
         client_id: String,
         org_id: String,
         notify: impl FnOnce(Result<OrgToken, CoboOAuthError>) + Send + 'static,
     ) -> Result<(), CoboOAuthError> {
-        let client = Arc::clone(&self.client);
-        on_a_thread(move || client.get_org_token(client_id, org_id), notify)
+        self.client.get_org_token_then(client_id, org_id, notify)
     }
 
     /// `refresh_org_token` as `get_org_token_then` does `get_org_token`.
@@ -99,8 +99,7 @@ impl AsyncOAuthClient {
         refresh_token: Secret,
         notify: impl FnOnce(Result<OrgToken, CoboOAuthError>) + Send + 'static,
     ) -> Result<(), CoboOAuthError> {
-        let client = Arc::clone(&self.client);
-        on_a_thread(move || client.refresh_org_token(client_id, refresh_token), notify)
+        self.client.refresh_org_token_then(client_id, refresh_token, notify)
     }
 }
 
@@ -114,21 +113,6 @@ impl std::fmt::Debug for AsyncOAuthClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_tuple("AsyncOAuthClient").field(&self.client).finish()
     }
-}
-
-/// Runs `call` on a pool thread, then `notify` there with its outcome (a panic in
-/// `call` becomes a Transport error; one in `notify` is contained, the thread kept).
-fn on_a_thread<T: Send + 'static>(
-    call: impl FnOnce() -> Result<T, CoboOAuthError> + Send + 'static,
-    notify: impl FnOnce(Result<T, CoboOAuthError>) + Send + 'static,
-) -> Result<(), CoboOAuthError> {
-    let job = move || {
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(call));
-        let result = result.unwrap_or_else(|_| Err(CoboOAuthError::Transport { reason: "the call panicked".into() }));
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || notify(result)));
-    };
-    crate::blocking_pool::run(job)
-        .map_err(|err| CoboOAuthError::Transport { reason: format!("cannot start a thread: {err}") })
 }
 
 /// A one-shot channel: the sender is a callback, the receiver a runtime-agnostic

@@ -1,5 +1,5 @@
-//! Threads that run blocking work for async callers (`AsyncOAuthClient`'s calls, the
-//! renewals `AsyncTokenManager` starts): a thread that finished a job waits a while for
+//! Threads that run blocking work for async callers (the renewals `AsyncTokenManager`
+//! starts): a thread that finished a job waits a while for
 //! the next one, so a job usually costs a wake-up, not a thread start. One thread per
 //! job in flight up to `MAX_THREADS`; beyond that jobs wait their turn in order, so a
 //! thousand orgs renewing at once cost `MAX_THREADS` threads, not a thousand. Idle

@@ -1,11 +1,11 @@
-//! The two OAuth calls over one reqwest blocking client: signing, retries,
-//! response verification and parsing.
+//! The two OAuth calls over one reqwest client: signing, retries, response
+//! verification and parsing. Each call is one future, awaited on the I/O thread by
+//! async callers and polled on their own thread by blocking ones (runtime.rs).
 
-use std::io::Read;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use reqwest::blocking::{Client, RequestBuilder};
+use reqwest::{Client, RequestBuilder, Response};
 use reqwest::header::{HeaderMap, CONTENT_TYPE};
 use serde::Deserialize;
 
@@ -50,8 +50,8 @@ pub struct OAuthClient {
     config: Arc<Resolved>,
 }
 
-/// reqwest's client. A forked child builds its own: the parent's runs on a thread the
-/// child does not have.
+/// reqwest's client. A forked child builds its own: the parent's connections belong to
+/// an I/O thread the child does not have.
 #[derive(Debug)]
 struct Http {
     config: Arc<Resolved>,
@@ -114,19 +114,7 @@ impl OAuthClient {
         org_id: String,
         deadline: Deadline,
     ) -> Result<OrgToken, CoboOAuthError> {
-        require("client_id", &client_id)?;
-        require("org_id", &org_id)?;
-        let mut url = self.config.token_url.clone();
-        url.set_query(Some(&format!(
-            "client_id={}&org_id={}&grant_type=org_implicit",
-            form_encode(&client_id),
-            form_encode(&org_id)
-        )));
-        Ok(self.send(Operation::OrgImplicit, deadline, |http| {
-            let query = url.query().unwrap_or("");
-            let signed = self.key.sign_request("GET".into(), url.path().into(), query.into(), String::new());
-            with_auth(http.get(url.clone()), signed)
-        })?)
+        Ok(crate::runtime::block_on(self.org_implicit(client_id, org_id, deadline))?)
     }
 
     pub(crate) fn refresh_org_token_by(
@@ -135,6 +123,52 @@ impl OAuthClient {
         refresh_token: Secret,
         deadline: Deadline,
     ) -> Result<OrgToken, CoboOAuthError> {
+        Ok(crate::runtime::block_on(self.refresh(client_id, refresh_token, deadline))?)
+    }
+
+    /// `get_org_token` on the I/O thread: `notify` gets the outcome there. Err (and
+    /// `notify` never called) only if there is no I/O thread.
+    pub(crate) fn get_org_token_then(
+        self: &Arc<Self>,
+        client_id: String,
+        org_id: String,
+        notify: impl FnOnce(Result<OrgToken, CoboOAuthError>) + Send + 'static,
+    ) -> Result<(), CoboOAuthError> {
+        let client = Arc::clone(self);
+        let call = async move { client.org_implicit(client_id, org_id, client.deadline()).await };
+        Ok(crate::runtime::spawn(call, |result| notify(result.map_err(CoboOAuthError::from)))?)
+    }
+
+    /// `refresh_org_token` as `get_org_token_then` does `get_org_token`.
+    pub(crate) fn refresh_org_token_then(
+        self: &Arc<Self>,
+        client_id: String,
+        refresh_token: Secret,
+        notify: impl FnOnce(Result<OrgToken, CoboOAuthError>) + Send + 'static,
+    ) -> Result<(), CoboOAuthError> {
+        let client = Arc::clone(self);
+        let call = async move { client.refresh(client_id, refresh_token, client.deadline()).await };
+        Ok(crate::runtime::spawn(call, |result| notify(result.map_err(CoboOAuthError::from)))?)
+    }
+
+    async fn org_implicit(&self, client_id: String, org_id: String, deadline: Deadline) -> Result<OrgToken, Error> {
+        require("client_id", &client_id)?;
+        require("org_id", &org_id)?;
+        let mut url = self.config.token_url.clone();
+        url.set_query(Some(&format!(
+            "client_id={}&org_id={}&grant_type=org_implicit",
+            form_encode(&client_id),
+            form_encode(&org_id)
+        )));
+        self.send(Operation::OrgImplicit, deadline, |http| {
+            let query = url.query().unwrap_or("");
+            let signed = self.key.sign_request("GET".into(), url.path().into(), query.into(), String::new());
+            with_auth(http.get(url.clone()), signed)
+        })
+        .await
+    }
+
+    async fn refresh(&self, client_id: String, refresh_token: Secret, deadline: Deadline) -> Result<OrgToken, Error> {
         require("client_id", &client_id)?;
         require("refresh_token", refresh_token.expose())?;
         let body = Secret::new(
@@ -145,20 +179,21 @@ impl OAuthClient {
             })
             .to_string(),
         );
-        Ok(self.send(Operation::Refresh, deadline, |http| {
+        self.send(Operation::Refresh, deadline, |http| {
             let url = &self.config.token_url;
             let signed = self.key.sign_request("POST".into(), url.path().into(), String::new(), body.expose().into());
             with_auth(http.post(url.clone()), signed)
                 .header(CONTENT_TYPE, "application/json")
                 .body(body.expose().to_owned())
-        })?)
+        })
+        .await
     }
 
     /// Sends a freshly signed request per attempt (a nonce is never reused) and
     /// retries what `replay` allows, with capped exponential backoff and full jitter.
     /// Each attempt, body included, ends by `timeout_ms` and by the deadline; no retry
     /// starts that the deadline would cut short.
-    fn send(
+    async fn send(
         &self,
         operation: Operation,
         deadline: Deadline,
@@ -175,11 +210,14 @@ impl OAuthClient {
             let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|left| !left.is_zero()) else {
                 return Err(Error::Deadline);
             };
-            // reqwest's per-request timeout covers the body too; its client-wide one
-            // restarts on every read, so a dripping body would never end.
+            // The request's timeout runs from connecting to the body's last byte, so a
+            // dripping body ends too; the deadline may shorten it.
             let timeout = self.config.timeout.min(left);
             let started = Instant::now();
-            let result = request(http).timeout(timeout).send().map_err(Error::from).and_then(|r| self.read(r));
+            let result = match request(http).timeout(timeout).send().await {
+                Ok(response) => self.read(response).await,
+                Err(err) => Err(Error::Http(err)),
+            };
             let Err(err) = result else { return result };
             let delay = match attempt < retry.max_retries && retryable(&err, replay) {
                 true => delay_before_retry(retry, attempt, &err).filter(|delay| Instant::now() + *delay < deadline),
@@ -191,7 +229,7 @@ impl OAuthClient {
             match delay {
                 Some(delay) => {
                     events::retrying(operation, attempt, &public, delay);
-                    std::thread::sleep(delay);
+                    tokio::time::sleep(delay).await;
                 }
                 None => return Err(Error::Public(public)),
             }
@@ -199,10 +237,10 @@ impl OAuthClient {
     }
 
     /// Verifies and parses one response.
-    fn read(&self, response: reqwest::blocking::Response) -> Result<OrgToken, Error> {
+    async fn read(&self, response: Response) -> Result<OrgToken, Error> {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let body = read_body(response, status)?;
+        let body = read_body(response, status).await?;
         let retry_after = header(&headers, "retry-after").and_then(crate::retry_after::parse);
         match (header(&headers, "biz-timestamp"), header(&headers, "biz-resp-signature")) {
             (Some(timestamp), Some(signature)) => self.config.verifier.check(&body, timestamp, signature)?,
@@ -222,25 +260,17 @@ impl OAuthClient {
 /// but nothing legitimate comes near this.
 const MAX_BODY_BYTES: u64 = 1 << 20;
 
-fn read_body(response: reqwest::blocking::Response, status: u16) -> Result<Vec<u8>, Error> {
+/// The body, chunk by chunk (reqwest's request timeout covers them all), refused as
+/// soon as it passes `MAX_BODY_BYTES`.
+async fn read_body(mut response: Response, status: u16) -> Result<Vec<u8>, Error> {
     let mut body = Vec::new();
-    response.take(MAX_BODY_BYTES + 1).read_to_end(&mut body).map_err(body_error)?;
-    if body.len() as u64 > MAX_BODY_BYTES {
-        return Err(Error::InvalidResponse { status, reason: format!("body larger than {MAX_BODY_BYTES} bytes") });
+    while let Some(chunk) = response.chunk().await? {
+        if (body.len() + chunk.len()) as u64 > MAX_BODY_BYTES {
+            return Err(Error::InvalidResponse { status, reason: format!("body larger than {MAX_BODY_BYTES} bytes") });
+        }
+        body.extend_from_slice(&chunk);
     }
     Ok(body)
-}
-
-/// A body read fails with an `io::Error`, which wraps reqwest's own error when there
-/// is one (so `is_timeout` still tells a timeout); otherwise the io error stays as is.
-fn body_error(err: std::io::Error) -> Error {
-    if !err.get_ref().is_some_and(|inner| inner.is::<reqwest::Error>()) {
-        return Error::Io(err);
-    }
-    match err.into_inner().map(|inner| inner.downcast::<reqwest::Error>()) {
-        Some(Ok(http)) => Error::Http(*http),
-        _ => Error::Io(std::io::Error::other("the response body could not be read")),
-    }
 }
 
 /// Cobo's ids are tens of characters; the cap turns a runaway value into a clear
@@ -287,7 +317,6 @@ fn retryable(err: &Error, replay: Replay) -> bool {
         (Error::Http(e), Replay::OnlyUnsent) => e.is_connect(),
         (_, Replay::OnlyUnsent) => false,
         (Error::Http(e), Replay::Safe) => !e.is_builder(),
-        (Error::Io(_), Replay::Safe) => true,
         (Error::Server { .. }, Replay::Safe) => true,
         (Error::Unavailable { status, .. }, Replay::Safe) => *status != 414,
         // Cobo's own rate limit, signed: as retryable as a proxy's.

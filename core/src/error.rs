@@ -51,6 +51,9 @@ pub(crate) enum Error {
     Http(#[from] reqwest::Error),
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// No I/O thread, or a call it could not run.
+    #[error("{0}")]
+    Runtime(String),
     #[error("OAuth error")]
     OAuth { status: u16, error: String, error_description: String, retry_after: Option<std::time::Duration> },
     #[error("server error")]
@@ -78,6 +81,7 @@ impl From<Error> for CoboOAuthError {
             Error::Http(e) => Self::Transport { reason: chain(&e) },
             Error::Io(e) if e.kind() == std::io::ErrorKind::TimedOut => Self::Timeout { reason: chain(&e) },
             Error::Io(e) => Self::Transport { reason: chain(&e) },
+            Error::Runtime(reason) => Self::Transport { reason },
             Error::OAuth { status, error, error_description, .. } => {
                 Self::OAuth { status, error, error_description }
             }

@@ -1,4 +1,4 @@
-//! The HTTP engine: one reqwest blocking client per configuration, built from the
+//! The HTTP engine: one reqwest client per configuration, built from the
 //! checked configuration (timeouts, user agent, redirects; TLS roots and proxies).
 //!
 //! TLS trusts the platform's roots (rustls-native-certs: the OS store, or
@@ -8,8 +8,7 @@
 //! HTTPS_PROXY / ALL_PROXY / NO_PROXY from the environment.
 
 use once_cell::sync::Lazy;
-use reqwest::blocking::{Client, ClientBuilder};
-use reqwest::{redirect, Certificate, Proxy};
+use reqwest::{redirect, Certificate, Client, ClientBuilder, Proxy};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use rustls::RootCertStore;

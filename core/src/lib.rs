@@ -19,6 +19,7 @@ mod manager;
 mod random;
 mod request_auth;
 mod retry_after;
+mod runtime;
 mod secret;
 mod signing;
 mod store;

@@ -1,5 +1,6 @@
 """The native module (Rust, pyo3). Import from ``cobo_oauth``, not from here."""
 
+import asyncio
 import os
 from datetime import datetime
 from typing import Any, Callable, final
@@ -10,6 +11,7 @@ from cobo_oauth.protocols import CoordinatedTokenStoreProtocol, TokenStoreProtoc
 __all__ = [
     "__version__",
     "_PanicException",
+    "_Completions",
     "AppKey",
     "ClientConfig",
     "OAuthClient",
@@ -102,16 +104,28 @@ class OAuthClient:
         this reaches Cobo: store the returned one. Never replayed after the connection
         opened."""
 
-    def _get_org_token_notify(
-        self, client_id: str, org_id: str, done: Callable[[OrgToken | None, BaseException | None], None]
+    def _get_org_token_into(
+        self, client_id: str, org_id: str, completions: _Completions, future: asyncio.Future[OrgToken]
     ) -> None:
-        """For ``AsyncOAuthClient``: starts ``get_org_token`` on a thread of the core's
-        pool and returns; ``done(token, error)`` is called from that thread when it ends."""
+        """For ``AsyncOAuthClient``: starts ``get_org_token`` on the core's I/O thread and
+        returns; its outcome for ``future`` goes to ``completions`` when the call ends."""
 
-    def _refresh_org_token_notify(
-        self, client_id: str, refresh_token: str, done: Callable[[OrgToken | None, BaseException | None], None]
+    def _refresh_org_token_into(
+        self, client_id: str, refresh_token: str, completions: _Completions, future: asyncio.Future[OrgToken]
     ) -> None:
-        """For ``AsyncOAuthClient``: ``refresh_org_token`` as ``_get_org_token_notify``."""
+        """For ``AsyncOAuthClient``: ``refresh_org_token`` as ``_get_org_token_into``."""
+
+@final
+class _Completions:
+    """For ``AsyncOAuthClient``: the outcomes of one event loop's calls. The I/O thread
+    queues each and wakes the loop through a socket it watches (``fileno()``), or, given
+    ``wake``, by calling it; ``drain()`` on the loop's thread hands them out."""
+
+    def __new__(cls, wake: Callable[[], object] | None = None) -> _Completions: ...
+    def fileno(self) -> int:
+        """The socket to watch with ``loop.add_reader``; -1 when woken by ``wake``."""
+    def drain(self) -> list[tuple[asyncio.Future[OrgToken], OrgToken | None, BaseException | None]]:
+        """The outcomes that arrived since the last drain, as ``(future, token, error)``."""
 
 @final
 class OrgToken:

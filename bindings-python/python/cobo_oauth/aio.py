@@ -12,9 +12,10 @@ saves the rotated token.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from typing import Any, Callable, Optional
 
-from cobo_oauth._native import OAuthClient, OrgToken, StoredToken, TokenManager
+from cobo_oauth._native import OAuthClient, OrgToken, StoredToken, TokenManager, _Completions
 
 __all__ = ["AsyncOAuthClient", "AsyncTokenManager"]
 
@@ -26,6 +27,37 @@ def _settle(future: asyncio.Future[Any], result: Any, error: Optional[BaseExcept
         future.set_exception(error)
     else:
         future.set_result(result)
+
+
+_loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Completions] = weakref.WeakKeyDictionary()
+
+
+def _completions(loop: asyncio.AbstractEventLoop) -> _Completions:
+    """Where the core's I/O thread leaves this loop's ``AsyncOAuthClient`` outcomes, made
+    on the loop's first call: the loop watches their socket, or, where it cannot watch
+    one (Windows), is woken by a call from the I/O thread."""
+    known = _loops.get(loop)
+    if known is not None:
+        return known
+    try:
+        completions = _Completions()
+        loop.add_reader(completions.fileno(), _drain, completions)
+    except (ValueError, NotImplementedError):
+
+        def wake() -> None:
+            try:
+                loop.call_soon_threadsafe(_drain, completions)
+            except RuntimeError:  # the loop was closed meanwhile: nobody is waiting
+                pass
+
+        completions = _Completions(wake)
+    _loops[loop] = completions
+    return completions
+
+
+def _drain(completions: _Completions) -> None:
+    for future, result, error in completions.drain():
+        _settle(future, result, error)
 
 
 def _pending() -> tuple[asyncio.Future[Any], Callable[[Any, Optional[BaseException]], None]]:
@@ -87,27 +119,26 @@ class AsyncTokenManager:
 
 
 class AsyncOAuthClient:
-    """An ``OAuthClient``'s two calls as coroutines. Each call runs without the GIL on a
-    thread of the core's pool (one per call in flight, kept for later calls: no executor,
-    no thread start per call) while the loop keeps running; its outcome completes a
-    future on the loop's thread. A cancelled call still ends on its thread, unheard."""
+    """An ``OAuthClient``'s two calls as coroutines. Each call runs on the core's I/O
+    thread (no executor, no thread per call) while the loop keeps running; its outcome
+    completes a future on the loop's thread. A cancelled call still ends, unheard."""
 
     def __init__(self, client: OAuthClient) -> None:
         self._client = client
 
     async def get_org_token(self, client_id: str, org_id: str) -> OrgToken:
         """``OAuthClient.get_org_token`` without blocking the loop."""
-        future, done = _pending()
-        self._client._get_org_token_notify(client_id, org_id, done)
-        token: OrgToken = await future
-        return token
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[OrgToken] = loop.create_future()
+        self._client._get_org_token_into(client_id, org_id, _completions(loop), future)
+        return await future
 
     async def refresh_org_token(self, client_id: str, refresh_token: str) -> OrgToken:
         """``OAuthClient.refresh_org_token`` without blocking the loop."""
-        future, done = _pending()
-        self._client._refresh_org_token_notify(client_id, refresh_token, done)
-        token: OrgToken = await future
-        return token
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[OrgToken] = loop.create_future()
+        self._client._refresh_org_token_into(client_id, refresh_token, _completions(loop), future)
+        return await future
 
     def __repr__(self) -> str:
         return f"AsyncOAuthClient({self._client!r})"

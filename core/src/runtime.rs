@@ -1,0 +1,100 @@
+//! The I/O thread: one tokio runtime per process, on a thread of its own, drives every
+//! HTTP connection, timeout and retry pause of every `OAuthClient` (as reqwest's blocking
+//! client does with a thread per client).
+//!
+//! A blocking call polls its request on the caller's thread (`block_on`), parked while
+//! the I/O thread waits for the network: the caller's thread does the signing and the
+//! response's verification, and a call costs two thread wake-ups, as before. An async
+//! call runs whole on the I/O thread (`spawn`) and hands its outcome to the caller's
+//! event loop from there: two wake-ups too, where a pool thread making the blocking
+//! call would add two more.
+//!
+//! A forked child starts its own I/O thread on first use (the parent's does not exist
+//! in it). A blocking call made on the I/O thread itself (a log sink calling back into
+//! the library) would wait for the thread it stops: it fails at once instead.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::{self, Thread};
+
+use once_cell::sync::Lazy;
+use tokio::runtime::{Builder, Handle};
+
+use crate::error::Error;
+use crate::fork::ForkLocal;
+
+static RUNTIME: Lazy<ForkLocal<Result<Handle, String>>> = Lazy::new(|| ForkLocal::new(start(), |_| start()));
+
+thread_local! {
+    static ON_IO_THREAD: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Starts the I/O thread, which runs its runtime for the rest of the process.
+fn start() -> Result<Handle, String> {
+    let runtime = Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| format!("cannot start the I/O runtime: {err}"))?;
+    let handle = runtime.handle().clone();
+    thread::Builder::new()
+        .name("cobo-oauth-io".into())
+        .spawn(move || {
+            ON_IO_THREAD.with(|on| on.set(true));
+            runtime.block_on(std::future::pending::<()>());
+        })
+        .map_err(|err| format!("cannot start the I/O thread: {err}"))?;
+    Ok(handle)
+}
+
+fn handle() -> Result<&'static Handle, Error> {
+    RUNTIME.get().as_ref().map_err(|reason| Error::Runtime(reason.clone()))
+}
+
+/// Runs `future` to its end on this thread, its I/O and timers driven by the I/O thread.
+/// Works inside another runtime's task too (blocking that task's thread, as any
+/// blocking call does).
+pub(crate) fn block_on<T>(future: impl Future<Output = Result<T, Error>>) -> Result<T, Error> {
+    if ON_IO_THREAD.with(Cell::get) {
+        return Err(Error::Runtime("a blocking call on the library's I/O thread (from a log sink?) would never end".into()));
+    }
+    let _context = handle()?.enter();
+    let waker = Waker::from(Arc::new(Unpark(thread::current())));
+    let mut context = Context::from_waker(&waker);
+    let mut future = pin!(future);
+    loop {
+        match future.as_mut().poll(&mut context) {
+            Poll::Ready(output) => return output,
+            Poll::Pending => thread::park(),
+        }
+    }
+}
+
+/// Runs `future` on the I/O thread, which then calls `notify` with its outcome (a panic
+/// in the future becomes an `Error::Runtime`). Err, and `notify` dropped uncalled, when
+/// there is no I/O thread.
+pub(crate) fn spawn<T: Send + 'static>(
+    future: impl Future<Output = Result<T, Error>> + Send + 'static,
+    notify: impl FnOnce(Result<T, Error>) + Send + 'static,
+) -> Result<(), Error> {
+    let handle = handle()?;
+    let call = handle.spawn(future);
+    handle.spawn(async move {
+        notify(call.await.unwrap_or_else(|_| Err(Error::Runtime("the call panicked".into()))));
+    });
+    Ok(())
+}
+
+struct Unpark(Thread);
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
