@@ -79,11 +79,13 @@ pub(crate) fn spawn<T: Send + 'static>(
     future: impl Future<Output = Result<T, Error>> + Send + 'static,
     notify: impl FnOnce(Result<T, Error>) + Send + 'static,
 ) -> Result<(), Error> {
-    let handle = handle()?;
-    let call = handle.spawn(future);
-    handle.spawn(async move {
-        notify(call.await.unwrap_or_else(|_| Err(Error::Runtime("the call panicked".into()))));
+    let mut future = Box::pin(future);
+    // One task: each poll of the call inside catch_unwind, so a panic ends it with an error.
+    let call = std::future::poll_fn(move |context| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| future.as_mut().poll(context)))
+            .unwrap_or_else(|_| Poll::Ready(Err(Error::Runtime("the call panicked".into()))))
     });
+    handle()?.spawn(async move { notify(call.await) });
     Ok(())
 }
 
@@ -96,5 +98,34 @@ impl Wake for Unpark {
 
     fn wake_by_ref(self: &Arc<Self>) {
         self.0.unpark();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn block_on_drives_timers_from_any_thread() {
+        let started = Instant::now();
+        let slept = block_on(async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            Ok(thread::current().id())
+        });
+        assert_eq!(slept.unwrap(), thread::current().id(), "polled on the caller's thread");
+        assert!(started.elapsed() >= Duration::from_millis(50));
+    }
+
+    #[test]
+    fn a_spawned_call_that_panics_notifies_an_error_and_the_thread_goes_on() {
+        let (sender, outcomes) = mpsc::channel();
+        let panicking = sender.clone();
+        spawn(async { panic!("a call's panic") }, move |outcome: Result<(), Error>| panicking.send(outcome).unwrap()).unwrap();
+        let outcome = outcomes.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert!(matches!(outcome, Err(Error::Runtime(ref reason)) if reason.contains("panicked")), "{outcome:?}");
+        spawn(async { Ok(()) }, move |outcome| sender.send(outcome).unwrap()).unwrap();
+        assert!(outcomes.recv_timeout(Duration::from_secs(5)).unwrap().is_ok(), "the I/O thread still runs calls");
     }
 }
