@@ -7,7 +7,7 @@ import java.util.concurrent.TimeUnit
 
 /**
  * Where [AsyncOAuthClient]'s suspend calls run the blocking [OAuthClient] call: up to
- * [MAX_THREADS] kept threads (as the core's pool for Rust and Swift futures), each
+ * [MAX_THREADS] kept threads (the bound of the core's pool for renewals), each
  * ending after 30 s idle. Calls beyond wait their turn in a queue while their callers
  * stay suspended, holding no thread. generate-bindings.sh wires it into the generated
  * class.
@@ -21,7 +21,7 @@ import java.util.concurrent.TimeUnit
  * answer is dropped, as a cancelled UniFFI future's was.
  */
 internal object BlockingCalls {
-    /** As the core's pool (core/src/blocking_pool.rs). */
+    /** As core/src/blocking_pool.rs. */
     const val MAX_THREADS = 64
 
     private val threads = ThreadPoolExecutor(MAX_THREADS, MAX_THREADS, 30, TimeUnit.SECONDS, LinkedBlockingQueue()) { call ->
