@@ -11,12 +11,13 @@ VENV="$REPO/target/py-venv"
 WHEELS="$REPO/target/py-wheels"
 cd "$REPO"
 
-echo "== venv $VENV (fresh) with maturin, zig, auditwheel, pytest, mypy"
+echo "== venv $VENV (fresh) with maturin, zig, auditwheel, pytest, mypy, uvloop"
 rm -rf "$VENV" "$WHEELS"
 "$PYTHON" -m venv "$VENV"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "maturin>=1.9.4,<2" ziglang==0.15.2 \
     auditwheel==6.8.2 pytest mypy </dev/null
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check httpx requests types-requests </dev/null  # the hooks' extras
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check uvloop==0.23.0 </dev/null  # the async tests run on it too
 
 echo "== mock server"
 cargo build --release -p cobo-oauth-mock </dev/null

@@ -325,6 +325,33 @@ def test_async_client_calls_from_loops_in_two_threads(client: OAuthClient, mock:
     assert mock.counters()["get"] == 20
 
 
+def test_async_client_calls_on_a_loop_without_add_reader_and_on_uvloop(client: OAuthClient, mock: Mock) -> None:
+    """A loop that cannot watch the outcomes' socket (Windows' proactor) is woken by the
+    I/O thread instead; uvloop (installed by scripts/test.sh) watches it as asyncio's
+    selector loop does."""
+    async_client = AsyncOAuthClient(client)
+
+    async def calls() -> list[str]:
+        tokens = await asyncio.gather(*(async_client.get_org_token(CLIENT_ID, ORG_ID) for _ in range(10)))
+        return [token.token_type for token in tokens]
+
+    class NoReaders(asyncio.SelectorEventLoop):
+        def add_reader(self, *args: Any) -> None:
+            raise NotImplementedError
+
+    loop = NoReaders()
+    try:
+        assert loop.run_until_complete(calls()) == ["Bearer"] * 10
+    finally:
+        loop.close()
+    assert mock.counters()["get"] == 10
+    if importlib.util.find_spec("uvloop") is not None:
+        import uvloop  # type: ignore[import-not-found]
+
+        assert uvloop.run(calls()) == ["Bearer"] * 10
+        assert mock.counters()["get"] == 20
+
+
 def test_async_client_calls_start_no_thread_and_end_on_the_loop(mock: Mock, monkeypatch: pytest.MonkeyPatch) -> None:
     """50 calls in turn, then 200 at once, twice: the process gains no thread (the
     core's I/O thread makes every call), each outcome is settled on the loop's own
