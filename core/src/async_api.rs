@@ -13,6 +13,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
+use crate::error::Error;
 use crate::sync::lock;
 use crate::{CoboOAuthError, OAuthClient, OrgToken, Secret, StoredToken, TokenManager};
 
@@ -89,7 +90,8 @@ impl AsyncOAuthClient {
         org_id: String,
         notify: impl FnOnce(Result<OrgToken, CoboOAuthError>) + Send + 'static,
     ) -> Result<(), CoboOAuthError> {
-        self.client.get_org_token_then(client_id, org_id, notify)
+        let client = Arc::clone(&self.client);
+        on_the_io_thread(async move { client.org_implicit(client_id, org_id, client.deadline()).await }, notify)
     }
 
     /// `refresh_org_token` as `get_org_token_then` does `get_org_token`.
@@ -99,8 +101,17 @@ impl AsyncOAuthClient {
         refresh_token: Secret,
         notify: impl FnOnce(Result<OrgToken, CoboOAuthError>) + Send + 'static,
     ) -> Result<(), CoboOAuthError> {
-        self.client.refresh_org_token_then(client_id, refresh_token, notify)
+        let client = Arc::clone(&self.client);
+        on_the_io_thread(async move { client.refresh(client_id, refresh_token, client.deadline()).await }, notify)
     }
+}
+
+/// Runs a call's future on the I/O thread, which hands its outcome to `notify`.
+fn on_the_io_thread(
+    call: impl Future<Output = Result<OrgToken, Error>> + Send + 'static,
+    notify: impl FnOnce(Result<OrgToken, CoboOAuthError>) + Send + 'static,
+) -> Result<(), CoboOAuthError> {
+    Ok(crate::runtime::spawn(call, |outcome| notify(outcome.map_err(CoboOAuthError::from)))?)
 }
 
 impl std::fmt::Debug for AsyncTokenManager {

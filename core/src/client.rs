@@ -126,32 +126,9 @@ impl OAuthClient {
         Ok(crate::runtime::block_on(self.refresh(client_id, refresh_token, deadline))?)
     }
 
-    /// `get_org_token` on the I/O thread: `notify` gets the outcome there. Err (and
-    /// `notify` never called) only if there is no I/O thread.
-    pub(crate) fn get_org_token_then(
-        self: &Arc<Self>,
-        client_id: String,
-        org_id: String,
-        notify: impl FnOnce(Result<OrgToken, CoboOAuthError>) + Send + 'static,
-    ) -> Result<(), CoboOAuthError> {
-        let client = Arc::clone(self);
-        let call = async move { client.org_implicit(client_id, org_id, client.deadline()).await };
-        Ok(crate::runtime::spawn(call, |result| notify(result.map_err(CoboOAuthError::from)))?)
-    }
-
-    /// `refresh_org_token` as `get_org_token_then` does `get_org_token`.
-    pub(crate) fn refresh_org_token_then(
-        self: &Arc<Self>,
-        client_id: String,
-        refresh_token: Secret,
-        notify: impl FnOnce(Result<OrgToken, CoboOAuthError>) + Send + 'static,
-    ) -> Result<(), CoboOAuthError> {
-        let client = Arc::clone(self);
-        let call = async move { client.refresh(client_id, refresh_token, client.deadline()).await };
-        Ok(crate::runtime::spawn(call, |result| notify(result.map_err(CoboOAuthError::from)))?)
-    }
-
-    async fn org_implicit(&self, client_id: String, org_id: String, deadline: Deadline) -> Result<OrgToken, Error> {
+    /// The GET's whole call (every attempt) as one future: `block_on` of it is
+    /// `get_org_token`; `AsyncOAuthClient` runs it on the I/O thread.
+    pub(crate) async fn org_implicit(&self, client_id: String, org_id: String, deadline: Deadline) -> Result<OrgToken, Error> {
         require("client_id", &client_id)?;
         require("org_id", &org_id)?;
         let mut url = self.config.token_url.clone();
@@ -168,7 +145,8 @@ impl OAuthClient {
         .await
     }
 
-    async fn refresh(&self, client_id: String, refresh_token: Secret, deadline: Deadline) -> Result<OrgToken, Error> {
+    /// The refresh's whole call as one future, as `org_implicit` is the GET's.
+    pub(crate) async fn refresh(&self, client_id: String, refresh_token: Secret, deadline: Deadline) -> Result<OrgToken, Error> {
         require("client_id", &client_id)?;
         require("refresh_token", refresh_token.expose())?;
         let body = Secret::new(
