@@ -140,7 +140,8 @@ def main() -> None:
     for name, language in languages.items():
         versions = ", ".join(f"{k} {v}" for k, v in language["versions"].items())
         print(f"  {name}: {language['runtime']}{'; ' + versions if versions else ''}")
-    print("  median of 7 repetitions after a warm-up [quartiles]; ratios of medians (of p50 for latency rows)")
+    print("  median of 7 repetitions (21 for the async/sync round trips) after a warm-up [quartiles];"
+          " ratios of medians (of p50 for latency rows)")
 
     def header(section: str) -> str:
         other = {"Rust core": ("reference", "ours/reference"), "Async": ("sync", "async/sync")}.get(

@@ -28,13 +28,12 @@
 #
 # Further edits, for speed (patch-generated.awk beside this one says how and why): a
 # Kotlin-side lease cache for TokenManager and AsyncTokenManager (a cached token costs no
-# FFI call), AsyncOAuthClient's blocking calls on kept JVM threads, and AppKey's signing
-# in one JNA call (DirectSigning.kt).
+# FFI call), the native threads that resume suspend calls kept attached to the JVM, and
+# AppKey's signing in one JNA call (DirectSigning.kt).
 #
-# The suspend calls that still await UniFFI's futures (AsyncTokenManager's) need no edit
-# of their own: uniffiRustCallAsync runs on the caller's coroutine and Rust only calls back
-# into Kotlin to resume a continuation (uniffiRustFutureContinuationCallbackImpl), which
-# throws nothing of ours. The foreign-trait async helper (uniffiTraitInterfaceCallAsync),
+# The suspend calls, which await UniFFI's futures, need no edit for failures: uniffiRustCallAsync
+# runs on the caller's coroutine and Rust only calls back into Kotlin to resume a
+# continuation (uniffiRustFutureContinuationCallbackImpl), which throws nothing of ours. The foreign-trait async helper (uniffiTraitInterfaceCallAsync),
 # which catches only kotlin.Exception like the sync ones did, must stay absent: stores and
 # sinks are synchronous, and the check below fails the build if UniFFI ever emits it.
 #
@@ -93,8 +92,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 counts=$(awk -f "$here/patch-generated.awk" "$kt" 2>&1 >"$kt.tmp") || die "patch-generated.awk: $counts"
 expected="TokenManager=1 TokenManager.destroy=1 TokenManager.accessToken=1 TokenManager.authorizationHeader=1"
 expected+=" TokenManager.invalidate=1 AsyncTokenManager=1 AsyncTokenManager.constructor=1 AsyncTokenManager.accessToken=1"
-expected+=" AsyncTokenManager.authorizationHeader=1 AsyncOAuthClient=1 AsyncOAuthClient.constructor=1"
-expected+=" AsyncOAuthClient.getOrgToken=1 AsyncOAuthClient.refreshOrgToken=1 AppKey=1 AppKey.signRequest=1 AppKey.signRequestWithNonce=1"
+expected+=" AsyncTokenManager.authorizationHeader=1 ContinuationCallback=1 AppKey=1 AppKey.signRequest=1 AppKey.signRequestWithNonce=1"
 [ "$counts" = "$expected" ] || die "patch-generated.awk: the generated classes changed shape (each edit's count should be 1): $counts"
 mv "$kt.tmp" "$kt"
 echo "generate-bindings: wrote $kt"

@@ -15,9 +15,11 @@
 #   renewal runs), then record the renewed token's lease through the manager (a fresh
 #   token: one FFI call that returns at once); coroutines missing at the same time share
 #   that one wait.
-# AsyncOAuthClient (BlockingCalls.kt) keeps the OAuthClient it was made from and runs its
-#   blocking calls on a kept thread: UniFFI's future protocol adds four JNA calls and a
-#   callback per request, which cost more than the thread hop.
+# The continuation callback of UniFFI's futures keeps the native thread that calls it (the
+#   core's I/O thread for AsyncOAuthClient, a pool thread for a renewal) attached to the
+#   JVM: by default JNA attaches the thread before each callback and detaches it after,
+#   making a java.lang.Thread each time, which cost async round trips a third of their
+#   throughput. JNA detaches a kept thread when it exits.
 # AppKey (DirectSigning.kt): signRequest and signRequestWithNonce make one JNA call with
 #   two byte arrays instead of six UniFFI calls, under the generated call counter (as
 #   callWithHandle, minus the handle's clone, itself an FFI call); what DirectSigning
@@ -98,7 +100,7 @@ class == "TokenManager" && /^    (@Throws\([A-Za-z]+::class\) ?)?override fun `i
     next
 }
 
-# The async wrappers keep what they were made from: `uniffiWrapped`.
+# AsyncTokenManager keeps the TokenManager it was made from: `uniffiWrapped`.
 class == "AsyncTokenManager" && $0 == "    private val callCounter = AtomicLong(1)" {
     print
     print "    @Volatile private var uniffiWrapped: TokenManager? = null // generate-bindings.sh: whose lease cache to read"
@@ -106,14 +108,7 @@ class == "AsyncTokenManager" && $0 == "    private val callCounter = AtomicLong(
     fields[class]++
     next
 }
-class == "AsyncOAuthClient" && $0 == "    private val callCounter = AtomicLong(1)" {
-    print
-    print "    @Volatile private var uniffiWrapped: OAuthClient? = null // generate-bindings.sh: whose blocking calls to run"
-    fields[class]++
-    next
-}
-(class == "AsyncTokenManager" && $0 == "    constructor(`manager`: TokenManager) :") ||
-(class == "AsyncOAuthClient" && $0 == "    constructor(`client`: OAuthClient) :") {
+class == "AsyncTokenManager" && $0 == "    constructor(`manager`: TokenManager) :" {
     in_constructor = $0
     sub(/^    constructor\(/, "", in_constructor)
     sub(/:.*/, "", in_constructor)
@@ -142,17 +137,10 @@ class == "AsyncTokenManager" && /^    override suspend fun `authorizationHeader`
     wrap_suspend($0, "authorizationHeader", "        return Secret(\"Bearer \" + accessToken(`orgId`).value)", "the Kotlin lease cache")
     next
 }
-# A destroyed wrapper, or a closed client, takes the generated call: it throws, or keeps
-# working on the core's own reference, as it did before this edit.
-class == "AsyncOAuthClient" && /^    override suspend fun `(getOrgToken|refreshOrgToken)`\(/ {
-    name = $0
-    sub(/^    override suspend fun `/, "", name)
-    sub(/`.*/, "", name)
-    private_name = "uniffi" toupper(substr(name, 1, 1)) substr(name, 2)
-    wrap_suspend($0, name, \
-        "        val client = uniffiWrapped?.takeUnless { uniffiIsDestroyed || it.uniffiIsDestroyed }\n" \
-        "            ?: return " private_name "(" call_args($0) ")\n" \
-        "        return BlockingCalls.run { client.`" name "`(" call_args($0) ") }", "BlockingCalls")
+$0 == "internal object uniffiRustFutureContinuationCallbackImpl: UniffiRustFutureContinuationCallback {" {
+    print
+    print "    init { Native.setCallbackThreadInitializer(this, com.sun.jna.CallbackThreadInitializer(true, false, \"cobo-oauth\")) } // generate-bindings.sh: keep the thread attached"
+    fields["ContinuationCallback"]++
     next
 }
 
@@ -186,7 +174,7 @@ class == "AppKey" && /^    override fun `signRequest(WithNonce)?`\(`method`: kot
 END {
     n = split("TokenManager TokenManager.destroy TokenManager.accessToken TokenManager.authorizationHeader TokenManager.invalidate " \
         "AsyncTokenManager AsyncTokenManager.constructor AsyncTokenManager.accessToken AsyncTokenManager.authorizationHeader " \
-        "AsyncOAuthClient AsyncOAuthClient.constructor AsyncOAuthClient.getOrgToken AsyncOAuthClient.refreshOrgToken " \
+        "ContinuationCallback " \
         "AppKey AppKey.signRequest AppKey.signRequestWithNonce", edits, " ")
     for (i = 1; i <= n; i++) printf "%s%s=%d", (i > 1 ? " " : ""), edits[i], fields[edits[i]] + wrapped[edits[i]] > "/dev/stderr"
     print "" > "/dev/stderr"

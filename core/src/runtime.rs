@@ -20,13 +20,14 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 
-use once_cell::sync::Lazy;
+use once_cell::sync::{Lazy, OnceCell};
 use tokio::runtime::{Builder, Handle};
 
 use crate::error::Error;
 use crate::fork::ForkLocal;
 
-static RUNTIME: Lazy<ForkLocal<Result<Handle, String>>> = Lazy::new(|| ForkLocal::new(start(), |_| start()));
+/// Started on first use; a start that failed (no thread to be had) is tried again by the next call.
+static RUNTIME: Lazy<ForkLocal<OnceCell<Handle>>> = Lazy::new(|| ForkLocal::new(OnceCell::new(), |_| OnceCell::new()));
 
 thread_local! {
     static ON_IO_THREAD: Cell<bool> = const { Cell::new(false) };
@@ -50,7 +51,7 @@ fn start() -> Result<Handle, String> {
 }
 
 fn handle() -> Result<&'static Handle, Error> {
-    RUNTIME.get().as_ref().map_err(|reason| Error::Runtime(reason.clone()))
+    RUNTIME.get().get_or_try_init(start).map_err(Error::Runtime)
 }
 
 /// Runs `future` to its end on this thread, its I/O and timers driven by the I/O thread.
