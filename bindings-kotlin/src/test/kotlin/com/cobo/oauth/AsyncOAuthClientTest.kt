@@ -110,7 +110,8 @@ class AsyncOAuthClientTest(private val mock: MockServer) {
         }
         assertEquals(calls, tokens.map { it.accessToken }.toSet().size)
         assertEquals(calls, mock.counters().getInt("get"))
-        assertTrue(mostThreads - threadsBefore <= 2) { "threads grew from $threadsBefore to $mostThreads during $calls calls" }
+        // A few of the JVM's own (JIT compiler, GC workers) may start on demand meanwhile.
+        assertTrue(mostThreads - threadsBefore <= 8) { "threads grew from $threadsBefore to $mostThreads during $calls calls" }
         assertSame(resumer, resumers(1).single())
     }
 
