@@ -31,10 +31,11 @@
 # FFI call), the native threads that resume suspend calls kept attached to the JVM, and
 # AppKey's signing in one JNA call (DirectSigning.kt).
 #
-# The suspend calls, which await UniFFI's futures, need no edit for failures: uniffiRustCallAsync
-# runs on the caller's coroutine and Rust only calls back into Kotlin to resume a
-# continuation (uniffiRustFutureContinuationCallbackImpl), which throws nothing of ours. The foreign-trait async helper (uniffiTraitInterfaceCallAsync),
-# which catches only kotlin.Exception like the sync ones did, must stay absent: stores and
+# The suspend calls, which await UniFFI's futures, need no edit for failures:
+# uniffiRustCallAsync runs on the caller's coroutine and Rust only calls back into Kotlin
+# to resume a continuation (uniffiRustFutureContinuationCallbackImpl), which throws
+# nothing of ours. The foreign-trait async helper (uniffiTraitInterfaceCallAsync), which
+# catches only kotlin.Exception like the sync ones did, must stay absent: stores and
 # sinks are synchronous, and the check below fails the build if UniFFI ever emits it.
 #
 # The script fails if the generated code no longer has the expected shape (a UniFFI
