@@ -260,9 +260,14 @@ try measure([
 ]).forEach(add)
 mock.close()
 func median(_ id: String) -> Double { (figures.first { $0.id == id }!.json["median"] as? Double) ?? .nan }
-print(String(format: "  async/sync: accessToken (cached) %.2fx the time per call (goal <= 2), getOrgToken %.2fx the throughput (goal >= 0.9)",
+// Each turn's async rate over the sync rate measured just before it: drift in the
+// machine's speed between turns cancels out.
+func rates(_ id: String) -> [Double] { figures.first { $0.id == id }!.rates }
+let paired = zip(rates("swift.get_token.async.ours"), rates("swift.get_token.ours")).map { $0 / $1 }.sorted()
+print(String(format: "  async/sync: accessToken (cached) %.2fx the time per call (goal <= 2), getOrgToken %.2fx the throughput (goal >= 0.9; paired turns' median %.2fx)",
              median("swift.access_token.ours") / median("swift.access_token.async.ours"),
-             median("swift.get_token.async.ours") / median("swift.get_token.ours")))
+             median("swift.get_token.async.ours") / median("swift.get_token.ours"),
+             paired[paired.count / 2]))
 
 func swiftVersion() -> String {
     #if compiler(>=6.0)
