@@ -69,7 +69,7 @@ function wrap_suspend(line, name, body, why,    private_name) {
 # The class runs to the next top-level declaration (generated code has unindented
 # braces inside it).
 /^(open |data |sealed |enum |internal |public |private )?(class|object|interface) / { class = "" }
-/^open class (TokenManager|AsyncTokenManager|AsyncOAuthClient|AppKey) ?: ?Disposable, AutoCloseable, [A-Za-z]+Interface/ {
+/^open class (TokenManager|AsyncTokenManager|AppKey) ?: ?Disposable, AutoCloseable, [A-Za-z]+Interface/ {
     class = $3
     sub(/:$/, "", class)
 }
