@@ -1,17 +1,22 @@
-//! Where `AsyncOAuthClient`'s calls end: the outcomes waiting for one event loop.
+//! Where `AsyncOAuthClient`'s calls end: the outcomes waiting for one event loop, and the
+//! awaitable each call's task waits on.
 //!
 //! A call runs on the core's I/O thread, which also drives every other request of the
 //! process. Taking the GIL there would stall all of them while Python code runs on
 //! other threads, so the I/O thread only queues the outcome here and writes a byte to a
 //! socket the loop watches (`loop.add_reader`). `drain`, run by the loop on its own
 //! thread, converts the outcomes as the blocking methods do (the same `OrgToken`, the
-//! same exception classes) and hands them to the loop's futures. On a loop without
+//! same exception classes) and wakes the tasks that await them. On a loop without
 //! `add_reader` (Windows' proactor) the I/O thread calls a Python `wake` instead, which
 //! takes the GIL.
 
+use std::mem;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use pyo3::exceptions::{PyRuntimeError, PyStopIteration};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyDict;
 
 use crate::errors::Error;
 use crate::records::OrgToken;
@@ -25,8 +30,8 @@ pub(crate) struct Completions {
 }
 
 struct Shared {
-    /// Each call's future (of the loop) and outcome, in the order the calls ended.
-    done: Mutex<Vec<(Py<PyAny>, Outcome)>>,
+    /// Each call and its outcome, in the order the calls ended.
+    done: Mutex<Vec<(Py<Call>, Outcome)>>,
     wake: Wake,
 }
 
@@ -67,39 +72,35 @@ impl Completions {
         }
     }
 
-    /// The outcomes that arrived, as `(future, result, error)`; empties the socket first,
-    /// so an outcome queued after it wakes the loop again.
-    fn drain(&self, py: Python<'_>) -> Vec<(Py<PyAny>, Option<Py<OrgToken>>, Option<Py<PyAny>>)> {
+    /// Settles the calls that ended, each waking its task; empties the socket first, so
+    /// an outcome queued after it wakes the loop again.
+    fn drain(&self, py: Python<'_>) {
         #[cfg(unix)]
         if let Wake::Socket { watched, .. } = &self.shared.wake {
+            // One byte per wake-up while the queue was empty: a full buffer means more.
             let mut bytes = [0u8; 64];
-            while matches!(std::io::Read::read(&mut &*watched, &mut bytes), Ok(n) if n > 0) {}
+            while matches!(std::io::Read::read(&mut &*watched, &mut bytes), Ok(n) if n == bytes.len()) {}
         }
-        let done = std::mem::take(&mut *self.shared.done.lock().unwrap_or_else(PoisonError::into_inner));
-        done.into_iter()
-            .map(|(future, outcome)| {
-                let converted = outcome.map_err(|err| PyErr::from(Error(err))).and_then(|token| {
-                    let token = OrgToken::from_core(py, token)?;
-                    Py::new(py, token)
-                });
-                match converted {
-                    Ok(token) => (future, Some(token), None),
-                    Err(err) => (future, None, Some(err.into_value(py).into_any())),
-                }
-            })
-            .collect()
+        let done = mem::take(&mut *self.shared.done.lock().unwrap_or_else(PoisonError::into_inner));
+        for (call, outcome) in done {
+            let converted = outcome.map_err(|err| PyErr::from(Error(err))).and_then(|token| {
+                let token = OrgToken::from_core(py, token)?;
+                Ok(Py::new(py, token)?.into_any())
+            });
+            Call::settle(call.bind(py), converted);
+        }
     }
 }
 
 impl Completions {
-    /// What the I/O thread calls when a call for `future` ends: queues the outcome and,
-    /// if the queue was empty, wakes the loop. Never takes the GIL on a socket pair.
-    pub(crate) fn notify(&self, future: Py<PyAny>) -> impl FnOnce(Outcome) + Send + 'static {
+    /// What the I/O thread calls when `call` ends: queues the outcome and, if the queue
+    /// was empty, wakes the loop. Never takes the GIL on a socket pair.
+    pub(crate) fn notify(&self, call: Py<Call>) -> impl FnOnce(Outcome) + Send + 'static {
         let shared = Arc::clone(&self.shared);
         move |outcome| {
             let was_empty = {
                 let mut done = shared.done.lock().unwrap_or_else(PoisonError::into_inner);
-                done.push((future, outcome));
+                done.push((call, outcome));
                 done.len() == 1
             };
             if was_empty {
@@ -122,4 +123,159 @@ impl Shared {
             }),
         }
     }
+}
+
+/// One call as its task awaits it: a future in the protocol asyncio's `Task` speaks
+/// (`_asyncio_future_blocking`, `get_loop`, `add_done_callback`, `result`, `cancel`).
+/// `drain` runs the task's wake-up at once, in its context, where an `asyncio.Future`
+/// would schedule it for the loop's next iteration: one pass of the loop per call saved.
+#[pyclass(name = "_Call", module = "cobo_oauth._native")]
+pub(crate) struct Call {
+    event_loop: Py<PyAny>,
+    /// Set while the awaiting task has yet to see this future; the task clears it.
+    #[pyo3(get, set, name = "_asyncio_future_blocking")]
+    blocking: bool,
+    state: State,
+    /// `(callback, context)`, as `add_done_callback` was given them.
+    callbacks: Vec<(Py<PyAny>, Py<PyAny>)>,
+}
+
+enum State {
+    Pending { awaited: bool },
+    Done(Result<Py<PyAny>, PyErr>),
+    Cancelled(Option<Py<PyAny>>),
+}
+
+impl Call {
+    pub(crate) fn new(event_loop: Py<PyAny>) -> Self {
+        Call { event_loop, blocking: false, state: State::Pending { awaited: false }, callbacks: Vec::new() }
+    }
+
+    /// Records the outcome and wakes the task, unless it was cancelled meanwhile (then
+    /// the outcome goes unheard, as the call's docs say).
+    fn settle(call: &Bound<'_, Call>, outcome: PyResult<Py<PyAny>>) {
+        let py = call.py();
+        let callbacks = match call.try_borrow_mut() {
+            Ok(mut this) if matches!(this.state, State::Pending { .. }) => {
+                this.state = State::Done(outcome);
+                mem::take(&mut this.callbacks)
+            }
+            _ => return,
+        };
+        // Borrows released first: the task's wake-up reads `result()` and resumes its coroutine.
+        for (callback, context) in callbacks {
+            let run = context.bind(py).call_method1(pyo3::intern!(py, "run"), (&callback, call));
+            if let Err(err) = run {
+                err.write_unraisable(py, Some(callback.bind(py)));
+            }
+        }
+    }
+
+    /// What `result()` and the resumed `await` give: the token, or the call's error.
+    fn outcome(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        match &self.state {
+            State::Done(Ok(token)) => Ok(token.clone_ref(py)),
+            State::Done(Err(err)) => Err(err.clone_ref(py)),
+            State::Cancelled(message) => Err(cancelled_error(py, message.as_ref())?),
+            State::Pending { .. } => Err(PyErr::from_value(asyncio(py, "InvalidStateError")?.call1(("Result is not set.",))?)),
+        }
+    }
+}
+
+#[pymethods]
+impl Call {
+    fn __await__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    /// Yields this future to the task once; once it is done, returns its result.
+    fn __next__(slf: Bound<'_, Self>) -> PyResult<Bound<'_, Self>> {
+        let py = slf.py();
+        let mut this = slf.try_borrow_mut()?;
+        match this.state {
+            State::Pending { awaited: false } => {
+                this.state = State::Pending { awaited: true };
+                this.blocking = true;
+                drop(this);
+                Ok(slf)
+            }
+            State::Pending { awaited: true } => Err(PyRuntimeError::new_err("await wasn't used with future")),
+            _ => Err(PyStopIteration::new_err((this.outcome(py)?,))),
+        }
+    }
+
+    fn get_loop(&self, py: Python<'_>) -> Py<PyAny> {
+        self.event_loop.clone_ref(py)
+    }
+
+    #[pyo3(signature = (callback, *, context = None))]
+    fn add_done_callback(slf: Bound<'_, Self>, callback: Py<PyAny>, context: Option<Py<PyAny>>) -> PyResult<()> {
+        let py = slf.py();
+        let context = match context {
+            Some(context) => context,
+            None => py.import("contextvars")?.call_method0("copy_context")?.unbind(),
+        };
+        let mut this = slf.try_borrow_mut()?;
+        if matches!(this.state, State::Pending { .. }) {
+            this.callbacks.push((callback, context));
+            return Ok(());
+        }
+        let event_loop = this.event_loop.clone_ref(py);
+        drop(this);
+        call_soon(&event_loop.into_bound(py), callback, &slf, context)
+    }
+
+    fn result(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.outcome(py)
+    }
+
+    fn done(&self) -> bool {
+        !matches!(self.state, State::Pending { .. })
+    }
+
+    fn cancelled(&self) -> bool {
+        matches!(self.state, State::Cancelled(_))
+    }
+
+    /// Called by the task when it is cancelled: wakes it (next loop pass, as asyncio
+    /// does) to raise `CancelledError`. The call itself still ends, unheard.
+    #[pyo3(signature = (msg = None))]
+    fn cancel(slf: Bound<'_, Self>, msg: Option<Py<PyAny>>) -> PyResult<bool> {
+        let py = slf.py();
+        let mut this = slf.try_borrow_mut()?;
+        if !matches!(this.state, State::Pending { .. }) {
+            return Ok(false);
+        }
+        this.state = State::Cancelled(msg);
+        this.blocking = false;
+        let (event_loop, callbacks) = (this.event_loop.clone_ref(py), mem::take(&mut this.callbacks));
+        drop(this);
+        let event_loop = event_loop.into_bound(py);
+        for (callback, context) in callbacks {
+            call_soon(&event_loop, callback, &slf, context)?;
+        }
+        Ok(true)
+    }
+}
+
+fn call_soon(event_loop: &Bound<'_, PyAny>, callback: Py<PyAny>, call: &Bound<'_, Call>, context: Py<PyAny>) -> PyResult<()> {
+    let py = event_loop.py();
+    let keywords = PyDict::new(py);
+    keywords.set_item(pyo3::intern!(py, "context"), context)?;
+    event_loop.call_method(pyo3::intern!(py, "call_soon"), (callback, call), Some(&keywords))?;
+    Ok(())
+}
+
+fn cancelled_error(py: Python<'_>, message: Option<&Py<PyAny>>) -> PyResult<PyErr> {
+    let class = asyncio(py, "CancelledError")?;
+    let error = match message {
+        Some(message) => class.call1((message,))?,
+        None => class.call0()?,
+    };
+    Ok(PyErr::from_value(error))
+}
+
+fn asyncio<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+    static ASYNCIO: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+    ASYNCIO.get_or_try_init(py, || Ok::<_, PyErr>(py.import("asyncio")?.unbind()))?.bind(py).getattr(name)
 }

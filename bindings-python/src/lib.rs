@@ -68,6 +68,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<objects::ResponseVerifier>()?;
     m.add_class::<objects::OAuthClient>()?;
     m.add_class::<completions::Completions>()?;
+    m.add_class::<completions::Call>()?;
     m.add_class::<records::OrgToken>()?;
     m.add_class::<records::TokenLease>()?;
     m.add_class::<records::SignedRequest>()?;

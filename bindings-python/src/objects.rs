@@ -9,7 +9,7 @@ use cobo_oauth::Secret;
 use pyo3::prelude::*;
 use pyo3::types::PyType;
 
-use crate::completions::Completions;
+use crate::completions::{Call, Completions};
 use crate::convert::{bytes_arg, environment_from_py, environment_name};
 use crate::errors::Error;
 use crate::records::{ClientConfig, OrgToken, SignedRequest};
@@ -157,31 +157,35 @@ impl OAuthClient {
     }
 
     /// For `AsyncOAuthClient`: starts `get_org_token` on the core's I/O thread and
-    /// returns; its outcome for `future` goes to `completions` when the call ends.
-    fn _get_org_token_into(
+    /// returns what the task awaits; `completions` (of `event_loop`) settles it.
+    fn _get_org_token_async(
         &self,
         py: Python<'_>,
         client_id: String,
         org_id: String,
+        event_loop: Py<PyAny>,
         completions: &Completions,
-        future: Py<PyAny>,
-    ) -> PyResult<()> {
-        let (asynchronous, notify) = (&self.asynchronous, completions.notify(future));
-        Ok(py.detach(|| asynchronous.get_org_token_then(client_id, org_id, notify)).map_err(Error)?)
+    ) -> PyResult<Py<Call>> {
+        let call = Py::new(py, Call::new(event_loop))?;
+        let (asynchronous, notify) = (&self.asynchronous, completions.notify(call.clone_ref(py)));
+        py.detach(|| asynchronous.get_org_token_then(client_id, org_id, notify)).map_err(Error)?;
+        Ok(call)
     }
 
-    /// For `AsyncOAuthClient`: `refresh_org_token` as `_get_org_token_into` does `get_org_token`.
-    fn _refresh_org_token_into(
+    /// For `AsyncOAuthClient`: `refresh_org_token` as `_get_org_token_async` does `get_org_token`.
+    fn _refresh_org_token_async(
         &self,
         py: Python<'_>,
         client_id: String,
         refresh_token: String,
+        event_loop: Py<PyAny>,
         completions: &Completions,
-        future: Py<PyAny>,
-    ) -> PyResult<()> {
-        let (asynchronous, notify) = (&self.asynchronous, completions.notify(future));
+    ) -> PyResult<Py<Call>> {
+        let call = Py::new(py, Call::new(event_loop))?;
+        let (asynchronous, notify) = (&self.asynchronous, completions.notify(call.clone_ref(py)));
         let refresh_token = Secret::new(refresh_token);
-        Ok(py.detach(|| asynchronous.refresh_org_token_then(client_id, refresh_token, notify)).map_err(Error)?)
+        py.detach(|| asynchronous.refresh_org_token_then(client_id, refresh_token, notify)).map_err(Error)?;
+        Ok(call)
     }
 
     fn __repr__(&self) -> String {

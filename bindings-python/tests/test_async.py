@@ -6,6 +6,7 @@ threads and coroutines sharing one renewal, the fault matrix, uvloop and several
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import gc
 import importlib.util
 import os
@@ -308,6 +309,24 @@ def test_a_cancelled_async_client_call_ends_quietly(make_client: Callable[..., O
     assert mock.counters()["get"] == 2
 
 
+def test_async_client_calls_resume_each_task_in_its_own_context(client: OAuthClient, mock: Mock) -> None:
+    """A task keeps its context variables (a request id, a tracing span) across the
+    await, as with an asyncio future: the call's outcome wakes each task in its own."""
+    async_client = AsyncOAuthClient(client)
+    request_id: contextvars.ContextVar[int] = contextvars.ContextVar("request_id")
+
+    async def handler(n: int) -> tuple[int, int]:
+        request_id.set(n)
+        await async_client.get_org_token(CLIENT_ID, ORG_ID)
+        return n, request_id.get(-1)
+
+    async def main() -> list[tuple[int, int]]:
+        return await asyncio.gather(*(handler(n) for n in range(20)))
+
+    assert asyncio.run(main()) == [(n, n) for n in range(20)]
+    assert mock.counters()["get"] == 20
+
+
 def test_async_client_calls_from_loops_in_two_threads(client: OAuthClient, mock: Mock) -> None:
     async_client = AsyncOAuthClient(client)
     results: list[list[str]] = []
@@ -352,45 +371,43 @@ def test_async_client_calls_on_a_loop_without_add_reader_and_on_uvloop(client: O
         assert mock.counters()["get"] == 20
 
 
-def test_async_client_calls_start_no_thread_and_end_on_the_loop(mock: Mock, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_async_client_calls_start_no_thread_and_end_on_the_loop(mock: Mock) -> None:
     """50 calls in turn, then 200 at once, twice: the process gains no thread (the
-    core's I/O thread makes every call), each outcome is settled on the loop's own
-    thread (the I/O thread never takes the GIL), and the loop never stalls."""
+    core's I/O thread makes every call), each awaiting coroutine resumes on the loop's
+    own thread (the I/O thread never takes the GIL), and the loop never stalls."""
     # A key of its own: 450 calls in a second run its nonces ahead of the clock, and a
     # process signing with the same key next (the README tests) would draw used ones.
     key = cobo_oauth.AppKey.generate()
     mock.register("py-async-waves-app", key.api_key(), [ORG_ID])
     async_client = AsyncOAuthClient(OAuthClient(key, mock.config_for()))
     calls = 200
-    settled_on: list[int] = []  # the native id of the thread each outcome was settled on
-    settle = cobo_oauth.aio._settle
+    resumed_on: list[int] = []  # the native id of the thread each awaiting coroutine resumed on
 
-    def recording(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
-        settled_on.append(threading.get_native_id())
-        settle(future, result, error)
-
-    monkeypatch.setattr(cobo_oauth.aio, "_settle", recording)
+    async def call() -> OrgToken:
+        token = await async_client.get_org_token("py-async-waves-app", ORG_ID)
+        resumed_on.append(threading.get_native_id())
+        return token
 
     async def one_after_another() -> None:
         for _ in range(50):
-            await async_client.get_org_token("py-async-waves-app", ORG_ID)
+            await call()
 
     async def wave() -> tuple[float, int]:
         worst, most = 0.0, 0
-        started = [asyncio.ensure_future(async_client.get_org_token("py-async-waves-app", ORG_ID)) for _ in range(calls)]
-        while not all(call.done() for call in started):
+        started = [asyncio.ensure_future(call()) for _ in range(calls)]
+        while not all(task.done() for task in started):
             asked = time.monotonic()
             await asyncio.sleep(0.005)
             worst, most = max(worst, time.monotonic() - asked - 0.005), max(most, threads_now())
         assert {token.token_type for token in await asyncio.gather(*started)} == {"Bearer"}
         return worst, most
 
-    asyncio.run(async_client.get_org_token("py-async-waves-app", ORG_ID))  # the I/O thread is up
+    asyncio.run(call())  # the I/O thread is up
     before = threads_now()
     asyncio.run(one_after_another())
     results = [asyncio.run(wave()) for _ in range(2)]
     assert mock.counters()["get"] == 1 + 50 + 2 * calls
-    assert settled_on == [threading.get_native_id()] * (1 + 50 + 2 * calls)
+    assert resumed_on == [threading.get_native_id()] * (1 + 50 + 2 * calls)
     worst_lag, most_threads = max(lag for lag, _ in results), max(most for _, most in results)
     assert most_threads <= before, f"{before} threads before, {most_threads} during {calls} calls at once"
     assert worst_lag < 0.5, f"the loop lagged {worst_lag * 1000:.0f} ms"

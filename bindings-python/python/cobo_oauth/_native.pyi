@@ -1,9 +1,10 @@
 """The native module (Rust, pyo3). Import from ``cobo_oauth``, not from here."""
 
 import asyncio
+import contextvars
 import os
 from datetime import datetime
-from typing import Any, Callable, final
+from typing import Any, Callable, Generator, final
 
 from cobo_oauth.environment import Environment
 from cobo_oauth.protocols import CoordinatedTokenStoreProtocol, TokenStoreProtocol
@@ -11,6 +12,7 @@ from cobo_oauth.protocols import CoordinatedTokenStoreProtocol, TokenStoreProtoc
 __all__ = [
     "__version__",
     "_PanicException",
+    "_Call",
     "_Completions",
     "AppKey",
     "ClientConfig",
@@ -104,28 +106,43 @@ class OAuthClient:
         this reaches Cobo: store the returned one. Never replayed after the connection
         opened."""
 
-    def _get_org_token_into(
-        self, client_id: str, org_id: str, completions: _Completions, future: asyncio.Future[OrgToken]
-    ) -> None:
+    def _get_org_token_async(
+        self, client_id: str, org_id: str, event_loop: asyncio.AbstractEventLoop, completions: _Completions
+    ) -> _Call:
         """For ``AsyncOAuthClient``: starts ``get_org_token`` on the core's I/O thread and
-        returns; its outcome for ``future`` goes to ``completions`` when the call ends."""
+        returns what the task awaits; ``completions`` (of ``event_loop``) settles it."""
 
-    def _refresh_org_token_into(
-        self, client_id: str, refresh_token: str, completions: _Completions, future: asyncio.Future[OrgToken]
-    ) -> None:
-        """For ``AsyncOAuthClient``: ``refresh_org_token`` as ``_get_org_token_into``."""
+    def _refresh_org_token_async(
+        self, client_id: str, refresh_token: str, event_loop: asyncio.AbstractEventLoop, completions: _Completions
+    ) -> _Call:
+        """For ``AsyncOAuthClient``: ``refresh_org_token`` as ``_get_org_token_async``."""
 
 @final
 class _Completions:
     """For ``AsyncOAuthClient``: the outcomes of one event loop's calls. The I/O thread
     queues each and wakes the loop through a socket it watches (``fileno()``), or, given
-    ``wake``, by calling it; ``drain()`` on the loop's thread hands them out."""
+    ``wake``, by calling it; ``drain()`` on the loop's thread settles their calls."""
 
     def __new__(cls, wake: Callable[[], object] | None = None) -> _Completions: ...
     def fileno(self) -> int:
         """The socket to watch with ``loop.add_reader``; -1 when woken by ``wake``."""
-    def drain(self) -> list[tuple[asyncio.Future[OrgToken], OrgToken | None, BaseException | None]]:
-        """The outcomes that arrived since the last drain, as ``(future, token, error)``."""
+    def drain(self) -> None:
+        """Settles the calls that ended since the last drain, waking their tasks."""
+
+@final
+class _Call:
+    """For ``AsyncOAuthClient``: one call as its task awaits it, a future in the protocol
+    asyncio's ``Task`` speaks. Its task wakes as soon as ``drain()`` settles it."""
+
+    _asyncio_future_blocking: bool
+    def __await__(self) -> Generator[_Call, None, OrgToken]: ...
+    def __next__(self) -> _Call: ...
+    def get_loop(self) -> asyncio.AbstractEventLoop: ...
+    def add_done_callback(self, callback: Callable[[_Call], object], *, context: contextvars.Context | None = None) -> None: ...
+    def result(self) -> OrgToken: ...
+    def done(self) -> bool: ...
+    def cancelled(self) -> bool: ...
+    def cancel(self, msg: Any | None = None) -> bool: ...
 
 @final
 class OrgToken:

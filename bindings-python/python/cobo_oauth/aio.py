@@ -20,15 +20,6 @@ from cobo_oauth._native import OAuthClient, OrgToken, StoredToken, TokenManager,
 __all__ = ["AsyncOAuthClient", "AsyncTokenManager"]
 
 
-def _settle(future: asyncio.Future[Any], result: Any, error: Optional[BaseException]) -> None:
-    if future.done():  # the awaiting task was cancelled
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)
-
-
 _loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Completions] = weakref.WeakKeyDictionary()
 
 
@@ -41,12 +32,12 @@ def _completions(loop: asyncio.AbstractEventLoop) -> _Completions:
         return known
     try:
         completions = _Completions()
-        loop.add_reader(completions.fileno(), _drain, completions)
+        loop.add_reader(completions.fileno(), completions.drain)
     except (ValueError, NotImplementedError):
 
         def wake() -> None:
             try:
-                loop.call_soon_threadsafe(_drain, completions)
+                loop.call_soon_threadsafe(completions.drain)
             except RuntimeError:  # the loop was closed meanwhile: nobody is waiting
                 pass
 
@@ -55,9 +46,13 @@ def _completions(loop: asyncio.AbstractEventLoop) -> _Completions:
     return completions
 
 
-def _drain(completions: _Completions) -> None:
-    for future, result, error in completions.drain():
-        _settle(future, result, error)
+def _settle(future: asyncio.Future[Any], result: Any, error: Optional[BaseException]) -> None:
+    if future.done():  # the awaiting task was cancelled
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
 
 
 def _pending() -> tuple[asyncio.Future[Any], Callable[[Any, Optional[BaseException]], None]]:
@@ -121,7 +116,8 @@ class AsyncTokenManager:
 class AsyncOAuthClient:
     """An ``OAuthClient``'s two calls as coroutines. Each call runs on the core's I/O
     thread (no executor, no thread per call) while the loop keeps running; its outcome
-    completes a future on the loop's thread. A cancelled call still ends, unheard."""
+    wakes the awaiting task on the loop's thread, in the loop pass that hears of it. A
+    cancelled call still ends, unheard."""
 
     def __init__(self, client: OAuthClient) -> None:
         self._client = client
@@ -129,16 +125,12 @@ class AsyncOAuthClient:
     async def get_org_token(self, client_id: str, org_id: str) -> OrgToken:
         """``OAuthClient.get_org_token`` without blocking the loop."""
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[OrgToken] = loop.create_future()
-        self._client._get_org_token_into(client_id, org_id, _completions(loop), future)
-        return await future
+        return await self._client._get_org_token_async(client_id, org_id, loop, _completions(loop))
 
     async def refresh_org_token(self, client_id: str, refresh_token: str) -> OrgToken:
         """``OAuthClient.refresh_org_token`` without blocking the loop."""
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[OrgToken] = loop.create_future()
-        self._client._refresh_org_token_into(client_id, refresh_token, _completions(loop), future)
-        return await future
+        return await self._client._refresh_org_token_async(client_id, refresh_token, loop, _completions(loop))
 
     def __repr__(self) -> str:
         return f"AsyncOAuthClient({self._client!r})"
