@@ -28,8 +28,9 @@
 #
 # Further edits, for speed (patch-generated.awk beside this one says how and why): a
 # Kotlin-side lease cache for TokenManager and AsyncTokenManager (a cached token costs no
-# FFI call), the native threads that resume suspend calls kept attached to the JVM, and
-# AppKey's signing in one JNA call (DirectSigning.kt).
+# FFI call), the native threads that resume suspend calls kept attached to the JVM,
+# AppKey's signing in one JNA call (DirectSigning.kt), and AsyncOAuthClient's calls as one
+# JNA call and one callback (DirectAsync.kt).
 #
 # The suspend calls, which await UniFFI's futures, need no edit for failures:
 # uniffiRustCallAsync runs on the caller's coroutine and Rust only calls back into Kotlin
@@ -94,6 +95,7 @@ counts=$(awk -f "$here/patch-generated.awk" "$kt" 2>&1 >"$kt.tmp") || die "patch
 expected="TokenManager=1 TokenManager.destroy=1 TokenManager.accessToken=1 TokenManager.authorizationHeader=1"
 expected+=" TokenManager.invalidate=1 AsyncTokenManager=1 AsyncTokenManager.constructor=1 AsyncTokenManager.accessToken=1"
 expected+=" AsyncTokenManager.authorizationHeader=1 ContinuationCallback=1 AppKey=1 AppKey.signRequest=1 AppKey.signRequestWithNonce=1"
+expected+=" AsyncOAuthClient=1 AsyncOAuthClient.getOrgToken=1 AsyncOAuthClient.refreshOrgToken=1"
 [ "$counts" = "$expected" ] || die "patch-generated.awk: the generated classes changed shape (each edit's count should be 1): $counts"
 mv "$kt.tmp" "$kt"
 echo "generate-bindings: wrote $kt"

@@ -24,6 +24,10 @@
 #   two byte arrays instead of six UniFFI calls, under the generated call counter (as
 #   callWithHandle, minus the handle's clone, itself an FFI call); what DirectSigning
 #   declines takes the generated call.
+# AsyncOAuthClient (DirectAsync.kt): getOrgToken and refreshOrgToken make one JNA call,
+#   under the call counter as AppKey's, and hear the outcome in one callback instead of
+#   awaiting UniFFI's future (about nine calls and two callbacks); what DirectAsync
+#   declines awaits the generated future.
 #
 # Each public method becomes a hand-written override in front of the generated one,
 # which is renamed `uniffi<Name>` and made private; the docs and annotations above the
@@ -69,7 +73,7 @@ function wrap_suspend(line, name, body, why,    private_name) {
 # The class runs to the next top-level declaration (generated code has unindented
 # braces inside it).
 /^(open |data |sealed |enum |internal |public |private )?(class|object|interface) / { class = "" }
-/^open class (TokenManager|AsyncTokenManager|AppKey) ?: ?Disposable, AutoCloseable, [A-Za-z]+Interface/ {
+/^open class (TokenManager|AsyncTokenManager|AppKey|AsyncOAuthClient) ?: ?Disposable, AutoCloseable, [A-Za-z]+Interface/ {
     class = $3
     sub(/:$/, "", class)
 }
@@ -144,7 +148,7 @@ $0 == "internal object uniffiRustFutureContinuationCallbackImpl: UniffiRustFutur
     next
 }
 
-class == "AppKey" && $0 == "    private val callCounter = AtomicLong(1)" {
+(class == "AppKey" || class == "AsyncOAuthClient") && $0 == "    private val callCounter = AtomicLong(1)" {
     print
     print "    private inline fun <R> uniffiWithBorrowedHandle(block: (handle: Long) -> R): R { // generate-bindings.sh"
     print "        do {"
@@ -169,13 +173,26 @@ class == "AppKey" && /^    override fun `signRequest(WithNonce)?`\(`method`: kot
         "            ?: uniffi" toupper(substr(name, 1, 1)) substr(name, 2) "(" call_args($0) ")", "DirectSigning")
     next
 }
+class == "AsyncOAuthClient" && /^    override suspend fun `getOrgToken`\(`clientId`: kotlin\.String, `orgId`: kotlin\.String\) ?: ?OrgToken ?\{$/ {
+    wrap_suspend($0, "getOrgToken", \
+        "        return DirectAsync.call(DirectAsync.GET_ORG_TOKEN, `clientId`, `orgId`) { start -> uniffiWithBorrowedHandle(start) }\n" \
+        "            ?: uniffiGetOrgToken(`clientId`, `orgId`)", "DirectAsync")
+    next
+}
+class == "AsyncOAuthClient" && /^    override suspend fun `refreshOrgToken`\(`clientId`: kotlin\.String, `refreshToken`: Secret\) ?: ?OrgToken ?\{$/ {
+    wrap_suspend($0, "refreshOrgToken", \
+        "        return DirectAsync.call(DirectAsync.REFRESH_ORG_TOKEN, `clientId`, `refreshToken`.value) { start -> uniffiWithBorrowedHandle(start) }\n" \
+        "            ?: uniffiRefreshOrgToken(`clientId`, `refreshToken`)", "DirectAsync")
+    next
+}
 { print }
 
 END {
     n = split("TokenManager TokenManager.destroy TokenManager.accessToken TokenManager.authorizationHeader TokenManager.invalidate " \
         "AsyncTokenManager AsyncTokenManager.constructor AsyncTokenManager.accessToken AsyncTokenManager.authorizationHeader " \
         "ContinuationCallback " \
-        "AppKey AppKey.signRequest AppKey.signRequestWithNonce", edits, " ")
+        "AppKey AppKey.signRequest AppKey.signRequestWithNonce " \
+        "AsyncOAuthClient AsyncOAuthClient.getOrgToken AsyncOAuthClient.refreshOrgToken", edits, " ")
     for (i = 1; i <= n; i++) printf "%s%s=%d", (i > 1 ? " " : ""), edits[i], fields[edits[i]] + wrapped[edits[i]] > "/dev/stderr"
     print "" > "/dev/stderr"
 }

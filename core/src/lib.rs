@@ -7,6 +7,7 @@ mod async_api;
 mod blocking_pool;
 mod client;
 mod config;
+mod direct_async;
 mod direct_signing;
 mod error;
 mod events;

@@ -19,14 +19,7 @@ internal object DirectSigning {
     private const val CLOCK_NONCE_MAX = 20 // digits of a u64
 
     /** False if the loaded library predates this entry point: every signature then takes the UniFFI path. */
-    val available: Boolean = try {
-        UniffiLib.ensureInitialized() // loads the library, after UniFFI's contract and checksum checks
-        // The name UniffiLib registered (the generated findLibraryName is private to its file).
-        Native.register(DirectSigning::class.java, System.getProperty("uniffi.component.cobo_oauth.libraryOverride") ?: "cobo_oauth")
-        true
-    } catch (e: UnsatisfiedLinkError) {
-        false
-    }
+    val available: Boolean = registerWithCore(DirectSigning::class.java)
 
     external fun cobo_oauth_direct_sign_v1(
         key: Long, input: ByteArray, methodLen: Int, pathLen: Int, queryLen: Int, bodyLen: Int, nonceLen: Int,
@@ -65,4 +58,14 @@ internal object DirectSigning {
 
     /** Lone surrogates must fail as UniFFI fails them; pairs are rare enough to send that way too. */
     private fun hasSurrogates(vararg texts: String): Boolean = texts.any { text -> text.any(Char::isSurrogate) }
+}
+
+/** Binds [type]'s `external` functions to the core library; false if it lacks one of them. */
+internal fun registerWithCore(type: Class<*>): Boolean = try {
+    UniffiLib.ensureInitialized() // loads the library, after UniFFI's contract and checksum checks
+    // The name UniffiLib registered (the generated findLibraryName is private to its file).
+    Native.register(type, System.getProperty("uniffi.component.cobo_oauth.libraryOverride") ?: "cobo_oauth")
+    true
+} catch (e: UnsatisfiedLinkError) {
+    false
 }

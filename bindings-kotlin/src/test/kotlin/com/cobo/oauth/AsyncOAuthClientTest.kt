@@ -18,11 +18,12 @@ import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.Timeout
 import org.junit.jupiter.api.assertThrows
 import org.junit.jupiter.api.extension.ExtendWith
+import java.nio.charset.CharacterCodingException
 import java.util.concurrent.TimeUnit
 
 /**
- * AsyncOAuthClient's suspend calls (UniFFI futures, run whole on the core's I/O thread)
- * against the mock: the caller's dispatcher keeps running during a request, calls start
+ * AsyncOAuthClient's suspend calls (one JNA call each, DirectAsync, run whole on the core's
+ * I/O thread) against the mock: the caller's dispatcher keeps running during a request, calls start
  * no thread and are resumed from one kept thread, a cancelled caller resumes at once
  * while its request completes, and closing either object behaves as the generated calls
  * did. FaultMatrixTest runs the fault matrix through it.
@@ -113,6 +114,33 @@ class AsyncOAuthClientTest(private val mock: MockServer) {
         // A few of the JVM's own (JIT compiler, GC workers) may start on demand meanwhile.
         assertTrue(mostThreads - threadsBefore <= 8) { "threads grew from $threadsBefore to $mostThreads during $calls calls" }
         assertSame(resumer, resumers(1).single())
+    }
+
+    /** Calls make one JNA call and hear one callback (DirectAsync); what it declines awaits UniFFI's future. */
+    @Test
+    fun `calls take the direct path, whose tokens and typed errors are the generated ones`() {
+        assertTrue(DirectAsync.available) { "libcobo_oauth lacks cobo_oauth_direct_call_v1: every call would await UniFFI's future" }
+        val handle = AsyncOAuthClient::class.java.getDeclaredField("handle").apply { isAccessible = true }.getLong(async)
+        fun direct(operation: Int, first: String, second: String, on: Long = handle): OrgToken? =
+            runBlocking { DirectAsync.call(operation, first, second) { start -> start(on) } }
+
+        val token = direct(DirectAsync.GET_ORG_TOKEN, app.clientId, app.orgId)!!
+        val refreshed = direct(DirectAsync.REFRESH_ORG_TOKEN, app.clientId, token.refreshToken.value)!!
+        assertEquals(listOf("Bearer", "Bearer"), listOf(token.tokenType, refreshed.tokenType))
+        assertTrue(token.accessToken != refreshed.accessToken)
+        assertEquals(listOf(1, 1), listOf(mock.counters().getInt("get"), mock.counters().getInt("refresh")))
+
+        for ((clientId, orgId) in listOf(app.clientId to "org-that-never-installed", " " to app.orgId)) {
+            val blocking = assertThrows<CoboOAuthException> { client.getOrgToken(clientId, orgId) }
+            val directly = assertThrows<CoboOAuthException> { direct(DirectAsync.GET_ORG_TOKEN, clientId, orgId) }
+            assertEquals(blocking.javaClass, directly.javaClass)
+            assertEquals(blocking.message, directly.message)
+        }
+
+        // Declined: a lone surrogate (which the generated call refuses, as UniFFI refuses it) and a null handle.
+        assertEquals(null, direct(DirectAsync.GET_ORG_TOKEN, app.clientId, "org-\uD800"))
+        assertEquals(null, direct(DirectAsync.GET_ORG_TOKEN, app.clientId, app.orgId, on = 0L))
+        assertThrows<CharacterCodingException> { runBlocking { async.getOrgToken(app.clientId, "org-\uD800") } }
     }
 
     @Test
