@@ -137,10 +137,16 @@ class AsyncOAuthClientTest(private val mock: MockServer) {
             assertEquals(blocking.message, directly.message)
         }
 
-        // Declined: a lone surrogate (which the generated call refuses, as UniFFI refuses it) and a null handle.
+        // Declined: a lone surrogate (which the generated call refuses, as UniFFI refuses it), a
+        // surrogate pair (which the generated future carries to the mock) and a null handle.
         assertEquals(null, direct(DirectAsync.GET_ORG_TOKEN, app.clientId, "org-\uD800"))
+        assertEquals(null, direct(DirectAsync.GET_ORG_TOKEN, app.clientId, "org-🔑"))
         assertEquals(null, direct(DirectAsync.GET_ORG_TOKEN, app.clientId, app.orgId, on = 0L))
         assertThrows<CharacterCodingException> { runBlocking { async.getOrgToken(app.clientId, "org-\uD800") } }
+        val blocking = assertThrows<CoboOAuthException> { client.getOrgToken(app.clientId, "org-🔑") }
+        val generated = assertThrows<CoboOAuthException> { runBlocking { async.getOrgToken(app.clientId, "org-🔑") } }
+        assertEquals(blocking.javaClass to blocking.message, generated.javaClass to generated.message)
+        assertEquals(1 + 2 + 2, mock.counters().getInt("get"), "the token, the unknown org twice, org-🔑 twice")
     }
 
     @Test
