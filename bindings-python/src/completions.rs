@@ -152,7 +152,8 @@ impl Call {
     }
 
     /// Records the outcome and wakes the task, unless it was cancelled meanwhile (then
-    /// the outcome goes unheard, as the call's docs say).
+    /// the outcome goes unheard, as the call's docs say). No borrow can be held here: only
+    /// the loop's thread touches a call, and none is held across a callback.
     fn settle(call: &Bound<'_, Call>, outcome: PyResult<Py<PyAny>>) {
         let py = call.py();
         let callbacks = match call.try_borrow_mut() {
