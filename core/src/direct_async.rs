@@ -92,8 +92,10 @@ fn answer(done: Done, tag: u64, outcome: Result<OrgToken, CoboOAuthError>) {
             1
         }
     };
-    // An outcome is a few hundred bytes; nothing near i32::MAX.
-    let len = i32::try_from(bytes.len()).unwrap_or(i32::MAX);
+    // Unreachable fallback: a response body is capped at 1 MiB (client.rs), so its
+    // outcome fits. Were it not, an empty answer fails to read in the binding (a typed
+    // exception there), where a length past the buffer would make it read out of bounds.
+    let len = i32::try_from(bytes.len()).unwrap_or(0);
     done(tag, failed, bytes.as_ptr(), len);
     wipe(&mut bytes);
 }
