@@ -14,6 +14,7 @@ use crate::error::{CoboOAuthError, Error};
 use crate::events::{self, Operation};
 use crate::fork::ForkLocal;
 use crate::keys::AppKey;
+use crate::refusal::Refusal;
 use crate::Secret;
 
 /// An Org Access Token as issued. `Debug` hides both tokens.
@@ -184,6 +185,7 @@ impl OAuthClient {
             Operation::Refresh => Replay::OnlyUnsent,
         };
         let mut attempt = 0;
+        let mut resends = 0;
         loop {
             let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|left| !left.is_zero()) else {
                 return Err(Error::Deadline);
@@ -197,6 +199,13 @@ impl OAuthClient {
                 Err(err) => Err(Error::Http(err)),
             };
             let Err(err) = result else { return result };
+            if matches!(err, Error::CoboAuthRefused { .. }) && resends < crate::refusal::COBOAUTH_RESENDS {
+                // Refused before Cobo acted (a nonce another host drew, a clock Cobo's
+                // answer has just corrected): at once, freshly signed, whatever the grant.
+                resends += 1;
+                events::request_failed(operation, attempt + resends, &CoboOAuthError::from(err), started.elapsed());
+                continue;
+            }
             let delay = match attempt < retry.max_retries && retryable(&err, replay) {
                 true => delay_before_retry(retry, attempt, &err).filter(|delay| Instant::now() + *delay < deadline),
                 false => None,
@@ -221,12 +230,17 @@ impl OAuthClient {
         let body = read_body(response, status).await?;
         let retry_after = header(&headers, "retry-after").and_then(crate::retry_after::parse);
         match (header(&headers, "biz-timestamp"), header(&headers, "biz-resp-signature")) {
-            (Some(timestamp), Some(signature)) => self.config.verifier.check(&body, timestamp, signature)?,
+            (Some(timestamp), Some(signature)) => self.config.verifier.check_response(&body, timestamp, signature)?,
             _ if unsigned_unavailable(status) => return Err(Error::Unavailable { status, retry_after }),
             _ => return Err(Error::Signature(format!("HTTP {status} response carries no Cobo signature"))),
         }
         match status {
             200..=299 => parse::<TokenBody>(status, &body).and_then(|token| token.into_org_token(status)),
+            400..=499 if crate::refusal::classify(status, &body) == Some(Refusal::CoboAuth) => {
+                parse::<OAuthErrorBody>(status, &body).and_then(|e| {
+                    Err(Error::CoboAuthRefused { status, error: e.error, error_description: e.error_description })
+                })
+            }
             400..=499 => parse::<OAuthErrorBody>(status, &body).and_then(|e| Err(e.into_error(status, retry_after))),
             500..=599 => parse::<ServerErrorBody>(status, &body).and_then(|e| Err(e.into_error(status))),
             _ => Err(Error::InvalidResponse { status, reason: "unexpected HTTP status".into() }),
@@ -288,10 +302,6 @@ pub(crate) fn unsigned_unavailable(status: u16) -> bool {
 
 fn retryable(err: &Error, replay: Replay) -> bool {
     match (err, replay) {
-        // A nonce already used: another process signing with the same key drew the same
-        // millisecond. Refused before anything was done, so even a refresh may go again,
-        // with a new nonce.
-        (Error::OAuth { status: 401, error_description, .. }, _) => error_description.to_ascii_lowercase().contains("nonce"),
         (Error::Http(e), Replay::OnlyUnsent) => e.is_connect(),
         (_, Replay::OnlyUnsent) => false,
         (Error::Http(e), Replay::Safe) => !e.is_builder(),

@@ -56,6 +56,9 @@ pub(crate) enum Error {
     Runtime(String),
     #[error("OAuth error")]
     OAuth { status: u16, error: String, error_description: String, retry_after: Option<std::time::Duration> },
+    /// A 401 refusing the CoboAuth headers (refusal.rs): resent freshly signed.
+    #[error("CoboAuth refused")]
+    CoboAuthRefused { status: u16, error: String, error_description: String },
     #[error("server error")]
     Server { status: u16, error_code: i64, error_message: String, error_id: String },
     #[error("unsigned proxy response")]
@@ -82,7 +85,7 @@ impl From<Error> for CoboOAuthError {
             Error::Io(e) if e.kind() == std::io::ErrorKind::TimedOut => Self::Timeout { reason: chain(&e) },
             Error::Io(e) => Self::Transport { reason: chain(&e) },
             Error::Runtime(reason) => Self::Transport { reason },
-            Error::OAuth { status, error, error_description, .. } => {
+            Error::OAuth { status, error, error_description, .. } | Error::CoboAuthRefused { status, error, error_description } => {
                 Self::OAuth { status, error, error_description }
             }
             Error::Server { status, error_code, error_message, error_id } => {

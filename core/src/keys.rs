@@ -7,7 +7,8 @@ use std::sync::Arc;
 use ed25519_dalek::{Signer, SigningKey, SECRET_KEY_LENGTH};
 
 use crate::error::{CoboOAuthError, Error};
-use crate::signing::{self, NonceClock, SignedRequest};
+use crate::nonce_clock::NonceClock;
+use crate::signing::{self, SignedRequest};
 use crate::secret::wipe;
 use crate::{hex, Secret};
 
@@ -76,8 +77,9 @@ impl AppKey {
         Secret::new(hex::encode(self.signing.as_bytes()))
     }
 
-    /// Signs one request with a fresh nonce: the current time in milliseconds, strictly
-    /// increasing across every `AppKey` of this key in the process. Does no I/O.
+    /// Signs one request with a fresh nonce: the current time on Cobo's clock in
+    /// milliseconds, never handed out twice for this key on this host (nonce_clock.rs).
+    /// Does no I/O.
     pub fn sign_request(&self, method: String, path: String, query: String, body: String) -> SignedRequest {
         self.sign_request_with_nonce(method, path, query, body, self.next_nonce().to_string())
     }

@@ -499,7 +499,9 @@ impl TokenManager {
             let refreshed = self.client.refresh_org_token_by(self.client_id.clone(), stored.token.refresh_token.clone(), deadline);
             match refreshed {
                 Ok(token) => return Exchange::Issued(self.stored(token), Operation::Refresh),
-                Err(err) if transient(&err) => return Exchange::Failed(err),
+                // Only a refusal of the refresh token itself leads to the fallback: a 401
+                // (the request's key, signature or nonce) or a 429 says nothing about it.
+                Err(err) if transient(&err) || refuses_request(&err) => return Exchange::Failed(err),
                 Err(refused) => {
                     if let Ok(record) = self.load_versioned(org_id) {
                         let rotated = record.token.as_ref().filter(|now| {
@@ -788,6 +790,11 @@ fn transient(err: &CoboOAuthError) -> bool {
             | CoboOAuthError::Server { .. }
             | CoboOAuthError::Store { .. }
     )
+}
+
+/// A refusal of the request rather than of its grant: no token is spent or revoked.
+fn refuses_request(err: &CoboOAuthError) -> bool {
+    matches!(err, CoboOAuthError::OAuth { status: 401 | 429, .. })
 }
 
 /// Exponential from `backoff_initial_ms`, capped, with equal jitter.

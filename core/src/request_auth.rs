@@ -11,7 +11,8 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION};
 use reqwest::StatusCode;
 
 use crate::error::{CoboOAuthError, Error};
-use crate::{AppKey, ResponseVerifier, TokenManager};
+use crate::refusal::{classify, Refusal, COBOAUTH_RESENDS};
+use crate::{AppKey, ResponseVerifier, Secret, TokenManager};
 
 /// Signs and authorizes requests for one app, and verifies the answers. Cheap to share
 /// between threads (`Arc` it, or clone the `Arc`s it holds).
@@ -52,6 +53,11 @@ impl CoboAuth {
     /// encoded path and query and the body bytes, exactly as reqwest sends them. A
     /// streamed body cannot be signed (`InvalidArgument`); build requests with a byte body.
     pub fn authorize(&self, request: &mut Request, org_id: &str) -> Result<(), CoboOAuthError> {
+        self.authorize_with_token(request, org_id).map(drop)
+    }
+
+    /// `authorize`, returning the access token it added.
+    fn authorize_with_token(&self, request: &mut Request, org_id: &str) -> Result<Secret, CoboOAuthError> {
         let body = match request.body() {
             None => "",
             Some(body) => {
@@ -69,7 +75,8 @@ impl CoboAuth {
             url.query().unwrap_or("").to_owned(),
             body.to_owned(),
         );
-        let mut bearer = header_value(&format!("Bearer {}", self.manager.access_token(org_id.to_owned())?.expose()))?;
+        let token = self.manager.access_token(org_id.to_owned())?;
+        let mut bearer = header_value(&format!("Bearer {}", token.expose()))?;
         // reqwest's Debug output then shows the header as "Sensitive".
         bearer.set_sensitive(true);
         let headers = request.headers_mut();
@@ -77,7 +84,7 @@ impl CoboAuth {
         headers.insert(HeaderName::from_static("biz-api-key"), header_value(&signed.api_key)?);
         headers.insert(HeaderName::from_static("biz-api-nonce"), header_value(&signed.nonce)?);
         headers.insert(HeaderName::from_static("biz-api-signature"), header_value(&signed.signature)?);
-        Ok(())
+        Ok(token)
     }
 
     /// Reads the whole body and checks `Biz-Resp-Signature` over `<body>|<Biz-Timestamp>`
@@ -96,7 +103,7 @@ impl CoboAuth {
         if let Some(verifier) = &self.verifier {
             let found = |names: [&str; 2]| names.iter().find_map(|name| headers.get(*name)?.to_str().ok());
             match (found(["biz-timestamp", "biz_timestamp"]), found(["biz-resp-signature", "biz_resp_signature"])) {
-                (Some(timestamp), Some(signature)) => verifier.check(&body, timestamp, signature)?,
+                (Some(timestamp), Some(signature)) => verifier.check_response(&body, timestamp, signature)?,
                 _ if crate::client::unsigned_unavailable(status.as_u16()) => {
                     return Err(CoboOAuthError::Unavailable { status: status.as_u16() })
                 }
@@ -110,12 +117,30 @@ impl CoboAuth {
     }
 
     /// Authorizes `request` for `org_id`, sends it with `client`, and verifies the answer.
-    /// Makes one WaaS request (plus token requests when the token needs renewing); never
-    /// retries, since a WaaS call may not be idempotent.
-    pub fn send(&self, client: &Client, mut request: Request, org_id: &str) -> Result<VerifiedResponse, CoboOAuthError> {
-        self.authorize(&mut request, org_id)?;
-        let response = client.execute(request).map_err(Error::from)?;
-        self.verify(response)
+    /// Sends it again only when Cobo refused it before acting (refusal.rs): freshly
+    /// signed after a CoboAuth refusal (at most `COBOAUTH_RESENDS` times), and once with
+    /// a renewed token after a refusal that names the token (which is invalidated, so
+    /// concurrent callers share one renewal). Never after any other answer: a WaaS call
+    /// may not be idempotent.
+    pub fn send(&self, client: &Client, request: Request, org_id: &str) -> Result<VerifiedResponse, CoboOAuthError> {
+        let (mut resends, mut renewed) = (0, false);
+        loop {
+            let spare = request.try_clone();
+            let mut attempt = match spare {
+                Some(attempt) => attempt,
+                None => return Err(Error::Argument("a streamed body cannot be signed: build the request with a byte body".into()).into()),
+            };
+            let token = self.authorize_with_token(&mut attempt, org_id)?;
+            let response = self.verify(client.execute(attempt).map_err(Error::from)?)?;
+            match classify(response.status.as_u16(), &response.body) {
+                Some(Refusal::CoboAuth) if resends < COBOAUTH_RESENDS => resends += 1,
+                Some(Refusal::AccessToken) if !renewed => {
+                    self.manager.invalidate(org_id.to_owned(), token)?;
+                    renewed = true;
+                }
+                _ => return Ok(response),
+            }
+        }
     }
 }
 

@@ -40,7 +40,7 @@ impl ResponseVerifier {
 
     /// Ok when `signature` (hex) is Cobo's over "<body>|<timestamp>". Does no I/O.
     pub fn verify(&self, body: Vec<u8>, timestamp: String, signature: String) -> Result<(), CoboOAuthError> {
-        Ok(self.check(&body, &timestamp, &signature)?)
+        Ok(self.check_response(&body, &timestamp, &signature)?)
     }
 
     pub(crate) fn check(&self, body: &[u8], timestamp: &str, signature: &str) -> Result<(), Error> {
@@ -55,6 +55,14 @@ impl ResponseVerifier {
             .verify_strict(&double_sha256(&message), &Signature::from_bytes(&sig))
             .map_err(|_| Error::Signature("signature does not match the body and timestamp".into()))
     }
+
+    /// `check` for a response to this host's request: its timestamp is Cobo's clock
+    /// now, which the nonces follow. (A webhook's may be a retried delivery's.)
+    pub(crate) fn check_response(&self, body: &[u8], timestamp: &str, signature: &str) -> Result<(), Error> {
+        self.check(body, timestamp, signature)?;
+        crate::nonce_clock::observe_cobo_time(timestamp);
+        Ok(())
+    }
 }
 
 /// Verifies a webhook or callback delivery with the environment's key.
@@ -64,7 +72,7 @@ pub fn verify_webhook(
     signature: String,
     environment: Environment,
 ) -> Result<(), CoboOAuthError> {
-    ResponseVerifier::new(environment).verify(body, timestamp, signature)
+    Ok(ResponseVerifier::new(environment).check(&body, &timestamp, &signature)?)
 }
 
 /// Verifies a webhook or callback delivery with an explicit Cobo public key.
@@ -74,5 +82,5 @@ pub fn verify_webhook_with_key(
     signature: String,
     public_key_hex: String,
 ) -> Result<(), CoboOAuthError> {
-    ResponseVerifier::with_key(public_key_hex)?.verify(body, timestamp, signature)
+    Ok(ResponseVerifier::with_key(public_key_hex)?.check(&body, &timestamp, &signature)?)
 }

@@ -4,10 +4,17 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use crate::crypto::{now_ms, verify_request};
+use crate::crypto::verify_request;
 use crate::error::OAuthError;
 use crate::http::Request;
 use crate::server::{lock, State};
+
+/// Error codes of CoboAuth refusals. Cobo documents 2024 ("API key authentication
+/// failed") for an unknown key and a bad signature; the nonce codes are the mock's own
+/// (Cobo documents none), and the client library keeps the same table.
+pub const KEY_OR_SIGNATURE_REFUSED: i64 = 2024;
+pub const NONCE_REUSED: i64 = 2041;
+pub const NONCE_OUT_OF_WINDOW: i64 = 2042;
 
 /// Nonces seen per API key, inside the window only.
 #[derive(Default)]
@@ -53,30 +60,30 @@ pub(crate) fn authenticate(state: &State, req: &Request) -> Result<String, OAuth
     let signature = header("Biz-Api-Signature")?;
 
     if !lock(&state.registry).key_registered(&api_key) {
-        return Err(OAuthError::invalid_client("the API key is not registered"));
+        return Err(OAuthError::coboauth(KEY_OR_SIGNATURE_REFUSED, "the API key is not registered"));
     }
     let nonce_ms = Some(nonce)
         .filter(|n| n.len() <= 19 && n.bytes().all(|c| c.is_ascii_digit()))
         .and_then(|n| n.parse::<u64>().ok())
         .ok_or_else(|| {
-            OAuthError::invalid_client("Biz-Api-Nonce is not a millisecond timestamp")
+            OAuthError::coboauth(NONCE_OUT_OF_WINDOW, "Biz-Api-Nonce is not a millisecond timestamp")
         })?;
-    let now = now_ms();
+    let now = state.now_ms();
     if nonce_ms.abs_diff(now) > state.nonce_window_ms {
-        return Err(OAuthError::invalid_client(format!(
+        state.count(|c| c.nonce_out_of_window += 1);
+        return Err(OAuthError::coboauth(NONCE_OUT_OF_WINDOW, format!(
             "Biz-Api-Nonce is {} ms away from server time (allowed: {} ms)",
             nonce_ms.abs_diff(now),
             state.nonce_window_ms
         )));
     }
     if !verify_request(&api_key, &content(req, nonce), signature) {
-        return Err(OAuthError::invalid_client("signature verification failed"));
+        return Err(OAuthError::coboauth(KEY_OR_SIGNATURE_REFUSED, "signature verification failed"));
     }
     // Recorded only after the signature verifies, so forged requests cannot burn nonces.
     if !lock(&state.nonces).record(&api_key, nonce_ms, now, state.nonce_window_ms) {
-        return Err(OAuthError::invalid_client(
-            "Biz-Api-Nonce has already been used",
-        ));
+        state.count(|c| c.nonce_reuses += 1);
+        return Err(OAuthError::coboauth(NONCE_REUSED, "Biz-Api-Nonce has already been used"));
     }
     Ok(api_key)
 }

@@ -38,6 +38,15 @@ struct ConfigRequest {
     access_ttl_secs: Option<u64>,
     refresh_ttl_secs: Option<u64>,
     strict_rotation: Option<bool>,
+    clock_offset_ms: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevokeRequest {
+    org_id: String,
+    #[serde(default)]
+    expire_only: bool,
 }
 
 pub(crate) fn handle(state: &State, req: &Request) -> Outcome {
@@ -80,13 +89,22 @@ pub(crate) fn handle(state: &State, req: &Request) -> Outcome {
             registry.access_ttl_secs = c.access_ttl_secs.unwrap_or(registry.access_ttl_secs);
             registry.refresh_ttl_secs = c.refresh_ttl_secs.unwrap_or(registry.refresh_ttl_secs);
             registry.strict_rotation = c.strict_rotation.unwrap_or(registry.strict_rotation);
+            if let Some(offset) = c.clock_offset_ms {
+                state.clock_offset_ms.store(offset, std::sync::atomic::Ordering::Relaxed);
+            }
             let note = format!(
-                "ttls: access {} s, refresh {} s; strict rotation {}",
+                "ttls: access {} s, refresh {} s; strict rotation {}; clock offset {} ms",
                 registry.access_ttl_secs,
                 registry.refresh_ttl_secs,
-                if registry.strict_rotation { "on" } else { "off" }
+                if registry.strict_rotation { "on" } else { "off" },
+                state.clock_offset_ms.load(std::sync::atomic::Ordering::Relaxed)
             );
             (json!({"ok": true}), note)
+        }),
+        ("POST", "/_mock/revoke") => parse::<RevokeRequest>(req).map(|r| {
+            let affected = lock(&state.registry).revoke_org(&r.org_id, r.expire_only);
+            let what = if r.expire_only { "expired" } else { "revoked" };
+            (json!({"ok": true, "tokens": affected}), format!("{affected} token(s) of {} {what}", r.org_id))
         }),
         ("GET", "/_mock/info") => Ok((
             json!({"base_url": state.base_url, "control_url": state.control_url,
@@ -96,7 +114,7 @@ pub(crate) fn handle(state: &State, req: &Request) -> Outcome {
         (
             _,
             "/_mock/apps" | "/_mock/faults" | "/_mock/counters" | "/_mock/reset" | "/_mock/config"
-            | "/_mock/info" | "/_mock/tamper",
+            | "/_mock/info" | "/_mock/tamper" | "/_mock/revoke",
         ) => Err((405, format!("method {} is not allowed here", req.method))),
         (_, path) => Err((404, format!("no such control endpoint: {path}"))),
     };

@@ -8,6 +8,10 @@ pub(crate) struct OAuthError {
     pub status: u16,
     pub error: String,
     pub error_description: String,
+    /// A WaaS `error_code` beside the OAuth fields: set on CoboAuth refusals, so that
+    /// clients can tell them apart without reading the text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<i64>,
 }
 
 impl OAuthError {
@@ -16,7 +20,13 @@ impl OAuthError {
             status,
             error: error.to_owned(),
             error_description: description.into(),
+            error_code: None,
         }
+    }
+
+    /// A refused CoboAuth header: 401 `invalid_client` with `code`.
+    pub fn coboauth(code: i64, description: impl Into<String>) -> OAuthError {
+        OAuthError { error_code: Some(code), ..OAuthError::invalid_client(description) }
     }
 
     pub fn invalid_request(description: impl Into<String>) -> OAuthError {

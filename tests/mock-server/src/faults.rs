@@ -9,7 +9,6 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::crypto::now_ms;
 use crate::http::{reason, Response};
 use crate::server::{lock, Outcome, Reply, State};
 
@@ -242,7 +241,7 @@ pub(crate) fn apply(state: &State, fault: &Fault) -> Option<Outcome> {
             let mut headers = vec![("Content-Type".into(), "text/plain; charset=utf-8".into())];
             if let Some(secs) = retry_after_secs {
                 let value = match retry_after_as_date {
-                    true => http_date(now_ms() / 1000 + secs),
+                    true => http_date(state.now_ms() / 1000 + secs),
                     false => secs.to_string(),
                 };
                 headers.push(("Retry-After".into(), value));
@@ -264,7 +263,7 @@ pub(crate) fn apply(state: &State, fault: &Fault) -> Option<Outcome> {
         }
         Fault::BadSignature => {
             let body = token_body();
-            let timestamp = now_ms().to_string();
+            let timestamp = state.now_ms().to_string();
             // A real signature by the right key over other bytes: well-formed, never valid.
             let mut other = body.clone();
             other.push(b' ');

@@ -124,6 +124,11 @@ pub struct Counters {
     /// Calls to the protected endpoint refused (bad signature, replayed nonce, missing,
     /// unknown, expired or revoked token).
     pub protected_refused: u64,
+    /// Requests (either endpoint) refused because their key had used the nonce before.
+    pub nonce_reuses: u64,
+    /// Requests (either endpoint) refused because the nonce was not a millisecond
+    /// timestamp within the window of the mock's clock.
+    pub nonce_out_of_window: u64,
 }
 
 /// A running mock server. Dropping it (or [`MockServer::shutdown`]) stops accepting and
@@ -172,6 +177,7 @@ impl MockServer {
             counters: Mutex::new(Counters::default()),
             protected: Default::default(),
             nonce_window_ms: config.nonce_window_ms,
+            clock_offset_ms: Default::default(),
             base_url: format!("{scheme}://{authority}/v2"),
             control_url: format!("http://{authority}/_mock"),
             tls,
@@ -257,6 +263,18 @@ impl MockServer {
     /// while it was on stay revoked.
     pub fn set_strict_rotation(&self, on: bool) {
         lock(&self.state.registry).strict_rotation = on;
+    }
+
+    /// Moves the mock's clock (nonce window, token expiry, `Biz-Timestamp`) by
+    /// `offset_ms` from this host's: a host whose clock is off by `-offset_ms`.
+    pub fn set_clock_offset(&self, offset_ms: i64) {
+        self.state.clock_offset_ms.store(offset_ms, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Revokes every token family of `org_id` (or, with `expire_only`, expires its access
+    /// tokens now): what Cobo does behind a client's back. Returns the tokens affected.
+    pub fn revoke_org(&self, org_id: &str, expire_only: bool) -> usize {
+        lock(&self.state.registry).revoke_org(org_id, expire_only)
     }
 
     /// Clears queued faults, pending tampering and counters (apps and tokens stay).

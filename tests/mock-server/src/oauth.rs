@@ -4,7 +4,6 @@
 use serde_json::Value;
 
 use crate::auth::authenticate;
-use crate::crypto::now_ms;
 use crate::error::OAuthError;
 use crate::faults::{self, Operation};
 use crate::http::Request;
@@ -87,7 +86,7 @@ fn process(
                 )));
             }
             let token =
-                lock(&state.registry).get(client_id, &api_key, org_id, &state.rng, now_ms())?;
+                lock(&state.registry).get(client_id, &api_key, org_id, &state.rng, state.now_ms())?;
             Ok((200, token))
         }
         Operation::Refresh => {
@@ -116,7 +115,7 @@ fn process(
                 &api_key,
                 refresh_token,
                 &state.rng,
-                now_ms(),
+                state.now_ms(),
             );
             let token = refreshed.map_err(|refusal| {
                 if let Some(reuse) = refusal.reuse {

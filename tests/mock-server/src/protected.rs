@@ -9,7 +9,6 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use serde_json::{json, Value};
 
 use crate::auth::authenticate;
-use crate::crypto::now_ms;
 use crate::error::OAuthError;
 use crate::http::Request;
 use crate::oauth::parse_form;
@@ -98,7 +97,7 @@ fn check(state: &State, req: &Request) -> Result<String, Refusal> {
     if req.method == "POST" && !req.body.is_empty() && serde_json::from_slice::<Value>(&req.body).is_err() {
         return Err(OAuthError::invalid_request("the request body is not valid JSON").into());
     }
-    let checked = lock(&state.registry).check_access(bearer, &api_key, now_ms());
+    let checked = lock(&state.registry).check_access(bearer, &api_key, state.now_ms());
     checked.map_err(|refusal| {
         let message = match refusal {
             AccessRefusal::Unknown => "the access token is invalid",

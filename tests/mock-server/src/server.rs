@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::io::{BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::Duration;
@@ -32,6 +32,9 @@ pub(crate) struct State {
     pub counters: Mutex<Counters>,
     pub protected: protected::Protected,
     pub nonce_window_ms: u64,
+    /// Added to this host's clock: the mock's clock, as a host with a skewed clock sees
+    /// Cobo's.
+    pub clock_offset_ms: AtomicI64,
     pub base_url: String,
     pub control_url: String,
     /// The TLS configuration when the mock serves HTTPS.
@@ -67,8 +70,13 @@ pub(crate) struct Outcome {
 
 impl State {
     /// A JSON response signed as Cobo signs: `Biz-Resp-Signature` over `<body>|<Biz-Timestamp>`.
+    /// The mock's clock (Cobo's): the host's, moved by `clock_offset_ms`.
+    pub fn now_ms(&self) -> u64 {
+        now_ms().saturating_add_signed(self.clock_offset_ms.load(Ordering::Relaxed))
+    }
+
     pub fn signed(&self, status: u16, body: Vec<u8>) -> Response {
-        let timestamp = now_ms().to_string();
+        let timestamp = self.now_ms().to_string();
         let signature = self.signer.sign(&body, &timestamp);
         let mut response = Response::json(status, body);
         response.headers.push(("Biz-Timestamp".into(), timestamp));

@@ -233,6 +233,21 @@ impl Registry {
         token
     }
 
+    /// Revokes the families of `org_id`'s tokens, or with `expire_only` expires its
+    /// access tokens. Returns how many access tokens were affected.
+    pub fn revoke_org(&mut self, org_id: &str, expire_only: bool) -> usize {
+        let mut affected = 0;
+        for grant in self.access.values_mut().filter(|grant| grant.org_id == org_id) {
+            affected += 1;
+            if expire_only {
+                grant.expires_at_ms = 0;
+            } else {
+                self.revoked_families.insert(grant.family);
+            }
+        }
+        affected
+    }
+
     /// The org a Bearer token acts for, if this registry issued it, it has not expired,
     /// `api_key` signed the request for the token's app, the org still has the app, and
     /// the token's family was not revoked.
