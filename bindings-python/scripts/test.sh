@@ -11,13 +11,14 @@ VENV="$REPO/target/py-venv"
 WHEELS="$REPO/target/py-wheels"
 cd "$REPO"
 
-echo "== venv $VENV (fresh) with maturin, zig, auditwheel, pytest, mypy, uvloop"
+echo "== venv $VENV (fresh) with maturin, zig, auditwheel, pytest, mypy, uvloop, gunicorn, uvicorn"
 rm -rf "$VENV" "$WHEELS"
 "$PYTHON" -m venv "$VENV"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "maturin>=1.9.4,<2" ziglang==0.15.2 \
     auditwheel==6.8.2 pytest mypy </dev/null
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check httpx requests types-requests </dev/null  # the hooks' extras
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check uvloop==0.23.0 </dev/null  # the async tests run on it too
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check gunicorn==27.0.1 uvicorn==0.54.0 </dev/null  # test_deploy.py: the servers users deploy behind
 
 echo "== mock server"
 cargo build --release -p cobo-oauth-mock </dev/null
