@@ -14,7 +14,13 @@ extension URLRequest {
     /// yourself when values may hold `+` (URLComponents.queryItems leaves it as is, and
     /// servers read it as a space). Throws `InvalidArgument` for a body stream or a body
     /// that is not UTF-8; nothing is sent.
-    public mutating func authorizeForCobo(key: AppKey, manager: TokenManager, orgId: String) throws {
+    ///
+    /// Returns the access token it set (a `Secret`), for
+    /// `manager.invalidate(orgId:accessToken:)` when Cobo refuses it (`classifyRefusal`
+    /// answers `.accessToken`). Each call draws a fresh nonce: authorize a copy of the
+    /// original request again to resend it after a CoboAuth refusal (`.coboAuth`).
+    @discardableResult
+    public mutating func authorizeForCobo(key: AppKey, manager: TokenManager, orgId: String) throws -> Secret {
         guard let url, let components = URLComponents(url: url, resolvingAgainstBaseURL: true) else {
             throw CoboOAuthError.InvalidArgument(reason: "the request has no valid URL")
         }
@@ -24,17 +30,20 @@ extension URLRequest {
         guard let body = String(data: httpBody ?? Data(), encoding: .utf8) else {
             throw CoboOAuthError.InvalidArgument(reason: "the body is not UTF-8; CoboAuth signs it as text")
         }
+        // The token first: a renewal may take a while, and the nonce is a timestamp that
+        // Cobo accepts only near its own clock.
+        let token = try manager.accessToken(orgId: orgId)
         let signed = key.signRequest(
             method: (httpMethod ?? "GET").uppercased(),
             path: components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath,
             query: components.percentEncodedQuery ?? "",
             body: body
         )
-        let token = try manager.accessToken(orgId: orgId)
         setValue("Bearer \(token.value)", forHTTPHeaderField: "Authorization")
         setValue(signed.apiKey, forHTTPHeaderField: "Biz-Api-Key")
         setValue(signed.nonce, forHTTPHeaderField: "Biz-Api-Nonce")
         setValue(signed.signature, forHTTPHeaderField: "Biz-Api-Signature")
+        return token
     }
 }
 
@@ -55,23 +64,57 @@ extension HTTPURLResponse {
             throw CoboOAuthError.ResponseSignature(reason: "HTTP \(statusCode) response carries no Cobo signature")
         }
     }
+
+    /// What this answer (verified first) asks of its sender: `classifyRefusal` for a 401
+    /// or a 500, nil (final) for any other status without reading `data`.
+    public func coboRefusal(data: Data) -> Refusal? {
+        guard statusCode == 401 || statusCode == 500 else { return nil }
+        return classifyRefusal(status: UInt16(statusCode), body: data)
+    }
 }
+
+/// Fresh signatures `coboData` sends after CoboAuth refusals of one call (the core's
+/// `COBOAUTH_RESENDS`): enough for the rare nonce collision between hosts.
+private let coboAuthResends = 3
 
 extension URLSession {
     /// Sends `request` for `orgId`, authorized and signed (see `URLRequest.authorizeForCobo`),
     /// and returns the answer once its Cobo signature verifies (`verifier` nil: unchecked,
     /// not recommended). Any verified status is returned: a signed 4XX or 5XX is Cobo's
-    /// real answer. Never retries: a WaaS call may not be idempotent.
+    /// real answer.
+    ///
+    /// Resends only what Cobo refused before acting on it (`classifyRefusal`, asked for a
+    /// 401 or a 500 only): a copy of `request` freshly signed (new nonce and signature)
+    /// after a 401 refusing its CoboAuth headers, whatever the method, at most 3 times;
+    /// and once after a 500 refusing its access token, which is first reported to
+    /// `manager.invalidate(orgId:accessToken:)` (concurrent callers refused the same token
+    /// cause one renewal) so that the resend carries the manager's new token. Never after
+    /// any other answer, a generic 500 included: a WaaS call may not be idempotent. The
+    /// answer returned is the last one, refused or not. With `verifier` nil, a refusal is
+    /// taken on trust: anyone on the path can then cost the call its resends and the org a
+    /// renewal.
     public func coboData(
         for request: URLRequest, key: AppKey, manager: TokenManager, orgId: String, verifier: ResponseVerifier?
     ) async throws -> (Data, HTTPURLResponse) {
-        var request = request
-        try request.authorizeForCobo(key: key, manager: manager, orgId: orgId)
-        let (data, response) = try await send(request)
-        if let verifier {
-            try response.verifyCoboSignature(data: data, verifier: verifier)
+        var resends = 0
+        var renewed = false
+        while true {
+            var attempt = request
+            let token = try attempt.authorizeForCobo(key: key, manager: manager, orgId: orgId)
+            let (data, response) = try await send(attempt)
+            if let verifier {
+                try response.verifyCoboSignature(data: data, verifier: verifier)
+            }
+            switch response.coboRefusal(data: data) {
+            case .coboAuth? where resends < coboAuthResends:
+                resends += 1
+            case .accessToken? where !renewed:
+                _ = try manager.invalidate(orgId: orgId, accessToken: token)
+                renewed = true
+            default:
+                return (data, response)
+            }
         }
-        return (data, response)
     }
 
     /// A data task as an async call (FoundationNetworking on Linux lacks `data(for:)` on

@@ -186,33 +186,13 @@ final class CoordinationTests: XCTestCase {
     /// the store `spec` names, `threads` threads each.
     private func runProcesses(spec: String, store: TokenStore) throws {
         let started = Date()
-        let child = try startWorker(spec: spec)
+        let child = try startCoordinationWorker(
+            arguments: [mock.baseURL, mock.responsePublicKey, app.clientId, org, spec, "\(Self.threads)", "\(Self.runMillis)"],
+            key: app.key)
         let ours = runWorker(try makeManager(store), orgId: org, threads: Self.threads, millis: Self.runMillis)
-        let output = String(decoding: child.stdout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        child.process.waitUntilExit()
-        XCTAssertEqual(child.process.terminationStatus, 0, output)
-        let line = try XCTUnwrap(output.split(separator: "\n").last, "the worker printed nothing")
-        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], String(line))
+        let json = try finishCoordinationWorker(child)
         let theirs = WorkerCounts(calls: try field(json, "calls", as: Int.self), errors: try field(json, "errors", as: [String].self))
         try assertRenewedOncePerWindow([ours, theirs], since: started)
-    }
-
-    private func startWorker(spec: String) throws -> (process: Process, stdout: Pipe) {
-        // SwiftPM puts the test bundle and the executables in the same directory.
-        let executable = Bundle.main.bundleURL.appendingPathComponent("CoordinationWorker")
-        guard FileManager.default.isExecutableFile(atPath: executable.path) else {
-            throw TestSetupError(description: "not built: \(executable.path)")
-        }
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = [mock.baseURL, mock.responsePublicKey, app.clientId, org, spec, "\(Self.threads)", "\(Self.runMillis)"]
-        var environment = ProcessInfo.processInfo.environment
-        environment["COBO_TEST_PRIVATE_KEY"] = app.key.privateKeyHex().value
-        process.environment = environment
-        let stdout = Pipe()
-        process.standardOutput = stdout
-        try process.run()
-        return (process, stdout)
     }
 
     /// The figures of COORDINATION.md, from the strict mock's counters.

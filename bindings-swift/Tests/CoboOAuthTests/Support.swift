@@ -135,6 +135,17 @@ struct MockServer {
         _ = try call("POST", "/config", body: ["access_ttl_secs": seconds])
     }
 
+    /// Moves the mock's clock (nonce window, expiry, `Biz-Timestamp`) `ms` from the host's.
+    func setClockOffset(ms: Int) throws {
+        _ = try call("POST", "/config", body: ["clock_offset_ms": ms])
+    }
+
+    /// Revokes every token family of `orgId` behind the clients' backs (`expireOnly`: expires
+    /// its access tokens now); WaaS calls with them then get the 500 with error_code 2040.
+    func revoke(orgId: String, expireOnly: Bool = false) throws {
+        _ = try call("POST", "/revoke", body: ["org_id": orgId, "expire_only": expireOnly])
+    }
+
     func counters() throws -> [String: Int] {
         guard let counters = try call("GET", "/counters", body: nil) as? [String: Int] else {
             throw TestSetupError(description: "GET /counters did not return an object of integers")
@@ -300,4 +311,36 @@ func awaitBlocking<T>(_ body: @escaping @Sendable () async throws -> T) throws -
 
 private final class ResultBox<T>: @unchecked Sendable {
     var result: Result<T, Error>?
+}
+
+/// Starts the CoordinationWorker executable with `arguments`; the app's private key goes by
+/// environment ($COBO_TEST_PRIVATE_KEY), never on the command line.
+func startCoordinationWorker(arguments: [String], key: AppKey) throws -> (process: Process, stdout: Pipe) {
+    // SwiftPM puts the test bundle and the executables in the same directory.
+    let executable = Bundle.main.bundleURL.appendingPathComponent("CoordinationWorker")
+    guard FileManager.default.isExecutableFile(atPath: executable.path) else {
+        throw TestSetupError(description: "not built: \(executable.path)")
+    }
+    let process = Process()
+    process.executableURL = executable
+    process.arguments = arguments
+    var environment = ProcessInfo.processInfo.environment
+    environment["COBO_TEST_PRIVATE_KEY"] = key.privateKeyHex().value
+    process.environment = environment
+    let stdout = Pipe()
+    process.standardOutput = stdout
+    try process.run()
+    return (process, stdout)
+}
+
+/// Waits for a worker started by `startCoordinationWorker` and parses the JSON object of
+/// its last line, failing (with its output) unless it exited 0.
+func finishCoordinationWorker(_ child: (process: Process, stdout: Pipe),
+                              file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any] {
+    let output = String(decoding: child.stdout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    child.process.waitUntilExit()
+    XCTAssertEqual(child.process.terminationStatus, 0, output, file: file, line: line)
+    let last = try XCTUnwrap(output.split(separator: "\n").last, "the worker printed nothing", file: file, line: line)
+    return try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any], String(last),
+                         file: file, line: line)
 }

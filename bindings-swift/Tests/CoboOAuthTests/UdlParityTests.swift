@@ -17,6 +17,7 @@ private let swiftReferences: [String: Any] = [
     "cobo_oauth.canonical_content(method, path, nonce, query, body)":
         canonicalContent(method:path:nonce:query:body:),
     "cobo_oauth.content_digest(content)": contentDigest(content:),
+    "cobo_oauth.classify_refusal(status, body)": classifyRefusal(status:body:),
     "cobo_oauth.memory_token_store()": memoryTokenStore,
     "cobo_oauth.file_token_store(path)": fileTokenStore(path:),
     "cobo_oauth.set_log_sink(sink)": setLogSink(sink:),
@@ -28,6 +29,9 @@ private let swiftReferences: [String: Any] = [
     "Environment.Dev": Environment.dev,
     "Environment.Sandbox": Environment.sandbox,
     "Environment.Prod": Environment.prod,
+    // enum Refusal
+    "Refusal.CoboAuth": Refusal.coboAuth,
+    "Refusal.AccessToken": Refusal.accessToken,
     // enum LogLevel
     "LogLevel.Error": LogLevel.error,
     "LogLevel.Warn": LogLevel.warn,
