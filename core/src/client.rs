@@ -237,9 +237,7 @@ impl OAuthClient {
         match status {
             200..=299 => parse::<TokenBody>(status, &body).and_then(|token| token.into_org_token(status)),
             400..=499 if crate::refusal::classify(status, &body) == Some(Refusal::CoboAuth) => {
-                parse::<OAuthErrorBody>(status, &body).and_then(|e| {
-                    Err(Error::CoboAuthRefused { status, error: e.error, error_description: e.error_description })
-                })
+                Err(parse::<RefusedBody>(status, &body)?.into_error(status))
             }
             400..=499 => parse::<OAuthErrorBody>(status, &body).and_then(|e| Err(e.into_error(status, retry_after))),
             500..=599 => parse::<ServerErrorBody>(status, &body).and_then(|e| Err(e.into_error(status))),
@@ -414,6 +412,25 @@ struct OAuthErrorBody {
 impl OAuthErrorBody {
     fn into_error(self, status: u16, retry_after: Option<Duration>) -> Error {
         Error::OAuth { status, error: self.error, error_description: self.error_description, retry_after }
+    }
+}
+
+/// A CoboAuth refusal, in the OAuth shape or WaaS's (`error_code`, `error_message`).
+#[derive(Deserialize)]
+struct RefusedBody {
+    error_code: i64,
+    error: Option<String>,
+    error_description: Option<String>,
+    error_message: Option<String>,
+}
+
+impl RefusedBody {
+    fn into_error(self, status: u16) -> Error {
+        Error::CoboAuthRefused {
+            status,
+            error: self.error.unwrap_or_else(|| format!("error_code {}", self.error_code)),
+            error_description: self.error_description.or(self.error_message).unwrap_or_default(),
+        }
     }
 }
 

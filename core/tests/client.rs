@@ -209,23 +209,32 @@ fn assert_error(name: &str, err: &CoboOAuthError, expect: &Value) {
     }
 }
 
-/// Processes sharing a key can draw the same millisecond nonce; a server that takes
-/// each nonce once refuses the second before doing anything, so both grants go again
-/// with a new nonce. Any other CoboAuth refusal is final.
+/// A key's nonce drawn on another host: Cobo refuses the request before doing anything
+/// (a 401 with a CoboAuth `error_code`, in either body shape), so even the refresh goes
+/// again at once with a new nonce, on a budget of its own. A 401 without such a code is
+/// final.
 #[test]
-fn a_nonce_taken_by_another_process_is_signed_again() {
+fn a_nonce_taken_by_another_host_is_signed_again() {
     let h = Harness::start();
     let client = h.client();
-    let taken = || Fault::OAuthError {
+    let taken = || Fault::ServerError {
         status: 401,
-        error: "invalid_client".into(),
-        error_description: "Biz-Api-Nonce has already been used".into(),
+        error_code: 2041,
+        error_message: "Biz-Api-Nonce has already been used".into(),
+        error_id: None,
     };
     h.server.inject_for(taken(), 1, FaultTarget::Get);
     let token = h.get(&client).unwrap();
     h.server.inject_for(taken(), 1, FaultTarget::Refresh);
     client.refresh_org_token(CLIENT_ID.into(), token.refresh_token).unwrap();
     assert_eq!((h.server.counters().get, h.server.counters().refresh), (2, 2));
+
+    // max_retries is 0 here: the resends are a budget apart (3), then the refusal.
+    h.server.reset();
+    h.server.inject_for(taken(), 4, FaultTarget::Get);
+    let refused = h.get(&client);
+    assert!(matches!(&refused, Err(CoboOAuthError::OAuth { status: 401, error, .. }) if error == "error_code 2041"), "{refused:?}");
+    assert_eq!(h.server.counters().get, 4);
 
     h.server.reset();
     let other = Fault::OAuthError { status: 401, error: "invalid_client".into(), error_description: "bad signature".into() };

@@ -105,16 +105,17 @@ fn an_expired_token_is_renewed_before_the_call() {
 }
 
 #[test]
-fn a_dead_token_gets_cobos_signed_500() {
+fn a_dead_token_of_an_uninstalled_org_needs_authorization() {
     let h = Harness::start();
     let auth = h.auth();
     h.echo(&auth, h.http.get(h.url("/wallets"))).unwrap();
-    // The org uninstalls the app: its token dies, Cobo answers 500 (signed).
+    // The org uninstalls the app: its token dies, Cobo answers 500 (signed) naming it;
+    // the hook invalidates it, and the renewal learns the org withdrew the app.
     h.server.register_app(App { client_id: CLIENT_ID.into(), api_key: h.key.api_key(), orgs: vec![] });
-    let response = auth.send(&h.http, h.http.get(h.url("/wallets")).build().unwrap(), ORG).unwrap();
-    assert_eq!(response.status, 500);
-    let body: Value = serde_json::from_slice(&response.body).unwrap();
-    assert_eq!(body["error_message"], json!("the access token has been revoked"));
+    let refused = auth.send(&h.http, h.http.get(h.url("/wallets")).build().unwrap(), ORG);
+    assert!(matches!(refused, Err(CoboOAuthError::AuthorizationRequired { .. })), "{refused:?}");
+    let counters = h.server.counters();
+    assert_eq!((counters.protected_refused, counters.get), (1, 2), "one call, one renewal: {counters:?}");
 }
 
 #[test]

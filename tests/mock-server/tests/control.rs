@@ -42,7 +42,8 @@ fn register_apps_queue_faults_read_counters_reset() {
     assert_eq!(
         counters.json(),
         json!({"total": 5, "get": 5, "refresh": 0, "rejected": 1, "faulted": 2, "issued": 2,
-            "spent_refusals": 0, "reuse_detections": 0, "protected_accepted": 0, "protected_refused": 0})
+            "spent_refusals": 0, "reuse_detections": 0, "protected_accepted": 0, "protected_refused": 0,
+            "nonce_reuses": 0, "nonce_out_of_window": 0})
     );
 
     assert_eq!(

@@ -245,6 +245,8 @@ fn strict_rotation_holds_under_concurrent_load() {
             reuse_detections: REUSERS,
             protected_accepted: accepted,
             protected_refused: REUSERS,
+            nonce_reuses: 0,
+            nonce_out_of_window: 0,
         }
     );
 }
