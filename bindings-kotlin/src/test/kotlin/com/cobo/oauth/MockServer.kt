@@ -42,6 +42,19 @@ class MockServer private constructor(private val process: Process, ready: JSONOb
         post("/config", JSONObject().put("access_ttl_secs", seconds))
     }
 
+    /** Moves the mock's clock (nonce window, expiry, `Biz-Timestamp`) [millis] from the host's; 0 puts it back. */
+    fun setClockOffset(millis: Long) {
+        post("/config", JSONObject().put("clock_offset_ms", millis))
+    }
+
+    /**
+     * Revokes every token family of [orgId] behind its clients' backs (or, with
+     * [expireOnly], expires its access tokens): WaaS calls with them get the 500 with
+     * `error_code` 2040. Returns how many tokens it touched.
+     */
+    fun revoke(orgId: String, expireOnly: Boolean = false): Int =
+        post("/revoke", JSONObject().put("org_id", orgId).put("expire_only", expireOnly)).getInt("tokens")
+
     /** Replaces the next [count] requests of [operation] ("get", "refresh", "any") with [fault]. */
     fun queueFault(fault: JSONObject, operation: String, count: Int = 1) {
         post("/faults", JSONObject().put("fault", fault).put("count", count).put("operation", operation))

@@ -35,7 +35,7 @@ class UdlParityTest {
 
     @Test
     fun `the parser found the whole UDL`() {
-        assertEquals(9, udl.functions.size)
+        assertEquals(10, udl.functions.size)
         assertEquals(
             setOf(
                 "LogSink", "AppKey", "ResponseVerifier", "OAuthClient", "TokenStore", "CoordinatedTokenStore", "TokenManager",
@@ -59,7 +59,8 @@ class UdlParityTest {
             ),
             udl.dictionaries.keys,
         )
-        assertEquals(setOf("Environment", "LogLevel"), udl.enums.keys)
+        assertEquals(setOf("Environment", "Refusal", "LogLevel"), udl.enums.keys)
+        assertEquals(listOf("CoboAuth", "AccessToken"), udl.enums.getValue("Refusal"))
         assertEquals(11, udl.errors.getValue("CoboOAuthError").size)
         assertEquals(listOf("Secret"), udl.customTypes)
     }
@@ -87,6 +88,9 @@ class UdlParityTest {
         assertEquals(listOf("string", "StoredToken", "u64"), coordinated.methods.single { it.name == "save_if_version" }.args.map { it.type })
         assertEquals(listOf("Secret", "string", "u64"), udl.functions.single { it.name == "redis_token_store" }.args.map { it.type })
         assertEquals(listOf("StoredToken?", "u64"), udl.dictionaries.getValue("VersionedToken").map { it.type })
+        val classify = udl.functions.single { it.name == "classify_refusal" }
+        assertEquals(listOf("u16", "bytes"), classify.args.map { it.type })
+        assertEquals("Refusal?", classify.returns)
         val required = udl.errors.getValue("CoboOAuthError").single { it.name == "AuthorizationRequired" }
         assertEquals(listOf("org_id", "status", "error", "error_description"), required.args.map { it.name })
     }
@@ -177,7 +181,9 @@ class UdlParityTest {
         val cls = kotlinClass(name)
         variants.map { variant ->
             reachable("$name.$variant") {
-                assertTrue(cls.enumConstants.any { (it as Enum<*>).name == variant.uppercase() })
+                // UniFFI's Kotlin name: "CoboAuth" → COBO_AUTH.
+                val constant = variant.replace(Regex("([a-z0-9])([A-Z])"), "$1_$2").uppercase()
+                assertTrue(cls.enumConstants.any { (it as Enum<*>).name == constant }) { "$name has no $constant" }
             }
         }
     }

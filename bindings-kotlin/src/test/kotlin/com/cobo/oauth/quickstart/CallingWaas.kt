@@ -31,7 +31,9 @@ fun listWallets(
                 .addQueryParameter("wallet_type", "Custodial")
                 .addQueryParameter("limit", "10")
                 .build()
-            // Cobo answers an expired token with a 500: the manager renews it before this call.
+            // The manager renews the token before it expires; one revoked behind its back (a 500
+            // naming the token) is invalidated and the call sent again, as is one whose nonce
+            // Cobo refused (a 401, re-signed). Any other answer comes back as it is.
             http.newCall(Request.Builder().url(url).build()).execute().use { response ->
                 check(response.isSuccessful) { "WaaS answered ${response.code}" }
                 return response.body?.string().orEmpty()
