@@ -315,7 +315,9 @@ private final class ResultBox<T>: @unchecked Sendable {
 
 /// Starts the CoordinationWorker executable with `arguments`; the app's private key goes by
 /// environment ($COBO_TEST_PRIVATE_KEY), never on the command line.
-func startCoordinationWorker(arguments: [String], key: AppKey) throws -> (process: Process, stdout: Pipe) {
+func startCoordinationWorker(arguments: [String], key: AppKey, environment extra: [String: String] = [:]) throws
+    -> (process: Process, stdout: Pipe)
+{
     // SwiftPM puts the test bundle and the executables in the same directory.
     let executable = Bundle.main.bundleURL.appendingPathComponent("CoordinationWorker")
     guard FileManager.default.isExecutableFile(atPath: executable.path) else {
@@ -326,6 +328,7 @@ func startCoordinationWorker(arguments: [String], key: AppKey) throws -> (proces
     process.arguments = arguments
     var environment = ProcessInfo.processInfo.environment
     environment["COBO_TEST_PRIVATE_KEY"] = key.privateKeyHex().value
+    environment.merge(extra) { $1 }
     process.environment = environment
     let stdout = Pipe()
     process.standardOutput = stdout

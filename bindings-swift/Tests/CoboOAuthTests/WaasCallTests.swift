@@ -203,25 +203,58 @@ final class WaasCallTests: XCTestCase {
     // MARK: - two processes, one key
 
     func testTwoProcessesSigningWithOneKeyFlatOutAreNeverRefused() throws {
-        let tasks = 4
+        let run = try runTwoProcesses(tasks: 4, clockDirs: [nil, nil])
+        XCTAssertEqual(run.errors, [], "failed calls")
+        XCTAssertEqual(run.failures, [0, 0])
+        XCTAssertEqual(try XCTUnwrap(run.counters["nonce_reuses"]), 0, "\(run.counters)")
+        XCTAssertEqual(try XCTUnwrap(run.counters["protected_refused"]), 0, "\(run.counters)")
+        XCTAssertEqual(run.counters["protected_accepted"], run.calls.reduce(0, +), "every call accepted at its first send")
+    }
+
+    /// The control: the same two processes on clocks of their own (COBO_OAUTH_CLOCK_DIR
+    /// apart), as two hosts sharing a key are. Their nonces collide, so the test above
+    /// would see it if the clock were not shared; coboData re-signs the refused calls (at
+    /// most 3 times each: some still end refused at this rate, which only a shared clock
+    /// prevents).
+    func testTwoProcessesOnClocksOfTheirOwnCollide() throws {
+        let dirs: [URL] = (0..<2).map { _ in
+            FileManager.default.temporaryDirectory.appendingPathComponent("clock-\(UUID().uuidString)")
+        }
+        defer { for dir in dirs { try? FileManager.default.removeItem(at: dir) } }
+        let run = try runTwoProcesses(tasks: 1, clockDirs: dirs.map { $0.path })
+        let refused = try XCTUnwrap(run.counters["protected_refused"])
+        XCTAssertGreaterThan(refused, 0, "independent clocks drew the same nonces: \(run.counters)")
+        XCTAssertLessThanOrEqual(refused, try XCTUnwrap(run.counters["nonce_reuses"]), "every refusal was a used nonce")
+        XCTAssertEqual(run.counters["protected_accepted"], run.calls.reduce(0, +))
+        XCTAssertEqual(run.errors.filter { !$0.hasPrefix("HTTP 401:") || !$0.contains("2041") }, [],
+                       "the only failures are nonces refused after 3 resends")
+    }
+
+    /// Two CoordinationWorker processes calling /v2/wallets with this test's key for 5 s,
+    /// `tasks` tasks each, back to back (`clockDirs`: each one's COBO_OAUTH_CLOCK_DIR, nil
+    /// for the default); each one's calls (verified 200s) and failures, their first
+    /// errors, and the mock's counters.
+    private func runTwoProcesses(tasks: Int, clockDirs: [String?])
+        throws -> (calls: [Int], failures: [Int], errors: [String], counters: [String: Int])
+    {
         let millis = 5000
         let arguments = ["waas", mock.baseURL, mock.responsePublicKey, clientId, org, "\(tasks)", "\(millis)"]
-        let children = try (0..<2).map { _ in try startCoordinationWorker(arguments: arguments, key: key) }
+        let children = try clockDirs.map { dir in
+            try startCoordinationWorker(arguments: arguments, key: key,
+                                        environment: dir.map { ["COBO_OAUTH_CLOCK_DIR": $0] } ?? [:])
+        }
         let results = try children.map { try finishCoordinationWorker($0) }
         let calls = try results.map { try field($0, "calls", as: Int.self) }
         let failures = try results.map { try field($0, "failures", as: Int.self) }
         let errors = try results.flatMap { try field($0, "errors", as: [String].self) }
         let counters = try mock.counters()
-        print("2 processes, \(tasks) tasks each, \(millis) ms, one key: calls \(calls), failures \(failures); "
-              + "mock: protected_accepted \(counters["protected_accepted"] ?? -1), protected_refused "
+        let clocks = clockDirs.contains { $0 != nil } ? "a clock each" : "one shared clock"
+        print("2 processes (\(clocks)), \(tasks) task(s) each, \(millis) ms, one key: calls \(calls), failures "
+              + "\(failures); mock: protected_accepted \(counters["protected_accepted"] ?? -1), protected_refused "
               + "\(counters["protected_refused"] ?? -1), nonce_reuses \(counters["nonce_reuses"] ?? -1), "
               + "issued \(counters["issued"] ?? -1)")
-        XCTAssertEqual(errors, [], "failed calls")
-        XCTAssertEqual(failures, [0, 0])
         XCTAssertTrue(calls.allSatisfy { $0 > 0 }, "each process called: \(calls)")
-        XCTAssertEqual(try XCTUnwrap(counters["nonce_reuses"]), 0, "\(counters)")
-        XCTAssertEqual(try XCTUnwrap(counters["protected_refused"]), 0, "\(counters)")
-        XCTAssertEqual(counters["protected_accepted"], calls.reduce(0, +), "every call accepted at its first send")
+        return (calls, failures, errors, counters)
     }
 
     /// (issued, protected_accepted, protected_refused).
