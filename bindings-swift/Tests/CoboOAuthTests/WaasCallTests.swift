@@ -206,6 +206,7 @@ final class WaasCallTests: XCTestCase {
         let run = try runTwoProcesses(tasks: 4, clockDirs: [nil, nil])
         XCTAssertEqual(run.errors, [], "failed calls")
         XCTAssertEqual(run.failures, [0, 0])
+        XCTAssertTrue(run.calls.allSatisfy { $0 > 0 }, "each process called: \(run.calls)")
         XCTAssertEqual(try XCTUnwrap(run.counters["nonce_reuses"]), 0, "\(run.counters)")
         XCTAssertEqual(try XCTUnwrap(run.counters["protected_refused"]), 0, "\(run.counters)")
         XCTAssertEqual(run.counters["protected_accepted"], run.calls.reduce(0, +), "every call accepted at its first send")
@@ -213,21 +214,19 @@ final class WaasCallTests: XCTestCase {
 
     /// The control: the same two processes on clocks of their own (COBO_OAUTH_CLOCK_DIR
     /// apart), as two hosts sharing a key are. Their nonces collide, so the test above
-    /// would see it if the clock were not shared; coboData re-signs the refused calls (at
-    /// most 3 times each: some still end refused at this rate, which only a shared clock
-    /// prevents).
+    /// would see it if the clock were not shared. At this rate re-signing does not save
+    /// them: a process whose nonces run ahead of the clock has used every later one, so
+    /// the other's calls (and its token requests) keep being refused.
     func testTwoProcessesOnClocksOfTheirOwnCollide() throws {
         let dirs: [URL] = (0..<2).map { _ in
             FileManager.default.temporaryDirectory.appendingPathComponent("clock-\(UUID().uuidString)")
         }
         defer { for dir in dirs { try? FileManager.default.removeItem(at: dir) } }
         let run = try runTwoProcesses(tasks: 1, clockDirs: dirs.map { $0.path })
-        let refused = try XCTUnwrap(run.counters["protected_refused"])
-        XCTAssertGreaterThan(refused, 0, "independent clocks drew the same nonces: \(run.counters)")
-        XCTAssertLessThanOrEqual(refused, try XCTUnwrap(run.counters["nonce_reuses"]), "every refusal was a used nonce")
+        let reuses = try XCTUnwrap(run.counters["nonce_reuses"])
+        XCTAssertGreaterThan(reuses, 0, "independent clocks drew the same nonces: \(run.counters)")
+        XCTAssertLessThanOrEqual(try XCTUnwrap(run.counters["protected_refused"]), reuses, "every refusal was a used nonce")
         XCTAssertEqual(run.counters["protected_accepted"], run.calls.reduce(0, +))
-        XCTAssertEqual(run.errors.filter { !$0.hasPrefix("HTTP 401:") || !$0.contains("2041") }, [],
-                       "the only failures are nonces refused after 3 resends")
     }
 
     /// Two CoordinationWorker processes calling /v2/wallets with this test's key for 5 s,
@@ -253,7 +252,6 @@ final class WaasCallTests: XCTestCase {
               + "\(failures); mock: protected_accepted \(counters["protected_accepted"] ?? -1), protected_refused "
               + "\(counters["protected_refused"] ?? -1), nonce_reuses \(counters["nonce_reuses"] ?? -1), "
               + "issued \(counters["issued"] ?? -1)")
-        XCTAssertTrue(calls.allSatisfy { $0 > 0 }, "each process called: \(calls)")
         return (calls, failures, errors, counters)
     }
 
