@@ -83,6 +83,13 @@ pub(crate) fn save_conflict(org_id: &str) {
     log::warn!(target: TARGET, "token store save conflict, another process saved first org_id={org_id}");
 }
 
+pub(crate) fn rolled_back(org_id: &str, stored: u64, held: u64) {
+    log::warn!(
+        target: TARGET,
+        "token store rolled back org_id={org_id} stored_version={stored} held_version={held}: renewing with this process's newer token"
+    );
+}
+
 pub(crate) fn lease_lost(org_id: &str) {
     log::warn!(target: TARGET, "renewal lease lost while renewing org_id={org_id}");
 }

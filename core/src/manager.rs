@@ -15,8 +15,12 @@
 //! take the org's lease in the store, re-reading while waiting for it; under the
 //! lease re-read again, and adopt a fresh token another process stored instead of
 //! renewing; else refresh with the stored (newest) refresh token while a heartbeat
-//! keeps the lease, and save with compare-and-set. A refused refresh re-reads before
-//! falling back to org_implicit. A store that does not coordinate is seen through
+//! keeps the lease, and save with compare-and-set; a failed save is retried, under the
+//! lease, until the deadline, since the store still holds the refresh token just spent.
+//! A record older than the version this process holds is a rollback (a restored
+//! backup, a lagging replica): it is renewed from this process's own newer token, never
+//! adopted. A refused refresh re-reads before falling back to org_implicit; a 401 or
+//! 429 refuses the request, not the token, and never falls back. A store that does not coordinate is seen through
 //! `SingleProcess`: its lease is always granted, so the same steps coordinate this
 //! process only.
 //!
@@ -70,6 +74,9 @@ const MIN_LEASE_TTL_MS: u64 = 300;
 /// How often a process waiting for another's lease re-reads the store: from the first
 /// to the last pause, doubling, jittered.
 const LEASE_POLL: (Duration, Duration) = (Duration::from_millis(20), Duration::from_millis(320));
+/// How a failed save of a rotated token is retried until the deadline: from the first
+/// to the last pause, doubling, jittered.
+const SAVE_RETRY: (Duration, Duration) = (Duration::from_millis(50), Duration::from_millis(1_000));
 /// Orgs whose state is kept; past this, idle ones are dropped (their tokens stay in
 /// the store), so arbitrary org ids cannot grow the map without bound.
 const MAX_ORGS: usize = 10_000;
@@ -323,15 +330,16 @@ impl TokenManager {
             valid: left.and(current.clone()),
             current,
             unsaved: state.unsaved,
+            version: state.version,
             deadline,
         }))
     }
 
     /// Runs a renewal and lands it; a transient failure serves the still-valid token.
     fn run(&self, org_id: &str, ticket: Ticket) -> Result<StoredToken, CoboOAuthError> {
-        let Ticket { flight, current, valid, unsaved, deadline } = ticket;
+        let Ticket { flight, current, valid, unsaved, version, deadline } = ticket;
         let started = Instant::now();
-        let renewal = catch_unwind(AssertUnwindSafe(|| self.renew(org_id, current, unsaved, deadline)))
+        let renewal = catch_unwind(AssertUnwindSafe(|| self.renew(org_id, current, unsaved, version, deadline)))
             .unwrap_or_else(|panic| Renewal::Failed(panicked("the renewal", panic)));
         let result = self.land(org_id, flight, renewal, started);
         match (result, valid) {
@@ -385,7 +393,7 @@ impl TokenManager {
 
     fn load(&self, org_id: &str, state: &mut OrgState) -> Result<(), CoboOAuthError> {
         if state.token.is_none() {
-            let VersionedToken { token: mut loaded, version } = self.load_versioned(org_id)?;
+            let VersionedToken { token: mut loaded, version } = self.load_versioned(org_id, None)?;
             if let (Some(stored), Some(refused)) = (&mut loaded, state.invalidated.take()) {
                 if stored.token.access_token == refused {
                     stored.token.expires_at = SystemTime::UNIX_EPOCH;
@@ -397,21 +405,25 @@ impl TokenManager {
         Ok(())
     }
 
-    fn load_versioned(&self, org_id: &str) -> Result<VersionedToken, CoboOAuthError> {
-        guarded(|| self.store.load_versioned(org_id.to_owned())).inspect_err(|err| events::store_failed(org_id, "load", err))
+    /// The org's record; `known`, the token this process holds, is cut out of an error.
+    fn load_versioned(&self, org_id: &str, known: Option<&StoredToken>) -> Result<VersionedToken, CoboOAuthError> {
+        guarded(|| self.store.load_versioned(org_id.to_owned()))
+            .map_err(|err| scrubbed(err, known))
+            .inspect_err(|err| events::store_failed(org_id, "load", err))
     }
 
-    /// Hands out a cached token, saving it first if an earlier save failed. If another
-    /// process saved meanwhile, its record wins: the next call loads it.
     /// Whether a valid token with `left` to live is served as it is: fresh, or another
     /// caller is renewing it already, or renewals are backing off after a failure.
     fn served_as_is(&self, left: Duration, state: &OrgState) -> bool {
         left > self.margin() || state.in_flight.is_some() || state.backing_off().is_some()
     }
 
+    /// Hands out a cached token, saving it first if an earlier save failed. If another
+    /// process saved meanwhile, its record wins: the next call loads it.
     fn serve(&self, org_id: &str, state: &mut OrgState, current: StoredToken) -> Result<StoredToken, CoboOAuthError> {
         if state.unsaved {
             let saved = guarded(|| self.store.save_if_version(org_id.to_owned(), current.clone(), state.version))
+                .map_err(|err| scrubbed(err, [&current]))
                 .inspect_err(|err| events::store_failed(org_id, "save", err))?;
             state.unsaved = false;
             if saved {
@@ -438,18 +450,24 @@ impl TokenManager {
     }
 
     /// One renewal, as the module comment describes: every store write happens here,
-    /// under the org's lease.
-    fn renew(&self, org_id: &str, cached: Option<StoredToken>, unsaved: bool, deadline: Deadline) -> Renewal {
-        let (lease, record) = match self.take_lease(org_id, cached.as_ref(), deadline) {
+    /// under the org's lease. `held` is the version of `cached` this process knows: a
+    /// store found below it was rolled back (a restored backup, a lagging replica), and
+    /// its refresh token may be one this process has spent already.
+    fn renew(&self, org_id: &str, cached: Option<StoredToken>, unsaved: bool, held: u64, deadline: Deadline) -> Renewal {
+        let (lease, record) = match self.take_lease(org_id, cached.as_ref(), held, deadline) {
             Ok(Taken::Held(lease, record)) => (lease, record),
             Ok(Taken::Adopted(token, version)) => return Renewal::Adopted(token, version),
             Err(err) => return Renewal::Failed(err),
         };
+        let rolled_back = record.version < held && cached.is_some();
+        if rolled_back {
+            events::rolled_back(org_id, record.version, held);
+        }
         // The stored refresh token is the newest, unless this process failed to save
-        // its own.
-        let newest = if unsaved { cached } else { record.token.or(cached) };
-        match lease.kept_alive(|| self.exchange(org_id, newest, deadline)) {
-            Exchange::Issued(token, operation) => self.save(org_id, token, operation, record.version),
+        // its own or the store went back to an older one.
+        let newest = if unsaved || rolled_back { cached } else { record.token.or(cached) };
+        lease.kept_alive(|| match self.exchange(org_id, newest, deadline) {
+            Exchange::Issued(token, operation) => self.save(org_id, token, operation, record.version, deadline),
             Exchange::Adopted(token, version) => Renewal::Adopted(token, version),
             Exchange::Revoked(err) => {
                 // The tokens are dead either way; a failed delete must not hide why.
@@ -458,12 +476,18 @@ impl TokenManager {
                 Renewal::Revoked(err, record.version + 1)
             }
             Exchange::Failed(err) => Renewal::Failed(err),
-        }
+        })
     }
 
     /// Takes the org's lease, re-reading the store while another process holds it;
     /// adopts a token renewed elsewhere, before or under the lease.
-    fn take_lease<'a>(&'a self, org_id: &'a str, cached: Option<&StoredToken>, deadline: Deadline) -> Result<Taken<'a>, CoboOAuthError> {
+    fn take_lease<'a>(
+        &'a self,
+        org_id: &'a str,
+        cached: Option<&StoredToken>,
+        held: u64,
+        deadline: Deadline,
+    ) -> Result<Taken<'a>, CoboOAuthError> {
         let owner = format!("{}-{:016x}", std::process::id(), crate::random::u64());
         let ttl = self.config.lease_ttl_ms;
         let mut pause = LEASE_POLL.0;
@@ -471,8 +495,9 @@ impl TokenManager {
             let acquired = guarded(|| self.store.acquire_lease(org_id.to_owned(), owner.clone(), ttl))
                 .inspect_err(|err| events::store_failed(org_id, "lease", err))?;
             let lease = acquired.then(|| RenewalLease { manager: self, org_id, owner: owner.clone() });
-            let record = self.load_versioned(org_id)?;
-            if let Some(token) = self.renewed_elsewhere(&record, cached) {
+            let record = self.load_versioned(org_id, cached)?;
+            // A record older than ours is a rollback, never another process's renewal.
+            if let Some(token) = self.renewed_elsewhere(&record, cached).filter(|_| record.version >= held) {
                 events::adopted(org_id);
                 return Ok(Taken::Adopted(token, record.version));
             }
@@ -503,7 +528,7 @@ impl TokenManager {
                 // (the request's key, signature or nonce) or a 429 says nothing about it.
                 Err(err) if transient(&err) || refuses_request(&err) => return Exchange::Failed(err),
                 Err(refused) => {
-                    if let Ok(record) = self.load_versioned(org_id) {
+                    if let Ok(record) = self.load_versioned(org_id, Some(&stored)) {
                         let rotated = record.token.as_ref().filter(|now| {
                             now.token.refresh_token != stored.token.refresh_token && now.token.expires_at > SystemTime::now()
                         });
@@ -533,14 +558,32 @@ impl TokenManager {
 
     /// Saves a token Cobo issued, if the record is still the version read under the
     /// lease. A conflict means the lease was lost and someone else saved: their token
-    /// wins while it is valid, so every process stays on one chain.
-    fn save(&self, org_id: &str, token: StoredToken, operation: Operation, version: u64) -> Renewal {
+    /// wins while it is valid, so every process stays on one chain. In a store other
+    /// processes share, a failed save after a refresh is retried until the deadline,
+    /// under the lease: the store still holds the refresh token Cobo has just spent,
+    /// which nobody may present again.
+    fn save(&self, org_id: &str, token: StoredToken, operation: Operation, version: u64, deadline: Deadline) -> Renewal {
         let issued = |version, saved| Renewal::Issued { token: token.clone(), operation, version, saved };
-        match guarded(|| self.store.save_if_version(org_id.to_owned(), token.clone(), version)) {
+        let mut pause = SAVE_RETRY.0;
+        let saved = loop {
+            let saved = guarded(|| self.store.save_if_version(org_id.to_owned(), token.clone(), version));
+            match saved.map_err(|err| scrubbed(err, [&token])) {
+                // Only where other processes read the store, and only after a refresh: an
+                // org_implicit grant spent nothing the store holds. (A plain store's
+                // process keeps the token unsaved and saves it on the next call.)
+                Err(err) if self.coordinated && operation == Operation::Refresh && Instant::now() + pause < deadline => {
+                    events::store_failed(org_id, "save", &err);
+                    thread::sleep(crate::random::equal_jitter(pause));
+                    pause = (pause * 2).min(SAVE_RETRY.1);
+                }
+                saved => break saved,
+            }
+        };
+        match saved {
             Ok(true) => issued(version + 1, Ok(())),
             Ok(false) => {
                 events::save_conflict(org_id);
-                match self.load_versioned(org_id) {
+                match self.load_versioned(org_id, Some(&token)) {
                     Ok(VersionedToken { token: Some(theirs), version }) if theirs.token.expires_at > SystemTime::now() => {
                         Renewal::Adopted(theirs, version)
                     }
@@ -633,6 +676,8 @@ struct Ticket {
     current: Option<StoredToken>,
     valid: Option<StoredToken>,
     unsaved: bool,
+    /// The store's version of `current`, as this process knows it.
+    version: u64,
     deadline: Deadline,
 }
 
@@ -790,6 +835,21 @@ fn transient(err: &CoboOAuthError) -> bool {
             | CoboOAuthError::Server { .. }
             | CoboOAuthError::Store { .. }
     )
+}
+
+/// A store's error without the tokens it was given or could have read: a database
+/// driver may quote the values of a failed statement (SQLAlchemy's `[parameters: …]`,
+/// MySQL's "Duplicate entry"), and the text reaches logs and callers.
+fn scrubbed<'a>(err: CoboOAuthError, tokens: impl IntoIterator<Item = &'a StoredToken>) -> CoboOAuthError {
+    let CoboOAuthError::Store { mut reason } = err else { return err };
+    for stored in tokens {
+        for secret in [&stored.token.access_token, &stored.token.refresh_token] {
+            if !secret.expose().is_empty() {
+                reason = reason.replace(secret.expose(), "<redacted>");
+            }
+        }
+    }
+    CoboOAuthError::Store { reason }
 }
 
 /// A refusal of the request rather than of its grant: no token is spent or revoked.
