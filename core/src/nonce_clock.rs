@@ -53,12 +53,30 @@ pub(crate) struct NonceClock {
     cells: &'static Cells,
 }
 
+type Clocks = Mutex<HashMap<String, Arc<NonceClock>>>;
+
+/// This process's clocks, by API key.
+static CLOCKS: Lazy<ForkLocal<Clocks>> = Lazy::new(|| ForkLocal::new(Default::default(), inherit_unlocked));
+
+/// The most a clock jumps past a nonce another host drew (`after_collision`).
+const COLLISION_JUMP_MS: u64 = 64;
+
+/// Cobo refused a nonce as used: another host signing with the key drew it, and that
+/// host's clock may be running ahead of this one's (above 1000 signatures a second).
+/// This host's clocks jump a random few milliseconds forward, so that its resends leave
+/// the other's range instead of colliding with each nonce in it.
+pub(crate) fn after_collision() {
+    let clocks: Vec<Arc<NonceClock>> = crate::sync::lock(CLOCKS.get()).values().cloned().collect();
+    for clock in clocks {
+        let jump = 1 + crate::random::u64() % COLLISION_JUMP_MS;
+        clock.cells.last.fetch_add(jump, Ordering::AcqRel);
+    }
+}
+
 impl NonceClock {
     /// The clock of `api_key`, shared by every `AppKey` of that key in this process and,
     /// through the mapped file, by every process of this host.
     pub(crate) fn for_key(api_key: &str) -> Arc<NonceClock> {
-        type Clocks = Mutex<HashMap<String, Arc<NonceClock>>>;
-        static CLOCKS: Lazy<ForkLocal<Clocks>> = Lazy::new(|| ForkLocal::new(Default::default(), inherit_unlocked));
         let mut clocks = crate::sync::lock(CLOCKS.get());
         let clock = clocks.entry(api_key.to_owned()).or_insert_with(|| {
             let name = format!("nonce-{}", &crate::hex::encode(&crate::signing::double_sha256(api_key.as_bytes()))[..32]);
@@ -246,6 +264,15 @@ mod tests {
         all.sort_unstable();
         all.dedup();
         assert_eq!(all.len(), count, "no nonce handed out twice");
+    }
+
+    #[test]
+    fn a_collision_moves_the_clock_past_the_other_hosts_nonces() {
+        let clock = NonceClock::for_key("collided key");
+        let before = clock.next();
+        after_collision();
+        let after = clock.next();
+        assert!(after > before + 1 && after <= before + 1 + COLLISION_JUMP_MS, "{before} -> {after}");
     }
 
     #[test]

@@ -24,7 +24,8 @@ pub const COBOAUTH_RESENDS: u32 = 3;
 /// for keys it does not know, which a resend costs one request to learn). 2041 and 2042,
 /// a nonce used before and a nonce outside the window, are the mock's: Cobo documents no
 /// codes for them.
-const COBOAUTH_CODES: [i64; 3] = [2024, 2041, 2042];
+const COBOAUTH_CODES: [i64; 3] = [2024, NONCE_REUSED, 2042];
+const NONCE_REUSED: i64 = 2041;
 /// A refused access token (Cobo answers an expired one with a 500). Cobo's own code
 /// 1000 is every internal error, so it is never taken for the token.
 const ACCESS_TOKEN_CODES: [i64; 1] = [2040];
@@ -36,7 +37,8 @@ struct Coded {
 
 /// What `status` and the JSON `body` of a verified answer ask of the caller, or `None`
 /// when the answer is final. Only a 401 or a 500 can be a refusal; other statuses are
-/// not parsed.
+/// not parsed. A nonce refused as used also moves this host's nonce clocks past the
+/// other host's (nonce_clock.rs).
 pub fn classify_refusal(status: u16, body: Vec<u8>) -> Option<Refusal> {
     classify(status, &body)
 }
@@ -48,6 +50,9 @@ pub(crate) fn classify(status: u16, body: &[u8]) -> Option<Refusal> {
         _ => return None,
     };
     let coded: Coded = serde_json::from_slice(body).ok()?;
+    if status == 401 && coded.error_code == NONCE_REUSED {
+        crate::nonce_clock::after_collision();
+    }
     wanted.0.contains(&coded.error_code).then_some(wanted.1)
 }
 
