@@ -8,6 +8,7 @@ mod errors;
 mod manager;
 mod objects;
 mod records;
+mod refusal;
 mod store;
 
 use pyo3::prelude::*;
@@ -86,5 +87,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(verify_webhook_with_key, m)?)?;
     m.add_function(wrap_pyfunction!(canonical_content, m)?)?;
     m.add_function(wrap_pyfunction!(content_digest, m)?)?;
+    m.add_function(wrap_pyfunction!(refusal::classify_refusal, m)?)?;
+    // The enum classify_refusal answers with (defined in Python, like Environment), and
+    // the core's resend budget for CoboAuth refusals, which the request hooks follow.
+    m.add("Refusal", refusal::refusal_class(m.py())?)?;
+    m.add("_COBOAUTH_RESENDS", cobo_oauth::COBOAUTH_RESENDS)?;
     Ok(())
 }

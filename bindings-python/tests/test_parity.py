@@ -5,7 +5,8 @@ variant is missing (or extra) in the installed package.
 Naming rules (UDL → Python):
 - functions, methods, arguments and fields keep their snake_case names;
 - `constructor(...)` is the class call, `[Name=x] constructor(...)` the classmethod `x`;
-- enum variants are upper case (`"Prod"` → `Environment.PROD`);
+- enum variants are upper snake case (`"Prod"` → `Environment.PROD`, `"CoboAuth"` →
+  `Refusal.COBO_AUTH`), as in Kotlin;
 - error variant `V` is the exception class `VError`, except `Timeout` →
   `RequestTimeoutError` (so as not to shadow the builtin TimeoutError); its fields are
   keyword arguments and attributes;
@@ -169,7 +170,15 @@ def test_namespace_function(function: Member) -> None:
 @pytest.mark.parametrize("enum", BLOCKS["enum"], ids=lambda b: b.name)
 def test_enum(enum: Block) -> None:
     python_enum = getattr(cobo_oauth, enum.name)
-    assert [member.name for member in python_enum] == [v.name.upper() for v in enum.members]
+    assert [member.name for member in python_enum] == [upper_snake(v.name) for v in enum.members]
+
+
+def upper_snake(variant: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", variant).upper()
+
+
+def test_enum_variants_are_named_as_in_kotlin() -> None:
+    assert [upper_snake(name) for name in ("Prod", "CoboAuth", "AccessToken")] == ["PROD", "COBO_AUTH", "ACCESS_TOKEN"]
 
 
 @pytest.mark.parametrize("variant", ERRORS[0].members, ids=lambda m: m.name)

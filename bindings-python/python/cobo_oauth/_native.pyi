@@ -8,9 +8,11 @@ from typing import Any, Callable, Generator, final
 
 from cobo_oauth.environment import Environment
 from cobo_oauth.protocols import CoordinatedTokenStoreProtocol, TokenStoreProtocol
+from cobo_oauth.refusal import Refusal as Refusal
 
 __all__ = [
     "__version__",
+    "_COBOAUTH_RESENDS",
     "_PanicException",
     "_Call",
     "_Completions",
@@ -18,6 +20,7 @@ __all__ = [
     "ClientConfig",
     "OAuthClient",
     "OrgToken",
+    "Refusal",
     "ResponseVerifier",
     "SignedRequest",
     "StoredToken",
@@ -27,6 +30,7 @@ __all__ = [
     "TokenStore",
     "VersionedToken",
     "canonical_content",
+    "classify_refusal",
     "content_digest",
     "coordinated_token_store",
     "file_token_store",
@@ -39,6 +43,9 @@ __all__ = [
 __version__: str
 # pyo3's PanicException, for tests of stores that raise it.
 _PanicException: type[BaseException]
+# The core's COBOAUTH_RESENDS: how many times the request hooks resend a request whose
+# CoboAuth headers Cobo refused.
+_COBOAUTH_RESENDS: int
 
 @final
 class AppKey:
@@ -302,6 +309,13 @@ def verify_webhook_with_key(body: bytes | bytearray, timestamp: str, signature: 
 
 def canonical_content(method: str, path: str, nonce: str, query: str, body: str) -> str:
     """The canonical CoboAuth string ``METHOD|PATH|nonce|QUERY|BODY``, for debugging."""
+
+def classify_refusal(status: int, body: bytes | bytearray) -> Refusal | None:
+    """What a verified WaaS answer asks of an HTTP hook, told by ``status`` and the JSON
+    body's ``error_code`` (never the message): ``Refusal.COBO_AUTH`` (resend it freshly
+    signed, at most 3 times), ``Refusal.ACCESS_TOKEN`` (``TokenManager.invalidate`` the
+    token, resend once), or None when the answer is final. Only a 401 or a 500 can be a
+    refusal; other bodies are not parsed. Call it after checking Cobo's signature."""
 
 def content_digest(content: str) -> str:
     """SHA-256(SHA-256(content)) as hex: the 32 bytes a CoboAuth signature signs."""

@@ -1,23 +1,63 @@
 """What every HTTP-client hook shares: the CoboAuth headers for the exact bytes a
-client sends, and the check of Cobo's response signature. No HTTP library is imported
-here, so the package imports without any of them."""
+client sends, the check of Cobo's response signature, and which verified answers are
+sent again (``classify_refusal``). No HTTP library is imported here, so the package
+imports without any of them."""
 
 from __future__ import annotations
 
 from typing import Callable, Generic, Mapping, Optional, TypeVar, Union
 
-from cobo_oauth._native import AppKey, ResponseVerifier, TokenManager
+from cobo_oauth._native import _COBOAUTH_RESENDS, AppKey, ResponseVerifier, TokenManager, classify_refusal
+from cobo_oauth.refusal import Refusal
 from cobo_oauth.exceptions import InvalidArgumentError, ResponseSignatureError, UnavailableError
 
 RequestT = TypeVar("RequestT")
 
 # Proxy answers that carry no Cobo signature (see the core's client).
 _PROXY_STATUSES = frozenset({414, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524})
+# The only statuses classify_refusal can answer with a refusal: other answers are final
+# without parsing their bodies.
+_REFUSAL_STATUSES = frozenset({401, 500})
+
+
+class Resends:
+    """One call's budget for sending again: ``_COBOAUTH_RESENDS`` (3) freshly signed
+    resends after CoboAuth refusals, and one with a renewed token after a refused
+    access token."""
+
+    __slots__ = ("cobo_auth", "renewed")
+
+    def __init__(self) -> None:
+        self.cobo_auth = 0
+        self.renewed = False
+
+    def take(self, status: int, body: bytes) -> Optional[Refusal]:
+        """The refusal to recover from by sending the request again (counted against the
+        budget), or None when the verified answer ``status``/``body`` is final: not a
+        refusal, or one whose budget is spent."""
+        if status not in _REFUSAL_STATUSES:
+            return None
+        refusal = classify_refusal(status, body)
+        if refusal is Refusal.COBO_AUTH and self.cobo_auth < _COBOAUTH_RESENDS:
+            self.cobo_auth += 1
+            return refusal
+        if refusal is Refusal.ACCESS_TOKEN and not self.renewed:
+            self.renewed = True
+            return refusal
+        return None
 
 
 class RequestAuth(Generic[RequestT]):
     """Signs requests for one app and one organization (or one picked per request), and
-    checks Cobo's answers. Holds no token itself: the ``TokenManager`` renews it."""
+    checks Cobo's answers. Holds no token itself: the ``TokenManager`` renews it.
+
+    A request is sent again only when Cobo refused it before acting on it, told by the
+    verified answer's status and ``error_code`` (``classify_refusal``): freshly signed
+    after a refusal of its CoboAuth headers (a nonce another host drew too, or outside
+    Cobo's window; at most 3 times), and once with the manager's next token after a
+    refused access token (revoked or expired early), which is first
+    ``invalidate``\ d, so concurrent callers share one renewal. Any other answer, a
+    generic 500 included, is returned as it is: a WaaS call may not be idempotent."""
 
     def __init__(
         self,
@@ -32,6 +72,12 @@ class RequestAuth(Generic[RequestT]):
         self._manager = manager
         self._org_id = org_id
         self._verifier = verifier
+
+    def _renew(self, org_id: str, refused_token: str) -> str:
+        """The token to resend with after ``refused_token`` was refused: invalidated (if
+        still current), then the manager's next one, renewed once for every caller."""
+        self._manager.invalidate(org_id, refused_token)
+        return self._manager.access_token(org_id)
 
     def _org_for(self, request: RequestT) -> str:
         return self._org_id if isinstance(self._org_id, str) else self._org_id(request)

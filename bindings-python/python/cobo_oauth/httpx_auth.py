@@ -1,7 +1,8 @@
 """CoboAuth for httpx (``pip install cobo-oauth[httpx]``): ``CoboHttpxAuth`` signs each
-request over the path, query and body bytes httpx sends, adds the org's Bearer token
-and checks Cobo's signature on the answer, for ``httpx.Client`` and
-``httpx.AsyncClient`` alike::
+request over the path, query and body bytes httpx sends, adds the org's Bearer token,
+checks Cobo's signature on the answer and sends the request again when Cobo refused it
+before acting (its nonce or its token), for ``httpx.Client`` and ``httpx.AsyncClient``
+alike::
 
     auth = CoboHttpxAuth(key, manager, org_id, ResponseVerifier(Environment.PROD))
     httpx.get("https://api.cobo.com/v2/wallets", params={"limit": 10}, auth=auth)
@@ -16,9 +17,11 @@ import anyio.to_thread
 import httpx
 
 from cobo_oauth._native import AppKey, ResponseVerifier, TokenManager
-from cobo_oauth._request_auth import RequestAuth
+from cobo_oauth._request_auth import RequestAuth, Resends
+from cobo_oauth.refusal import Refusal
 
 __all__ = ["CoboHttpxAuth"]
+
 
 class CoboHttpxAuth(httpx.Auth, RequestAuth[httpx.Request]):
     """``httpx.Auth`` for WaaS calls. ``org_id`` is the organization to act for, or a
@@ -29,8 +32,17 @@ class CoboHttpxAuth(httpx.Auth, RequestAuth[httpx.Request]):
     Sync clients call the manager directly (it releases the GIL). Async clients keep
     each org's ``TokenManager.lease`` and serve it until the instant the manager allows
     (the start of its refresh margin); only then does the manager run, in a worker
-    thread, so the event loop never blocks on the network. After
-    ``manager.invalidate(org, token)``, call ``forget(org)`` here too.
+    thread, so the event loop never blocks on the network. After calling
+    ``manager.invalidate(org, token)`` yourself, call ``forget(org)`` here too.
+
+    Cobo's refusals are recovered from inside the auth flow, which yields the request
+    again (the refused responses are in the final one's ``history``): after a refusal
+    of its CoboAuth headers (a nonce another host drew too, or outside Cobo's window)
+    with a fresh nonce and signature, at most 3 times; after a refused access token
+    with the manager's next token, once (the refused token is invalidated in the
+    manager, and dropped from the async cache, first: concurrent callers share one
+    renewal; async clients renew in a worker thread). Every other answer, a generic 500
+    included, is returned as it came.
 
     The whole request body is read before signing and the whole response before
     checking. httpx's own
@@ -51,17 +63,31 @@ class CoboHttpxAuth(httpx.Auth, RequestAuth[httpx.Request]):
     # Both flows replace httpx's defaults, so they read the bodies themselves.
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.read()
-        token = self._manager.access_token(self._org_for(request))
-        response = yield self._sign(request, token)
-        response.read()
-        self._check(response)
+        org_id = self._org_for(request)
+        token = self._manager.access_token(org_id)
+        resends = Resends()
+        while True:
+            response = yield self._sign(request, token)
+            response.read()
+            refusal = self._check(response, resends)
+            if refusal is None:
+                return
+            if refusal is Refusal.ACCESS_TOKEN:
+                token = self._renew(org_id, token)
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
         await request.aread()
-        token = await self._token_async(self._org_for(request))
-        response = yield self._sign(request, token)
-        await response.aread()
-        self._check(response)
+        org_id = self._org_for(request)
+        token = await self._token_async(org_id)
+        resends = Resends()
+        while True:
+            response = yield self._sign(request, token)
+            await response.aread()
+            refusal = self._check(response, resends)
+            if refusal is None:
+                return
+            if refusal is Refusal.ACCESS_TOKEN:
+                token = await self._renewed_async(org_id, token)
 
     def forget(self, org_id: str) -> None:
         """Drops the async cache's token for the org (after ``manager.invalidate``)."""
@@ -75,11 +101,30 @@ class CoboHttpxAuth(httpx.Auth, RequestAuth[httpx.Request]):
         self._tokens[org_id] = (lease.access_token, lease.serve_until.timestamp())
         return lease.access_token
 
+    async def _renewed_async(self, org_id: str, refused_token: str) -> str:
+        """The token to resend with after ``refused_token`` was refused: dropped from the
+        cache (unless another task already replaced it), invalidated and renewed by the
+        manager in a worker thread, once for every caller."""
+        cached = self._tokens.get(org_id)
+        if cached is not None and cached[0] == refused_token:
+            del self._tokens[org_id]
+
+        def renew() -> Tuple[str, float]:
+            self._manager.invalidate(org_id, refused_token)
+            lease = self._manager.lease(org_id)
+            return lease.access_token, lease.serve_until.timestamp()
+
+        token, serve_until = await anyio.to_thread.run_sync(renew)
+        self._tokens[org_id] = (token, serve_until)
+        return token
+
     def _sign(self, request: httpx.Request, token: str) -> httpx.Request:
         # raw_path is the path and query exactly as httpx writes them on the wire.
         target = request.url.raw_path.decode("ascii")
         request.headers.update(self._headers(request.method, target, request.content, token))
         return request
 
-    def _check(self, response: httpx.Response) -> None:
+    def _check(self, response: httpx.Response, resends: Resends) -> Optional[Refusal]:
+        """Verifies ``response``: the refusal to send the request again for, or None."""
         self._verify(response.status_code, response.headers, response.content)
+        return resends.take(response.status_code, response.content)

@@ -6,24 +6,35 @@ generated API class (``WalletsApi``, ``TransactionsApi``, …) sends through one
 ``ApiClient.call_api``; ``org_api_client`` returns an ``ApiClient`` whose ``call_api``
 adds ``Authorization: Bearer <token>`` from a ``TokenManager`` first, so each call
 carries a token the manager keeps valid (renewed by the clock, before Cobo would
-answer 500). Signing and response checks stay the SDK's own::
+answer 500). Signing and response checks stay the SDK's own. A call Cobo refused before
+acting on it is made again through the SDK (``classify_refusal`` on the answer, once
+the SDK's own key for Cobo's signature verifies it): after a refusal of its CoboAuth
+headers (a nonce another process drew too) up to 3 times, each in a later millisecond
+so the SDK signs it with a new nonce; after a refused access token once, with the
+manager's next token (``manager.invalidate`` first: concurrent callers share one
+renewal). Any other answer, a generic 500 included, reaches the SDK as it came::
 
     api_client = org_api_client(Configuration(api_private_key=..., host=...), manager, org_id)
     wallets = WalletsApi(api_client).list_wallets(limit=10)
 
 The SDK's nonce is the wall-clock millisecond, and the manager's token requests are
 signed with the same app key: after a new token, the next SDK call waits for the next
-millisecond, so Cobo never sees one nonce twice. cobo_waas2 is imported only when
-``org_api_client`` is called.
+millisecond, so Cobo seldom sees one nonce twice (and a clash is resent). The SDK's
+nonces follow this host's clock, not Cobo's: a host whose clock is off by more than
+Cobo's nonce window gets its calls refused (401) after the resends. cobo_waas2 is
+imported only when ``org_api_client`` is called.
 """
 
 from __future__ import annotations
 
+import io
 import time
-from typing import Any
+from typing import Any, Optional
 
 from cobo_oauth._native import TokenManager
+from cobo_oauth._request_auth import Resends
 from cobo_oauth.exceptions import InvalidArgumentError
+from cobo_oauth.refusal import Refusal
 
 __all__ = ["org_api_client"]
 
@@ -44,30 +55,103 @@ def org_api_client(configuration: Any, manager: TokenManager, org_id: str) -> An
     return api_client
 
 
+_BEARER = "Bearer "
+
+
 class _OrgToken:
     """Mixed in before cobo_waas2's ApiClient, whose ``call_api`` every generated API
-    method goes through: adds the organization's Bearer token, then lets the SDK sign
-    and send as usual."""
+    method goes through: adds the organization's Bearer token, lets the SDK sign and
+    send as usual, and makes the call again when Cobo refused it before acting."""
 
     _cobo_manager: TokenManager
     _cobo_org_id: str
     _cobo_last_header: str = ""
 
     def call_api(self, method: Any, url: Any, header_params: Any = None, *args: Any, **kwargs: Any) -> Any:
-        headers = dict(header_params or {})
-        header = self._cobo_manager.authorization_header(self._cobo_org_id)
-        if header != self._cobo_last_header:
-            # A new token: the manager may have just asked Cobo for it, signed with this
-            # app's key and a millisecond nonce. The SDK's nonce is the wall-clock
-            # millisecond, and Cobo refuses a key's nonce twice: start in a later one.
-            _wait_for_the_next_millisecond()
-            self._cobo_last_header = header
-        # Not part of CoboAuth's signed content, so the SDK's signature is unaffected.
-        headers["Authorization"] = header
-        return super().call_api(method, url, headers, *args, **kwargs)  # type: ignore[misc]
+        manager, org_id = self._cobo_manager, self._cobo_org_id
+        header = manager.authorization_header(org_id)
+        resends = Resends()
+        while True:
+            if header != self._cobo_last_header:
+                # A new token: the manager may have just asked Cobo for it, signed with
+                # this app's key and a millisecond nonce. The SDK's nonce is the
+                # wall-clock millisecond, and Cobo refuses a key's nonce twice: start in
+                # a later one.
+                _wait_for_the_next_millisecond()
+                self._cobo_last_header = header
+            # A fresh dict each time: the SDK adds its Biz-Api-* headers to it. The token
+            # is not part of CoboAuth's signed content, so the SDK's signature is unaffected.
+            headers = dict(header_params or {})
+            headers["Authorization"] = header
+            response = super().call_api(method, url, headers, *args, **kwargs)  # type: ignore[misc]
+            refusal = self._cobo_refusal(response, resends)
+            if refusal is None:
+                return response
+            if refusal is Refusal.ACCESS_TOKEN:
+                manager.invalidate(org_id, header[len(_BEARER):])
+                header = manager.authorization_header(org_id)
+            else:
+                # The SDK signs the call again with the wall-clock millisecond as its
+                # nonce: never the one just refused.
+                _wait_for_the_next_millisecond()
+
+    def _cobo_refusal(self, response: Any, resends: Resends) -> Optional[Refusal]:
+        """The refusal to make the call again for, or None when the SDK's ``RESTResponse``
+        is final. Only a 401 or 500 is read here (the SDK reads every answer anyway), and
+        only one that Cobo signed, checked with the SDK's own key for it."""
+        status = getattr(response, "status", None)
+        if status not in (401, 500):
+            return None
+        body = response.read()
+        _replayable(response)
+        if not isinstance(body, bytes) or not self._cobo_signed(response, body):
+            return None
+        return resends.take(status, body)
+
+    def _cobo_signed(self, response: Any, body: bytes) -> bool:
+        from cobo_waas2.crypto.signing_helper import SignHelper  # type: ignore  # the optional extra
+
+        headers = response.getheaders()
+        signature, timestamp = headers.get("biz-resp-signature"), headers.get("biz-timestamp")
+        if not signature or not timestamp:
+            return False
+        try:
+            content = f"{body.decode()}|{timestamp}"
+            public_key = self.configuration.resp_pubkey  # type: ignore[attr-defined]
+            return bool(SignHelper.verify(pub_key=public_key, signature=signature, content=content))
+        except (ValueError, AssertionError):  # a body not UTF-8, a signature not hex, no key: not verified
+            return False
 
     def __repr__(self) -> str:
         return f"OrgApiClient(org_id={self._cobo_org_id!r})"
+
+
+def _replayable(response: Any) -> None:
+    """After the SDK's ``RESTResponse`` was read (its bytes kept in ``data``), gives it
+    an urllib3 response that can still be read from the start: the generated
+    ``*_without_preload_content`` methods return that object unread."""
+    raw = getattr(response, "response", None)
+    data = getattr(response, "data", None)
+    if raw is None or not isinstance(data, bytes):
+        return
+    try:
+        import urllib3
+        from urllib3._collections import HTTPHeaderDict
+
+        headers = HTTPHeaderDict(raw.headers)
+        headers.discard("content-encoding")  # the bytes kept are decoded already
+        response.response = urllib3.HTTPResponse(
+            body=io.BytesIO(data),
+            headers=headers,
+            status=raw.status,
+            reason=raw.reason,
+            preload_content=False,
+            decode_content=False,
+            request_method=getattr(raw, "_request_method", None),
+            request_url=getattr(raw, "_request_url", None),
+        )
+    except (ImportError, TypeError, AttributeError):  # another urllib3: its .data still holds the bytes
+        return
 
 
 def _wait_for_the_next_millisecond() -> None:
