@@ -259,7 +259,7 @@ def check_deployment(
     assert result.served > 0, context
     assert counters["protected_refused"] == 0, context
     assert counters.get("nonce_reuses", 0) == 0 and counters.get("nonce_out_of_window", 0) == 0, context
-    # One WaaS call per request: none was resent.
+    # Each request made exactly one accepted WaaS call.
     assert counters["protected_accepted"] == result.served, context
     assert 1 <= counters["issued"] <= math.ceil(windows) + 1, (windows, context)
     assert (counters["spent_refusals"], counters["reuse_detections"]) == (0, 0), context
