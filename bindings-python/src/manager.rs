@@ -17,6 +17,8 @@ use crate::store::store_from_py;
 pub(crate) struct StoredToken {
     token: Py<OrgToken>,
     refresh_expires_at: Py<PyAny>,
+    /// Set before a renewal presents the refresh token: see the UDL.
+    refresh_in_flight: bool,
 }
 
 impl StoredToken {
@@ -24,6 +26,7 @@ impl StoredToken {
         Ok(StoredToken {
             refresh_expires_at: utc_datetime(py, stored.refresh_expires_at)?,
             token: Py::new(py, OrgToken::from_core(py, stored.token)?)?,
+            refresh_in_flight: stored.refresh_in_flight,
         })
     }
 
@@ -31,30 +34,34 @@ impl StoredToken {
         Ok(cobo_oauth::StoredToken {
             token: self.token.get().to_core(py)?,
             refresh_expires_at: system_time(self.refresh_expires_at.bind(py))?,
+            refresh_in_flight: self.refresh_in_flight,
         })
     }
 
     fn fields<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
-        PyTuple::new(py, [self.token.get().fields(py)?.into_any(), self.refresh_expires_at.bind(py).clone()])
+        let in_flight = pyo3::types::PyBool::new(py, self.refresh_in_flight).to_owned().into_any();
+        PyTuple::new(py, [self.token.get().fields(py)?.into_any(), self.refresh_expires_at.bind(py).clone(), in_flight])
     }
 }
 
 #[pymethods]
 impl StoredToken {
     #[new]
-    #[pyo3(signature = (*, token, refresh_expires_at))]
-    fn new(token: Bound<'_, OrgToken>, refresh_expires_at: &Bound<'_, PyAny>) -> PyResult<Self> {
+    #[pyo3(signature = (*, token, refresh_expires_at, refresh_in_flight = false))]
+    fn new(token: Bound<'_, OrgToken>, refresh_expires_at: &Bound<'_, PyAny>, refresh_in_flight: bool) -> PyResult<Self> {
         Ok(StoredToken {
             refresh_expires_at: aware_datetime(refresh_expires_at, "refresh_expires_at")?,
             token: token.unbind(),
+            refresh_in_flight,
         })
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         Ok(format!(
-            "StoredToken(token={}, refresh_expires_at={})",
+            "StoredToken(token={}, refresh_expires_at={}, refresh_in_flight={})",
             self.token.bind(py).repr()?,
             self.refresh_expires_at.bind(py).repr()?,
+            if self.refresh_in_flight { "True" } else { "False" },
         ))
     }
 

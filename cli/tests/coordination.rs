@@ -203,9 +203,10 @@ fn a_killed_lease_holder_on_redis_blocks_others_for_the_lease_ttl_at_most() {
 }
 
 /// Two "processes" (managers on their own store instances) on one record. A's refresh
-/// is slow; meanwhile its lease is deleted, B takes the lease, its refresh is refused,
-/// and it saves a new grant. A's late save must then be refused by the version check,
-/// and A must adopt B's token: one chain, a version that only moves forward.
+/// is slow; meanwhile its lease is deleted and B takes the lease. B finds the refresh
+/// token marked in flight by A, never presents it, and saves a new grant. A's late save
+/// must then be refused by the version check, and A must adopt B's token: one chain,
+/// a version that only moves forward.
 fn deleted_lease(store: impl Fn() -> Arc<dyn TokenStore>, delete_lease: impl Fn(), version: impl Fn() -> u64) {
     let harness = Harness::start(false, 3600);
     let (a, b) = (harness.manager(store(), coordinated(600)), harness.manager(store(), coordinated(600)));
@@ -214,20 +215,20 @@ fn deleted_lease(store: impl Fn() -> Arc<dyn TokenStore>, delete_lease: impl Fn(
     let before = version();
     assert!(a.invalidate(ORG.into(), first.clone()).unwrap() && b.invalidate(ORG.into(), first).unwrap());
     harness.server.inject_for(Fault::Delay { delay_ms: 1500 }, 1, FaultTarget::Refresh);
-    let refused = Fault::OAuthError { status: 400, error: "invalid_grant".into(), error_description: "spent".into() };
-    harness.server.inject_for(refused, 1, FaultTarget::Refresh);
     thread::scope(|scope| {
         let slow = scope.spawn(|| a.access_token(ORG.into()));
         wait_for("A's refresh", Duration::from_secs(5), || harness.server.counters().refresh == 1);
+        assert_eq!(version(), before + 1, "A marked its refresh token in flight");
         delete_lease();
         let theirs = b.access_token(ORG.into()).unwrap();
-        assert_eq!(version(), before + 1, "B saved once");
+        assert_eq!(version(), before + 2, "B saved once");
         let ours = slow.join().unwrap().unwrap();
         assert_eq!(ours, theirs, "A adopted B's token instead of saving its own");
     });
-    assert_eq!(version(), before + 1, "A's late save was refused; the version never went back");
+    assert_eq!(version(), before + 2, "A's late save was refused; the version never went back");
     let counters = harness.server.counters();
-    assert_eq!((counters.refresh, counters.issued), (2, 3), "A's refresh, B's refused one; 3 grants: {counters:?}");
+    assert_eq!((counters.refresh, counters.get, counters.issued), (1, 2, 3), "A's refresh, B's new grant: {counters:?}");
+    assert_eq!((counters.spent_refusals, counters.reuse_detections), (0, 0), "{counters:?}");
 }
 
 #[test]
@@ -335,4 +336,62 @@ fn redis_urls_and_credentials_are_checked_and_never_quoted() {
     }
     let store = redis_token_store(Secret::new(acl), format!("acl-{:x}:", tempdir::rand()), 2000).unwrap();
     harness.manager(store, coordinated(1000)).access_token(ORG.into()).unwrap();
+}
+
+/// A lease holder killed (SIGKILL) or stopped (SIGSTOP, past its lease) while Cobo
+/// spends its refresh token: the record it marked in flight keeps every other process
+/// from presenting that token again (a strict Cobo would revoke the family); the next
+/// renewal asks for a new grant instead, within its deadline, and the store parses.
+fn holder_lost_mid_refresh(store: &str, reopen: impl Fn() -> Arc<dyn TokenStore>, env: &[(&str, &str)], stop: bool) {
+    let harness = Harness::start(true, ACCESS_TTL);
+    harness.manager(reopen(), coordinated(1000)).access_token(ORG.into()).unwrap();
+    harness.server.inject_for(Fault::Delay { delay_ms: 2_000 }, 1, FaultTarget::Refresh);
+    // Renews within a second (its margin), and its refresh hangs in the mock.
+    let mut holder = harness.worker(store, 8, env);
+    wait_for("the holder's refresh", Duration::from_secs(10), || harness.server.counters().refresh == 1);
+    let signal = if stop { "-STOP" } else { "-KILL" };
+    let pid = holder.id().to_string();
+    assert!(Command::new("kill").args([signal, &pid]).status().unwrap().success());
+    // Cobo spends the refresh token once the delay is over, whatever became of the holder.
+    wait_for("the spent refresh", Duration::from_secs(10), || harness.server.counters().issued == 2);
+
+    // Another process renews (its token has expired meanwhile, or is invalidated).
+    let manager = harness.manager(reopen(), coordinated(1000));
+    let token = manager.access_token(ORG.into()).unwrap();
+    if harness.server.counters().get == 1 {
+        manager.invalidate(ORG.into(), token).unwrap();
+        manager.access_token(ORG.into()).unwrap();
+    }
+    if stop {
+        assert!(Command::new("kill").args(["-CONT", &pid]).status().unwrap().success());
+    }
+    let _ = holder.kill();
+    holder.wait().unwrap();
+    let counters = harness.server.counters();
+    assert_eq!((counters.refresh, counters.get), (1, 2), "one refresh, then a new grant: {counters:?}");
+    assert_eq!((counters.spent_refusals, counters.reuse_detections), (0, 0), "{counters:?}");
+    assert!(!reopen().load(ORG.into()).unwrap().unwrap().refresh_in_flight, "the new grant cleared the mark");
+}
+
+#[test]
+fn a_holder_killed_mid_refresh_on_the_token_file_leaves_no_spent_token_to_present() {
+    let dir = tempdir::Dir::new();
+    let path = dir.0.join("tokens.json").display().to_string();
+    holder_lost_mid_refresh(&format!("file:{path}"), || file_token_store(path.clone()).unwrap(), &[], false);
+}
+
+#[test]
+fn a_holder_killed_mid_refresh_on_redis_leaves_no_spent_token_to_present() {
+    let prefix = format!("killed-refresh-{:x}:", tempdir::rand());
+    let url = redis_url();
+    holder_lost_mid_refresh(&format!("redis:{prefix}"), || redis_store(&prefix), &[("COBO_REDIS_URL", &url)], false);
+}
+
+/// The holder stopped past its Redis lease (1 s): another process takes the lease and
+/// renews with a new grant; the holder, continued, adopts that instead of saving its own.
+#[test]
+fn a_holder_stopped_past_its_redis_lease_mid_refresh_leaves_no_spent_token_to_present() {
+    let prefix = format!("stopped-refresh-{:x}:", tempdir::rand());
+    let url = redis_url();
+    holder_lost_mid_refresh(&format!("redis:{prefix}"), || redis_store(&prefix), &[("COBO_REDIS_URL", &url)], true);
 }

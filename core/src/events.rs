@@ -83,6 +83,13 @@ pub(crate) fn save_conflict(org_id: &str) {
     log::warn!(target: TARGET, "token store save conflict, another process saved first org_id={org_id}");
 }
 
+pub(crate) fn refresh_in_flight(org_id: &str) {
+    log::warn!(
+        target: TARGET,
+        "stored refresh token marked in flight by an earlier renewal org_id={org_id}: it may be spent, asking for a new grant instead"
+    );
+}
+
 pub(crate) fn rolled_back(org_id: &str, stored: u64, held: u64) {
     log::warn!(
         target: TARGET,

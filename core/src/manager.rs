@@ -17,6 +17,14 @@
 //! renewing; else refresh with the stored (newest) refresh token while a heartbeat
 //! keeps the lease, and save with compare-and-set; a failed save is retried, under the
 //! lease, until the deadline, since the store still holds the refresh token just spent.
+//!
+//! The refresh token is fenced (FENCING.md): before the refresh POST the record is
+//! saved (compare-and-set) with `refresh_in_flight`, and the lease confirmed; if either
+//! fails nothing is sent. Cobo may spend the token whatever happens next: the holder
+//! dies, stalls past its lease, or cannot save. So a renewal that finds the stored
+//! refresh token marked never presents it: it asks for a new grant (org_implicit,
+//! which spends nothing) and compare-and-sets that, which clears the mark. The saved
+//! result of the holder's own refresh clears it too.
 //! A record older than the version this process holds is a rollback (a restored
 //! backup, a lagging replica): it is renewed from this process's own newer token, never
 //! adopted. A refused refresh re-reads before falling back to org_implicit; a 401 or
@@ -466,17 +474,71 @@ impl TokenManager {
         // The stored refresh token is the newest, unless this process failed to save
         // its own or the store went back to an older one.
         let newest = if unsaved || rolled_back { cached } else { record.token.or(cached) };
-        lease.kept_alive(|| match self.exchange(org_id, newest, deadline) {
-            Exchange::Issued(token, operation) => self.save(org_id, token, operation, record.version, deadline),
-            Exchange::Adopted(token, version) => Renewal::Adopted(token, version),
-            Exchange::Revoked(err) => {
-                // The tokens are dead either way; a failed delete must not hide why.
-                let _ = guarded(|| self.store.delete(org_id.to_owned()))
-                    .inspect_err(|err| events::store_failed(org_id, "delete", err));
-                Renewal::Revoked(err, record.version + 1)
+        let mut version = record.version;
+        lease.kept_alive(|| {
+            let refresh = match self.fence(org_id, newest, &lease, &mut version) {
+                Ok(refresh) => refresh,
+                Err(renewal) => return renewal,
+            };
+            match self.exchange(org_id, refresh, deadline) {
+                Exchange::Issued(token, operation) => self.save(org_id, token, operation, version, deadline),
+                Exchange::Adopted(token, version) => Renewal::Adopted(token, version),
+                Exchange::Revoked(err) => {
+                    // The tokens are dead either way; a failed delete must not hide why.
+                    let _ = guarded(|| self.store.delete(org_id.to_owned()))
+                        .inspect_err(|err| events::store_failed(org_id, "delete", err));
+                    Renewal::Revoked(err, version + 1)
+                }
+                Exchange::Failed(err) => Renewal::Failed(err),
             }
-            Exchange::Failed(err) => Renewal::Failed(err),
         })
+    }
+
+    /// The stored token whose refresh token this renewal may present, or None (then it
+    /// asks for a new grant): none, expired, or marked in flight by a renewal that may
+    /// have presented it already (a process that died, stalled past its lease, or
+    /// failed to save). In a shared store the mark is written first (`version` moves
+    /// past it) and the lease confirmed; if either fails, nothing is sent.
+    fn fence(
+        &self,
+        org_id: &str,
+        newest: Option<StoredToken>,
+        lease: &RenewalLease,
+        version: &mut u64,
+    ) -> Result<Option<StoredToken>, Renewal> {
+        let Some(stored) = newest.filter(|stored| stored.refresh_expires_at > SystemTime::now()) else { return Ok(None) };
+        if stored.refresh_in_flight {
+            events::refresh_in_flight(org_id);
+            return Ok(None);
+        }
+        if !self.coordinated {
+            return Ok(Some(stored));
+        }
+        let marked = StoredToken { refresh_in_flight: true, ..stored.clone() };
+        let saved = guarded(|| self.store.save_if_version(org_id.to_owned(), marked, *version)).map_err(|err| scrubbed(err, [&stored]));
+        match saved {
+            Ok(true) => *version += 1,
+            Ok(false) => {
+                events::save_conflict(org_id);
+                return Err(match self.load_versioned(org_id, Some(&stored)) {
+                    Ok(VersionedToken { token: Some(theirs), version }) if theirs.token.expires_at > SystemTime::now() => {
+                        Renewal::Adopted(theirs, version)
+                    }
+                    Ok(_) => Renewal::Failed(CoboOAuthError::Store { reason: "the record changed under the renewal lease".into() }),
+                    Err(err) => Renewal::Failed(err),
+                });
+            }
+            Err(err) => {
+                events::store_failed(org_id, "save", &err);
+                return Err(Renewal::Failed(err));
+            }
+        }
+        if !lease.confirm() {
+            events::lease_lost(org_id);
+            let reason = "the renewal lease was lost before the refresh token was sent".into();
+            return Err(Renewal::Failed(CoboOAuthError::Store { reason }));
+        }
+        Ok(Some(stored))
     }
 
     /// Takes the org's lease, re-reading the store while another process holds it;
@@ -512,14 +574,13 @@ impl TokenManager {
         }
     }
 
-    /// Refreshes with the newest refresh token while it is alive. When Cobo refuses it
+    /// Refreshes with `newest`'s refresh token (see `fence`), if any. When Cobo refuses it
     /// (spent, expired, revoked, or an answer that is not a token), re-reads: a
     /// different stored token means another process rotated it, and is adopted;
     /// otherwise, or with no refresh token, asks for a new grant once. Both calls share
     /// one deadline.
     fn exchange(&self, org_id: &str, newest: Option<StoredToken>, deadline: Deadline) -> Exchange {
-        let usable = newest.filter(|stored| stored.refresh_expires_at > SystemTime::now());
-        if let Some(stored) = usable {
+        if let Some(stored) = newest {
             events::renewal_started(org_id, Operation::Refresh);
             let refreshed = self.client.refresh_org_token_by(self.client_id.clone(), stored.token.refresh_token.clone(), deadline);
             match refreshed {
@@ -651,7 +712,7 @@ impl TokenManager {
     fn stored(&self, token: crate::OrgToken) -> StoredToken {
         let lifetime = Duration::from_secs(self.config.refresh_token_lifetime_secs);
         let refresh_expires_at = SystemTime::now().checked_add(lifetime).unwrap_or(token.expires_at);
-        StoredToken { token, refresh_expires_at }
+        StoredToken { token, refresh_expires_at, refresh_in_flight: false }
     }
 }
 
@@ -788,6 +849,14 @@ struct RenewalLease<'a> {
 }
 
 impl RenewalLease<'_> {
+    /// Whether this renewal still holds the lease (extended now): asked just before a
+    /// refresh token is presented.
+    fn confirm(&self) -> bool {
+        let manager = self.manager;
+        let extend = || manager.store.extend_lease(self.org_id.to_owned(), self.owner.clone(), manager.config.lease_ttl_ms);
+        !manager.coordinated || guarded(extend).unwrap_or(false)
+    }
+
     /// Runs `work` while a heartbeat extends the lease every third of its TTL, so a
     /// slow server cannot outlive it. If the heartbeat finds the lease lost, the
     /// compare-and-set save still keeps the record from going backwards.

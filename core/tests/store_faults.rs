@@ -27,7 +27,7 @@ impl Harness {
         server.register_app(App { client_id: CLIENT_ID.into(), api_key: key.api_key(), orgs: vec![ORG.into()] });
         let config = ClientConfig {
             max_retries: 0,
-            total_timeout_ms: 5_000,
+            total_timeout_ms: 2_000,
             ..ClientConfig::for_base_url(server.base_url(), server.response_public_key())
         };
         Harness { client: Arc::new(OAuthClient::new(key, config).unwrap()), server }
@@ -60,18 +60,18 @@ fn temp_file(name: &str) -> std::path::PathBuf {
     dir.join("tokens.json")
 }
 
-/// A coordinated store whose `fail_save`th save fails (after none, or after writing).
+/// A coordinated store whose saves numbered in `failing` (from 1) fail, writing nothing.
 struct Flaky {
     inner: Arc<dyn CoordinatedTokenStore>,
     saves: AtomicU32,
-    fail_save: u32,
+    failing: std::ops::Range<u32>,
     quote: bool,
 }
 
 impl Flaky {
-    fn over(store: &Arc<dyn TokenStore>, fail_save: u32, quote: bool) -> Arc<dyn TokenStore> {
+    fn over(store: &Arc<dyn TokenStore>, failing: std::ops::Range<u32>, quote: bool) -> Arc<dyn TokenStore> {
         let inner = store.coordinated().unwrap();
-        coordinated_token_store(Arc::new(Flaky { inner, saves: AtomicU32::new(0), fail_save, quote }))
+        coordinated_token_store(Arc::new(Flaky { inner, saves: AtomicU32::new(0), failing, quote }))
     }
 }
 
@@ -81,7 +81,7 @@ impl CoordinatedTokenStore for Flaky {
     }
 
     fn save_if_version(&self, org_id: String, token: StoredToken, version: u64) -> Result<bool, CoboOAuthError> {
-        if self.saves.fetch_add(1, Ordering::SeqCst) + 1 == self.fail_save {
+        if self.failing.contains(&(self.saves.fetch_add(1, Ordering::SeqCst) + 1)) {
             let reason = match self.quote {
                 // What a database driver says: the statement's parameters, tokens included.
                 true => format!(
@@ -118,8 +118,9 @@ impl CoordinatedTokenStore for Flaky {
 /// token, never the spent one.
 fn a_failed_save_after_rotation_is_saved_again(store: impl Fn() -> Arc<dyn TokenStore>) {
     let h = Harness::start();
-    // Save 1: the first grant; save 2: after the refresh, fails.
-    let a = h.manager(Flaky::over(&store(), 2, false));
+    // Save 1: the first grant; 2: the refresh token marked in flight; 3: after the
+    // refresh, fails.
+    let a = h.manager(Flaky::over(&store(), 3..4, false));
     let b = h.manager(store());
     h.renew(&a);
     // B, another process, renews from the store.
@@ -191,7 +192,7 @@ fn a_store_error_quoting_the_tokens_is_scrubbed() {
     set_log_sink(Some(sink.clone()));
     let path = temp_file("scrub");
     // Save 1, the first grant, fails quoting it.
-    let a = h.manager(Flaky::over(&file_token_store(path.display().to_string()).unwrap(), 1, true));
+    let a = h.manager(Flaky::over(&file_token_store(path.display().to_string()).unwrap(), 1..2, true));
     let err = a.access_token(ORG.into()).unwrap_err();
     set_log_sink(None);
     let CoboOAuthError::Store { reason } = &err else { panic!("{err:?}") };
@@ -203,5 +204,50 @@ fn a_store_error_quoting_the_tokens_is_scrubbed() {
     for text in logged.iter().chain([reason]) {
         assert!(!text.contains(token.expose()), "a token in {text:?}");
     }
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
+}
+
+/// The renewal ends (the process exits, its deadline passes) with Cobo's rotated token
+/// unsaved: the store keeps the spent refresh token, marked in flight, and the next
+/// process asks for a new grant instead of presenting it.
+#[test]
+fn a_renewal_that_never_saves_leaves_its_refresh_token_marked() {
+    let h = Harness::start();
+    let path = temp_file("never-saves");
+    let store = || file_token_store(path.display().to_string()).unwrap();
+    let a = h.manager(store());
+    let token = a.access_token(ORG.into()).unwrap();
+    // Its save 1 marks the refresh token; every save after it fails until the deadline.
+    let dying = h.manager(Flaky::over(&store(), 2..u32::MAX, false));
+    assert_eq!(dying.access_token(ORG.into()).unwrap(), token);
+    assert!(dying.invalidate(ORG.into(), token).unwrap());
+    assert!(matches!(dying.access_token(ORG.into()), Err(CoboOAuthError::Store { .. })));
+    drop(dying);
+    assert!(store().load(ORG.into()).unwrap().unwrap().refresh_in_flight, "the spent refresh token is marked");
+
+    h.renew(&a);
+    let counters = h.server.counters();
+    assert_eq!((counters.refresh, counters.get), (1, 2), "the spent token was not presented again: {counters:?}");
+    h.assert_no_reuse();
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
+}
+
+/// The mark cannot be written: nothing is sent, and the refresh token stays usable.
+#[test]
+fn no_refresh_is_sent_when_the_mark_cannot_be_written() {
+    let h = Harness::start();
+    let path = temp_file("no-mark");
+    let store = || file_token_store(path.display().to_string()).unwrap();
+    // Save 1: the first grant; 2: the mark, fails.
+    let a = h.manager(Flaky::over(&store(), 2..3, false));
+    let token = a.access_token(ORG.into()).unwrap();
+    assert!(a.invalidate(ORG.into(), token).unwrap());
+    assert!(matches!(a.access_token(ORG.into()), Err(CoboOAuthError::Store { .. })));
+    assert_eq!(h.server.counters().refresh, 0, "nothing was sent");
+    // The next attempt marks it and refreshes.
+    a.access_token(ORG.into()).unwrap();
+    let counters = h.server.counters();
+    assert_eq!((counters.refresh, counters.get), (1, 1), "{counters:?}");
+    h.assert_no_reuse();
     let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }

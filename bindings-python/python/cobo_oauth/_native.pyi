@@ -381,8 +381,15 @@ class StoredToken:
     @property
     def refresh_expires_at(self) -> datetime:
         """An aware UTC datetime."""
+    @property
+    def refresh_in_flight(self) -> bool:
+        """Set in a shared store just before a renewal presents the refresh token: no
+        other renewal presents it again (Cobo may have spent it). Store it as you store
+        the other fields."""
 
-    def __new__(cls, *, token: OrgToken, refresh_expires_at: datetime) -> StoredToken:
+    def __new__(
+        cls, *, token: OrgToken, refresh_expires_at: datetime, refresh_in_flight: bool = False
+    ) -> StoredToken:
         """For a Python store rebuilding what it saved; ``refresh_expires_at`` must be
         timezone-aware (it is converted to UTC)."""
 

@@ -68,6 +68,7 @@ private let swiftReferences: [String: Any] = [
     // dictionary StoredToken
     "StoredToken.token": \StoredToken.token,
     "StoredToken.refresh_expires_at": \StoredToken.refreshExpiresAt,
+    "StoredToken.refresh_in_flight": \StoredToken.refreshInFlight,
     // dictionary TokenManagerConfig
     "TokenManagerConfig.refresh_margin_secs": \TokenManagerConfig.refreshMarginSecs,
     "TokenManagerConfig.refresh_token_lifetime_secs": \TokenManagerConfig.refreshTokenLifetimeSecs,

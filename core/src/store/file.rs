@@ -303,7 +303,7 @@ mod tests {
             refresh_token: Secret::new(format!("refresh-{access}")),
             expires_at: later,
         };
-        StoredToken { token, refresh_expires_at: later }
+        StoredToken { token, refresh_expires_at: later, refresh_in_flight: false }
     }
 
     #[test]

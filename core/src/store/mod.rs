@@ -31,6 +31,8 @@ pub use self::redis::redis_token_store;
 pub struct StoredToken {
     pub token: OrgToken,
     pub refresh_expires_at: SystemTime,
+    /// Written to a shared store before the refresh token is presented: see the UDL.
+    pub refresh_in_flight: bool,
 }
 
 /// A record as a coordinated store holds it: the token (None before the first save or

@@ -16,6 +16,8 @@ pub(crate) struct Record {
     refresh_token: String,
     expires_at_ms: u64,
     refresh_expires_at_ms: u64,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    refresh_in_flight: bool,
 }
 
 impl Record {
@@ -29,6 +31,7 @@ impl Record {
             refresh_token: token.refresh_token.expose().to_owned(),
             expires_at_ms: to_ms(token.expires_at),
             refresh_expires_at_ms: to_ms(stored.refresh_expires_at),
+            refresh_in_flight: stored.refresh_in_flight,
         }
     }
 
@@ -43,6 +46,7 @@ impl Record {
                 expires_at: from_ms(self.expires_at_ms),
             },
             refresh_expires_at: from_ms(self.refresh_expires_at_ms),
+            refresh_in_flight: self.refresh_in_flight,
         }
     }
 

@@ -57,11 +57,17 @@ fn the_signature_covers_what_arrived() {
     );
     let resp = Conn::open(server.local_addr()).send_raw(raw.as_bytes()).unwrap();
     assert_eq!(resp.oauth_error(), (401, "invalid_client".into(), "signature verification failed".into()));
+    assert_eq!(resp.json()["error_code"], 2024, "a CoboAuth refusal carries its code");
     // A replayed nonce is refused too.
     let request = wallets("GET", "/v2/wallets", "", "");
     assert_eq!(call(&server, &key, &request, Some(&token)).status, 200);
     assert_eq!(call(&server, &key, &request, Some(&token)).status, 401);
-    assert_eq!(server.counters(), Counters { total: 4, get: 1, issued: 1, protected_accepted: 1, protected_refused: 2, ..Counters::default() });
+    let replayed = call(&server, &key, &request, Some(&token));
+    assert_eq!((replayed.status, replayed.json()["error_code"].as_i64()), (401, Some(2041)));
+    assert_eq!(
+        server.counters(),
+        Counters { total: 5, get: 1, issued: 1, protected_accepted: 1, protected_refused: 3, nonce_reuses: 2, ..Counters::default() }
+    );
 }
 
 #[test]

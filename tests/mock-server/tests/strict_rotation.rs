@@ -169,7 +169,8 @@ fn the_control_api_switches_strict_rotation_and_reset_clears_its_counters() {
     assert_eq!(
         counters,
         json!({"total": 7, "get": 1, "refresh": 4, "rejected": 3, "faulted": 0, "issued": 2,
-            "spent_refusals": 3, "reuse_detections": 1, "protected_accepted": 1, "protected_refused": 1})
+            "spent_refusals": 3, "reuse_detections": 1, "protected_accepted": 1, "protected_refused": 1,
+            "nonce_reuses": 0, "nonce_out_of_window": 0})
     );
 
     // Switching back changes later reuse only; a revoked family stays revoked.
