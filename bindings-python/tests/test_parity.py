@@ -11,6 +11,7 @@ Naming rules (UDL → Python):
   `RequestTimeoutError` (so as not to shadow the builtin TimeoutError); its fields are
   keyword arguments and attributes;
 - `Secret` is `str`; `bytes` is `bytes` (or bytearray); `timestamp` an aware `datetime`;
+  `boolean` is `bool`;
   `T?` is `T | None`, and an `optional T? x = null` argument defaults to None;
 - `[Trait, WithForeign] interface TokenStore` is the class of the built-in stores; any
   Python object with the same methods is accepted too, typed by `TokenStoreProtocol`;
@@ -209,6 +210,8 @@ def udl_default(text: str) -> Any:
     text = text.strip()
     if text == "null":
         return None
+    if text in ("true", "false"):
+        return text == "true"
     if text.startswith('"'):
         return cobo_oauth.Environment[text.strip('"').upper()]
     return int(text)

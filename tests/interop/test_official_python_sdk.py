@@ -47,7 +47,7 @@ def test_sdk_gets_an_org_token(mock: Mock, app: App) -> None:
     assert token.expires_in == DEFAULT_EXPIRES_IN
     assert len(token.access_token) >= 16 and len(token.refresh_token) >= 16
     assert token.access_token != token.refresh_token
-    assert mock.counters() == {"total": 1, "get": 1, "refresh": 0, "rejected": 0, "faulted": 0, "issued": 1, "spent_refusals": 0, "reuse_detections": 0, "protected_accepted": 0, "protected_refused": 0}
+    assert mock.counters() == {"total": 1, "get": 1, "refresh": 0, "rejected": 0, "faulted": 0, "issued": 1, "spent_refusals": 0, "reuse_detections": 0, "protected_accepted": 0, "protected_refused": 0, "nonce_reuses": 0, "nonce_out_of_window": 0}
 
 
 def test_sdk_refreshes_and_the_old_refresh_token_is_spent(mock: Mock, app: App) -> None:
@@ -68,7 +68,7 @@ def test_sdk_refreshes_and_the_old_refresh_token_is_spent(mock: Mock, app: App) 
         sdk.refresh_token(refresh_request(app, first.refresh_token))
     assert replay.value.status == 400
     assert json.loads(replay.value.body)["error"] == "invalid_grant"
-    assert mock.counters() == {"total": 3, "get": 1, "refresh": 2, "rejected": 1, "faulted": 0, "issued": 2, "spent_refusals": 1, "reuse_detections": 0, "protected_accepted": 0, "protected_refused": 0}
+    assert mock.counters() == {"total": 3, "get": 1, "refresh": 2, "rejected": 1, "faulted": 0, "issued": 2, "spent_refusals": 1, "reuse_detections": 0, "protected_accepted": 0, "protected_refused": 0, "nonce_reuses": 0, "nonce_out_of_window": 0}
 
 
 def test_sdk_and_cobo_oauth_share_one_token_chain(mock: Mock, app: App) -> None:
@@ -85,7 +85,7 @@ def test_sdk_and_cobo_oauth_share_one_token_chain(mock: Mock, app: App) -> None:
     again = json.loads(cli("token", "refresh", *target, private_key_hex=app.private_key_hex,
                            env={"COBO_REFRESH_TOKEN": theirs.refresh_token}))
     assert again["refresh_token"] not in (ours["refresh_token"], theirs.refresh_token)
-    assert mock.counters() == {"total": 3, "get": 1, "refresh": 2, "rejected": 0, "faulted": 0, "issued": 3, "spent_refusals": 0, "reuse_detections": 0, "protected_accepted": 0, "protected_refused": 0}
+    assert mock.counters() == {"total": 3, "get": 1, "refresh": 2, "rejected": 0, "faulted": 0, "issued": 3, "spent_refusals": 0, "reuse_detections": 0, "protected_accepted": 0, "protected_refused": 0, "nonce_reuses": 0, "nonce_out_of_window": 0}
 
 
 class ForgingSigner(LocalEd25519Signer):
@@ -105,7 +105,7 @@ def test_mock_checks_the_sdks_signatures(mock: Mock, app: App) -> None:
     with pytest.raises(ApiException) as forged:
         sdk_for(mock, signer=ForgingSigner(app.api_key)).get_token(app.client_id, ORG_ID, "org_implicit")
     assert forged.value.status == 401
-    assert json.loads(forged.value.body) == {"error": "invalid_client", "error_description": "signature verification failed"}
+    assert json.loads(forged.value.body) == {"error": "invalid_client", "error_description": "signature verification failed", "error_code": 2024}
     assert mock.counters()["issued"] == 0
 
 

@@ -9,25 +9,31 @@ carries a token the manager keeps valid (renewed by the clock, before Cobo would
 answer 500). Signing and response checks stay the SDK's own. A call Cobo refused before
 acting on it is made again through the SDK (``classify_refusal`` on the answer, once
 the SDK's own key for Cobo's signature verifies it): after a refusal of its CoboAuth
-headers (a nonce another process drew too) up to 3 times, each in a later millisecond
-so the SDK signs it with a new nonce; after a refused access token once, with the
+headers (a nonce another process drew too) up to 3 times, signed by the SDK with a new
+nonce; after a refused access token once, with the
 manager's next token (``manager.invalidate`` first: concurrent callers share one
 renewal). Any other answer, a generic 500 included, reaches the SDK as it came::
 
     api_client = org_api_client(Configuration(api_private_key=..., host=...), manager, org_id)
     wallets = WalletsApi(api_client).list_wallets(limit=10)
 
-The SDK's nonce is the wall-clock millisecond, and the manager's token requests are
-signed with the same app key: after a new token, the next SDK call waits for the next
-millisecond, so Cobo seldom sees one nonce twice (and a clash is resent). The SDK's
-nonces follow this host's clock, not Cobo's: a host whose clock is off by more than
-Cobo's nonce window gets its calls refused (401) after the resends. cobo_waas2 is
-imported only when ``org_api_client`` is called.
+The SDK's nonce is the wall-clock millisecond, read when it signs. So that threads
+sharing the key never draw the same one, the SDK calls of this process made through
+``org_api_client`` sign one at a time, each in a later millisecond than the last (at
+most 1,000 calls a second, as many nonces as a key has; the send itself is not
+serialized). The manager's token requests are signed with the same app key: after a new
+token, the next SDK call waits for the next millisecond too. Another process or host
+can still draw the SDK's nonce: that clash is resent. The SDK's nonces follow this
+host's clock, not Cobo's: a host whose clock is off by more than Cobo's nonce window
+gets its calls refused (401) after the resends. cobo_waas2 is imported only when
+``org_api_client`` is called.
 """
 
 from __future__ import annotations
 
 import io
+import os
+import threading
 import time
 from typing import Any, Optional
 
@@ -52,7 +58,65 @@ def org_api_client(configuration: Any, manager: TokenManager, org_id: str) -> An
     api_client = type("OrgApiClient", (_OrgToken, ApiClient), {})(configuration)
     api_client._cobo_manager = manager
     api_client._cobo_org_id = org_id
+    api_client.rest_client = _Signed(api_client.rest_client)
     return api_client
+
+
+class _SigningGate:
+    """One SDK signature at a time in this process, each in a later wall-clock
+    millisecond than the last nonce signed: ``enter`` before the SDK's ``call_api``, which
+    signs (reading the clock) and then hands the request to its REST client, where
+    ``signed`` lets the next one in."""
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        # Also in a forked child, which inherits no thread that could release the lock.
+        self._lock = threading.Lock()
+        self._last_ms = 0
+        self._held = threading.local()
+
+    def enter(self) -> None:
+        self._lock.acquire()
+        self._held.nonce = True
+        while time.time_ns() // 1_000_000 <= self._last_ms:
+            time.sleep(0.0001)
+
+    def signed(self, nonce: Any) -> None:
+        """The SDK signed with ``nonce``; a no-op outside ``enter``."""
+        if not getattr(self._held, "nonce", False):
+            return
+        try:
+            self._last_ms = max(self._last_ms, int(nonce))
+        except (TypeError, ValueError):  # not the SDK's millisecond: keep clear of now
+            self._last_ms = max(self._last_ms, time.time_ns() // 1_000_000)
+        self._held.nonce = False
+        self._lock.release()
+
+    def leave(self) -> None:
+        """After the SDK's ``call_api``: lets the next one in if the SDK never sent."""
+        self.signed(None)
+
+
+_GATE = _SigningGate()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_GATE._reset)
+
+
+class _Signed:
+    """The SDK's REST client, told to ``_GATE`` when the SDK hands it a signed request."""
+
+    def __init__(self, rest_client: Any) -> None:
+        self._rest_client = rest_client
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        headers = kwargs.get("headers", args[2] if len(args) > 2 else None)
+        _GATE.signed((headers or {}).get("Biz-Api-Nonce"))
+        return self._rest_client.request(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._rest_client, name)
 
 
 _BEARER = "Bearer "
@@ -83,17 +147,19 @@ class _OrgToken:
             # is not part of CoboAuth's signed content, so the SDK's signature is unaffected.
             headers = dict(header_params or {})
             headers["Authorization"] = header
-            response = super().call_api(method, url, headers, *args, **kwargs)  # type: ignore[misc]
+            # The SDK signs with the wall-clock millisecond: one signature at a time,
+            # each in a later millisecond (a resend too, so never the nonce refused).
+            _GATE.enter()
+            try:
+                response = super().call_api(method, url, headers, *args, **kwargs)  # type: ignore[misc]
+            finally:
+                _GATE.leave()
             refusal = self._cobo_refusal(response, resends)
             if refusal is None:
                 return response
             if refusal is Refusal.ACCESS_TOKEN:
                 manager.invalidate(org_id, header[len(_BEARER):])
                 header = manager.authorization_header(org_id)
-            else:
-                # The SDK signs the call again with the wall-clock millisecond as its
-                # nonce: never the one just refused.
-                _wait_for_the_next_millisecond()
 
     def _cobo_refusal(self, response: Any, resends: Resends) -> Optional[Refusal]:
         """The refusal to make the call again for, or None when the SDK's ``RESTResponse``
