@@ -41,7 +41,7 @@
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -312,8 +312,7 @@ impl TokenManager {
 
     /// What this caller does next, decided under the org's lock.
     fn next(&self, org_id: &str, org: &Arc<Org>) -> Result<Next, CoboOAuthError> {
-        let mut state = lock(&org.state);
-        self.load(org_id, &mut state)?;
+        let mut state = self.loaded(org_id, org)?;
         let left = state.left();
         match (left, state.token.clone().flatten()) {
             (Some(left), Some(current)) if self.served_as_is(left, &state) => {
@@ -361,8 +360,7 @@ impl TokenManager {
     pub fn refresh_token_expires_at(&self, org_id: String) -> Result<Option<SystemTime>, CoboOAuthError> {
         require_org(&org_id)?;
         let org = self.org(&org_id);
-        let mut state = lock(&org.state);
-        self.load(&org_id, &mut state)?;
+        let state = self.loaded(&org_id, &org)?;
         Ok(state.token.clone().flatten().map(|stored| stored.refresh_expires_at))
     }
 
@@ -399,9 +397,18 @@ impl TokenManager {
         orgs.entry(org_id.to_owned()).or_default().clone()
     }
 
-    fn load(&self, org_id: &str, state: &mut OrgState) -> Result<(), CoboOAuthError> {
+    /// The org's state, its token read from the store on first use. The read runs
+    /// without the org's lock: a slow store holds each caller for its own call only
+    /// (bounded by the store's timeouts), never behind another caller's.
+    fn loaded<'a>(&self, org_id: &str, org: &'a Org) -> Result<MutexGuard<'a, OrgState>, CoboOAuthError> {
+        let state = lock(&org.state);
+        if state.token.is_some() {
+            return Ok(state);
+        }
+        drop(state);
+        let VersionedToken { token: mut loaded, version } = self.load_versioned(org_id, None)?;
+        let mut state = lock(&org.state);
         if state.token.is_none() {
-            let VersionedToken { token: mut loaded, version } = self.load_versioned(org_id, None)?;
             if let (Some(stored), Some(refused)) = (&mut loaded, state.invalidated.take()) {
                 if stored.token.access_token == refused {
                     stored.token.expires_at = SystemTime::UNIX_EPOCH;
@@ -410,7 +417,7 @@ impl TokenManager {
             state.token = Some(loaded);
             state.version = version;
         }
-        Ok(())
+        Ok(state)
     }
 
     /// The org's record; `known`, the token this process holds, is cut out of an error.

@@ -37,6 +37,9 @@ const RELEASE: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0";
 
+/// Connections kept open per process: renewals of this many orgs at once.
+const MAX_IDLE: usize = 8;
+
 /// A TokenStore in Redis (`redis://` or `rediss://`, user and password from the URL),
 /// shared by every process and host of one app. Keys start with `key_prefix`;
 /// `timeout_ms` bounds connecting and each command. Connects on first use.
@@ -53,7 +56,7 @@ pub fn redis_token_store(url: Secret, key_prefix: String, timeout_ms: u64) -> Re
         password,
         prefix: key_prefix,
         timeout: Duration::from_millis(timeout_ms),
-        connection: ForkLocal::new(Mutex::new(None), |_| Mutex::new(None)),
+        idle: ForkLocal::new(Mutex::default(), |_| Mutex::default()),
         scripts: Scripts {
             save_if_version: Script::new(SAVE_IF_VERSION),
             delete: Script::new(DELETE),
@@ -68,9 +71,11 @@ struct RedisStore {
     password: Option<Secret>,
     prefix: String,
     timeout: Duration,
-    /// One connection per process, opened on first use and after a failure; a forked
-    /// child opens its own (a socket shared with the parent would mix replies).
-    connection: ForkLocal<Mutex<Option<Connection>>>,
+    /// Connections no command is using: a command takes one (or opens one) and puts
+    /// it back when it succeeds, so a slow Redis holds each caller for its own command
+    /// only. A forked child opens its own (a socket shared with the parent would mix
+    /// replies).
+    idle: ForkLocal<Mutex<Vec<Connection>>>,
     scripts: Scripts,
 }
 
@@ -86,18 +91,20 @@ impl RedisStore {
         format!("{}{kind}:{org_id}", self.prefix)
     }
 
-    /// Runs `command` on the process's connection; a failed one is dropped, so the
-    /// next call reconnects (a Redis that restarted is used again).
+    /// Runs `command` on an idle connection, or a new one; a failed one is dropped, so
+    /// the next call reconnects (a Redis that restarted is used again).
     fn run<T>(&self, what: &str, command: impl FnOnce(&mut Connection) -> redis::RedisResult<T>) -> Result<T, CoboOAuthError> {
-        let mut slot = lock(self.connection.get());
-        let connection = match slot.as_mut() {
+        let idle = lock(self.idle.get()).pop();
+        let mut connection = match idle {
             Some(connection) => connection,
-            None => slot.insert(self.connect().map_err(|e| self.error("cannot connect", &e))?),
+            None => self.connect().map_err(|e| self.error("cannot connect", &e))?,
         };
-        command(connection).map_err(|e| {
-            *slot = None;
-            self.error(what, &e)
-        })
+        let result = command(&mut connection).map_err(|e| self.error(what, &e))?;
+        let mut idle = lock(self.idle.get());
+        if idle.len() < MAX_IDLE {
+            idle.push(connection);
+        }
+        Ok(result)
     }
 
     fn connect(&self) -> redis::RedisResult<Connection> {
