@@ -280,8 +280,9 @@ impl TokenManager {
     /// can answer (a fresh or still-valid token, or the error of a backoff); otherwise
     /// `None`, and `notify` receives the outcome of the renewal in flight. A renewal
     /// this call starts runs on a pool thread, to the end (the rotated token is
-    /// saved) even if nobody waits for it any more. A store's first load for the org
-    /// happens here, on the caller's thread. `AsyncTokenManager` is the future form.
+    /// saved) even if nobody waits for it any more. So does any store I/O (the org's
+    /// first read, a save to retry): never on the caller's thread. `AsyncTokenManager`
+    /// is the future form.
     pub fn token_or_notify(
         self: &Arc<Self>,
         org_id: String,
@@ -291,6 +292,9 @@ impl TokenManager {
             return Some(Err(err));
         }
         let org = self.org(&org_id);
+        if needs_store(&org) {
+            return self.on_pool(org_id, notify);
+        }
         match self.next(&org_id, &org) {
             Err(err) => Some(Err(err)),
             Ok(Next::Done(result)) => Some(result),
@@ -306,6 +310,31 @@ impl TokenManager {
                 // with an error, which reaches the subscriber.
                 let _ = crate::blocking_pool::run(move || drop(manager.run(&org_id, ticket)));
                 served.map(Ok)
+            }
+        }
+    }
+
+    /// `token` on a pool thread, its outcome to `notify`: for a caller (an event loop)
+    /// whose call would otherwise wait for the store.
+    fn on_pool(
+        self: &Arc<Self>,
+        org_id: String,
+        notify: impl FnOnce(Result<StoredToken, CoboOAuthError>) + Send + 'static,
+    ) -> Option<Result<StoredToken, CoboOAuthError>> {
+        let slot = Arc::new(Mutex::new(Some(notify)));
+        let (manager, job_slot) = (Arc::clone(self), Arc::clone(&slot));
+        let started = crate::blocking_pool::run(move || {
+            let result = manager.token(org_id);
+            let notify = lock(&job_slot).take();
+            if let Some(notify) = notify {
+                notify(result);
+            }
+        });
+        match started {
+            Ok(()) => None,
+            Err(err) => {
+                lock(&slot).take();
+                Some(Err(CoboOAuthError::Transport { reason: format!("no thread to read the token store on: {err}") }))
             }
         }
     }
@@ -911,6 +940,13 @@ fn transient(err: &CoboOAuthError) -> bool {
             | CoboOAuthError::Server { .. }
             | CoboOAuthError::Store { .. }
     )
+}
+
+/// Whether serving the org touches the store first: its token not read yet, or a save
+/// that failed to retry.
+fn needs_store(org: &Org) -> bool {
+    let state = lock(&org.state);
+    state.token.is_none() || state.unsaved
 }
 
 /// A store's error without the tokens it was given or could have read: a database
