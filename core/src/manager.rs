@@ -375,7 +375,8 @@ impl TokenManager {
     fn run(&self, org_id: &str, ticket: Ticket) -> Result<StoredToken, CoboOAuthError> {
         let Ticket { flight, current, valid, unsaved, version, deadline } = ticket;
         let started = Instant::now();
-        let renewal = catch_unwind(AssertUnwindSafe(|| self.renew(org_id, current, unsaved, version, deadline)))
+        let renew = || crate::store::within(deadline, || self.renew(org_id, current, unsaved, version, deadline));
+        let renewal = catch_unwind(AssertUnwindSafe(renew))
             .unwrap_or_else(|panic| Renewal::Failed(panicked("the renewal", panic)));
         let result = self.land(org_id, flight, renewal, started);
         match (result, valid) {
@@ -466,7 +467,8 @@ impl TokenManager {
     /// process saved meanwhile, its record wins: the next call loads it.
     fn serve(&self, org_id: &str, state: &mut OrgState, current: StoredToken) -> Result<StoredToken, CoboOAuthError> {
         if state.unsaved {
-            let saved = guarded(|| self.store.save_if_version(org_id.to_owned(), current.clone(), state.version))
+            let save = || self.store.save_if_version(org_id.to_owned(), current.clone(), state.version);
+            let saved = guarded(|| crate::store::within(self.client.deadline(), save))
                 .map_err(|err| scrubbed(err, [&current]))
                 .inspect_err(|err| events::store_failed(org_id, "save", err))?;
             state.unsaved = false;

@@ -251,3 +251,33 @@ fn no_refresh_is_sent_when_the_mark_cannot_be_written() {
     h.assert_no_reuse();
     let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }
+
+/// Another process holds the token file's lock (stopped mid-write, say): a renewal gives
+/// up at its deadline without sending anything, and the caller gets the cached token,
+/// still valid.
+#[test]
+fn a_held_file_lock_ends_with_the_deadline_and_the_valid_token_is_served() {
+    let h = Harness::start();
+    let path = temp_file("held-lock");
+    let store = file_token_store(path.display().to_string()).unwrap();
+    // A margin as long as the token's life: each token is stale (renewed, served) at once.
+    let config = TokenManagerConfig {
+        refresh_margin_secs: 43_199,
+        backoff_initial_ms: 1,
+        backoff_max_ms: 1,
+        ..TokenManagerConfig::default()
+    };
+    let manager = TokenManager::new(h.client.clone(), CLIENT_ID.into(), Some(store), Some(config)).unwrap();
+    let token = manager.access_token(ORG.into()).unwrap();
+    let lock_path = format!("{}.lock", path.display());
+    let held = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&lock_path).unwrap();
+    held.lock().unwrap();
+
+    assert_eq!(manager.access_token(ORG.into()).unwrap(), token, "the valid token is served");
+    assert_eq!(h.server.counters().refresh, 0, "nothing was sent without the mark");
+    held.unlock().unwrap();
+    let renewed = manager.access_token(ORG.into()).unwrap();
+    assert_ne!(renewed, token);
+    assert_eq!(h.server.counters().refresh, 1);
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
+}

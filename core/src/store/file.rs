@@ -100,7 +100,8 @@ impl FileStore {
 
     /// Runs `change` on the entries under the write lock; writes them if it says so.
     fn change<T>(&self, change: impl FnOnce(&mut Entries) -> (T, bool)) -> Result<T, CoboOAuthError> {
-        let _locked = Locked::open(&self.sibling(".lock")?, Wait::Block).map_err(|e| self.error("cannot be locked", &e))?;
+        let until = super::wait_until();
+        let _locked = Locked::open(&self.sibling(".lock")?, Wait::Until(until)).map_err(|e| self.error("cannot be locked", &e))?;
         let mut entries = match self.read()? {
             Ok(entries) => entries,
             Err(Corrupt) => self.move_aside()?,
@@ -226,9 +227,14 @@ impl CoordinatedTokenStore for FileStore {
 }
 
 enum Wait {
-    Block,
+    /// Polls until then: another process may hold the lock for as long as it is stopped.
+    Until(std::time::Instant),
     No,
 }
+
+/// The pauses between polls of a held lock: from the first to the last, doubling.
+const LOCK_POLL: (std::time::Duration, std::time::Duration) =
+    (std::time::Duration::from_millis(2), std::time::Duration::from_millis(50));
 
 /// An exclusive `flock` on a lock file, released on drop.
 struct Locked(File);
@@ -246,12 +252,20 @@ impl Locked {
                 .mode(0o600)
                 .custom_flags(libc::O_NOFOLLOW)
                 .open(path)?;
-            match wait {
-                Wait::Block => file.lock()?,
-                Wait::No => file.try_lock().map_err(|e| match e {
-                    fs::TryLockError::WouldBlock => std::io::Error::from(ErrorKind::WouldBlock),
-                    fs::TryLockError::Error(e) => e,
-                })?,
+            let mut pause = LOCK_POLL.0;
+            loop {
+                match (file.try_lock(), &wait) {
+                    (Ok(()), _) => break,
+                    (Err(fs::TryLockError::Error(e)), _) => return Err(e),
+                    (Err(fs::TryLockError::WouldBlock), Wait::Until(until)) if std::time::Instant::now() + pause < *until => {
+                        std::thread::sleep(pause);
+                        pause = (pause * 2).min(LOCK_POLL.1);
+                    }
+                    (Err(fs::TryLockError::WouldBlock), Wait::Until(_)) => {
+                        return Err(std::io::Error::new(ErrorKind::TimedOut, "held by another process past the deadline"));
+                    }
+                    (Err(fs::TryLockError::WouldBlock), Wait::No) => return Err(ErrorKind::WouldBlock.into()),
+                }
             }
             let locked = Locked(file);
             if locked.is_at(path) {
