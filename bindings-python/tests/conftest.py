@@ -6,18 +6,29 @@ These tests run against the installed wheel; nothing here imports the source tre
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import contextlib
+import shutil
 import subprocess
+import tempfile
 import urllib.request
 from pathlib import Path
 from typing import IO, Any, Callable, Iterator
 
 import pytest
 
-import cobo_oauth
-from cobo_oauth import AppKey, ClientConfig, OAuthClient
+# The nonce clock and the offset to Cobo's clock are shared by every process of a host
+# that uses the same clock directory (/dev/shm/cobo-oauth-<uid> by default). This suite's
+# processes (and the workers they start, which inherit it) get one of their own, so that
+# other test suites on this machine, and the clocks their mocks skew, cannot move ours.
+if "COBO_OAUTH_CLOCK_DIR" not in os.environ:
+    os.environ["COBO_OAUTH_CLOCK_DIR"] = tempfile.mkdtemp(prefix="cobo-oauth-clock-")
+    atexit.register(shutil.rmtree, os.environ["COBO_OAUTH_CLOCK_DIR"], True)
+
+import cobo_oauth  # noqa: E402  (after the clock directory is set)
+from cobo_oauth import AppKey, ClientConfig, OAuthClient  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 MOCK_BINARY = Path(os.environ.get("COBO_OAUTH_MOCK", REPO / "target" / "release" / "cobo-oauth-mock"))
