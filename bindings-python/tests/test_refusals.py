@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -203,6 +204,21 @@ def test_a_hundred_callers_after_a_revocation_cause_one_renewal(
     # Each caller sent the refused token at most once.
     assert 1 <= counters["protected_refused"] <= 100, counters
     assert (counters["nonce_reuses"], counters["nonce_out_of_window"]) == (0, 0), counters
+
+
+def test_a_recovery_keeps_both_tokens_out_of_logs_reprs_and_history(
+    hook: tuple[Any, Burst], mock: Mock, wallets: str, manager: TokenManager, caplog: pytest.LogCaptureFixture
+) -> None:
+    auth, burst = hook
+    caplog.set_level(logging.DEBUG)
+    assert burst(auth, wallets, 1) == [200]
+    refused = manager.access_token(ORG_ID)
+    revoke(mock, expire_only=False)
+    assert burst(auth, wallets, 1) == [200]
+    renewed = manager.access_token(ORG_ID)
+    assert renewed != refused
+    for text in (caplog.text, repr(auth), str(auth), repr(manager)):
+        assert refused not in text and renewed not in text
 
 
 def test_a_401_that_names_no_coboauth_code_is_final(mock: Mock, app_key: AppKey, manager: TokenManager, verifier: ResponseVerifier, wallets: str) -> None:
