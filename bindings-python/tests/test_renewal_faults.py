@@ -1,0 +1,179 @@
+"""Faults during a renewal, against a strict mock (a spent refresh token presented again
+revokes its family): a holder process killed or stopped mid-refresh, an interpreter that
+exits while its renewal is in flight, a store whose errors quote the tokens. None may
+leave a spent refresh token for another process to present (FENCING.md: the record is
+marked in flight before the refresh is sent)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional
+
+import pytest
+
+import cobo_oauth
+from cobo_oauth import AppKey, OAuthClient, StoreError, TokenManager, TokenManagerConfig
+from conftest import CLIENT_ID, ORG_ID, Mock, running_mock
+
+import test_coordination as coordination
+
+ACCESS_TTL = 4
+
+
+@pytest.fixture(scope="module")
+def strict_mock(tmp_path_factory: pytest.TempPathFactory, app_key: AppKey) -> Iterator[Mock]:
+    with running_mock(tmp_path_factory, "--strict-rotation", "--access-ttl", str(ACCESS_TTL)) as mock:
+        mock.register(CLIENT_ID, app_key.api_key(), [ORG_ID])
+        yield mock
+
+
+@pytest.fixture
+def strict(strict_mock: Mock) -> Mock:
+    strict_mock.reset()
+    return strict_mock
+
+
+def wait_for(what: str, done: Callable[[], bool], limit: float = 15) -> None:
+    until = time.monotonic() + limit
+    while not done():
+        assert time.monotonic() < until, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def renew_in_another_process(mock: Mock, app_key: AppKey, store: cobo_oauth.TokenStore) -> None:
+    """A process that starts now renews (its token expired meanwhile, or is invalidated)."""
+    manager = TokenManager(OAuthClient(app_key, mock.config_for()), CLIENT_ID, store, TokenManagerConfig(lease_ttl_ms=1000))
+    token = manager.access_token(ORG_ID)
+    if mock.counters()["get"] == 1:
+        manager.invalidate(ORG_ID, token)
+        manager.access_token(ORG_ID)
+
+
+def assert_no_spent_token_presented(mock: Mock) -> dict[str, int]:
+    counters = mock.counters()
+    print(counters)
+    assert (counters["spent_refusals"], counters["reuse_detections"]) == (0, 0), counters
+    return counters
+
+
+def holder_lost_mid_refresh(mock: Mock, app_key: AppKey, spec: dict[str, Any], store: Callable[[], cobo_oauth.TokenStore], sig: int) -> None:
+    TokenManager(OAuthClient(app_key, mock.config_for()), CLIENT_ID, store()).access_token(ORG_ID)
+    mock.fault({"kind": "delay", "delay_ms": 2_000}, "refresh")
+    # Its margin (2 s of the token's 4) makes it refresh at once; the mock holds that.
+    holder = coordination.start_worker(mock, app_key, spec, seconds=10, threads=1, lease_ttl_ms=1000)
+    try:
+        wait_for("the holder's refresh", lambda: mock.counters()["refresh"] == 1)
+        holder.send_signal(sig)
+        # Cobo spends the refresh token once the delay is over, whatever became of the holder.
+        wait_for("the spent refresh", lambda: mock.counters()["issued"] == 2)
+        renew_in_another_process(mock, app_key, store())
+    finally:
+        holder.send_signal(signal.SIGCONT)
+        holder.kill()
+        holder.wait()
+    counters = assert_no_spent_token_presented(mock)
+    assert (counters["refresh"], counters["get"]) == (1, 2), counters
+    stored = store().load(ORG_ID)
+    assert stored is not None and not stored.refresh_in_flight
+
+
+def test_a_holder_killed_mid_refresh_on_the_token_file(strict: Mock, app_key: AppKey, tmp_path: Path) -> None:
+    path = str(tmp_path / "tokens.json")
+    holder_lost_mid_refresh(strict, app_key, {"kind": "file", "path": path}, lambda: cobo_oauth.file_token_store(path), signal.SIGKILL)
+
+
+def test_a_holder_killed_mid_refresh_on_redis(strict: Mock, app_key: AppKey) -> None:
+    prefix = f"killed-refresh-{uuid.uuid4().hex}:"
+    url = coordination.redis_url()
+    holder_lost_mid_refresh(strict, app_key, {"kind": "redis", "prefix": prefix}, lambda: cobo_oauth.redis_token_store(url, prefix), signal.SIGKILL)
+
+
+def test_a_holder_stopped_past_its_redis_lease_mid_refresh(strict: Mock, app_key: AppKey) -> None:
+    prefix = f"stopped-refresh-{uuid.uuid4().hex}:"
+    url = coordination.redis_url()
+    holder_lost_mid_refresh(strict, app_key, {"kind": "redis", "prefix": prefix}, lambda: cobo_oauth.redis_token_store(url, prefix), signal.SIGSTOP)
+
+
+EXITING = """
+import asyncio, json, os, sys, urllib.request
+import cobo_oauth
+settings = json.loads(sys.argv[1])
+key = cobo_oauth.AppKey(os.environ["COBO_PRIVATE_KEY"])
+config = cobo_oauth.ClientConfig(base_url=settings["base_url"], response_public_key=settings["response_public_key"])
+manager = cobo_oauth.AsyncTokenManager(cobo_oauth.TokenManager(
+    cobo_oauth.OAuthClient(key, config), settings["client_id"], cobo_oauth.file_token_store(settings["path"])))
+
+def refreshes():
+    with urllib.request.urlopen(settings["control_url"] + "/counters") as response:
+        return json.load(response)["refresh"]
+
+async def main():
+    # The stored token is stale (the default margin is longer than its life): the call
+    # starts a refresh, which the mock holds; the caller gives up on it.
+    task = asyncio.ensure_future(manager.access_token(settings["org_id"]))
+    while refreshes() < 1:
+        await asyncio.sleep(0.02)
+    task.cancel()
+
+asyncio.run(main())
+print("exiting", flush=True)
+"""
+
+
+def test_an_interpreter_exiting_mid_refresh_leaves_no_spent_token_to_present(strict: Mock, app_key: AppKey, tmp_path: Path) -> None:
+    path = str(tmp_path / "tokens.json")
+    TokenManager(OAuthClient(app_key, strict.config_for()), CLIENT_ID, cobo_oauth.file_token_store(path)).access_token(ORG_ID)
+    strict.fault({"kind": "delay", "delay_ms": 2_000}, "refresh")
+    settings = {"base_url": strict.base_url, "response_public_key": strict.response_public_key, "control_url": strict.control_url,
+                "client_id": CLIENT_ID, "org_id": ORG_ID, "path": path}
+    env = {**os.environ, "COBO_PRIVATE_KEY": app_key.private_key_hex()}
+    exiting = subprocess.run([sys.executable, "-c", EXITING, json.dumps(settings)], env=env, capture_output=True, timeout=60)
+    assert b"exiting" in exiting.stdout, exiting.stderr.decode(errors="replace")
+    wait_for("the spent refresh", lambda: strict.counters()["issued"] == 2)
+    renew_in_another_process(strict, app_key, cobo_oauth.file_token_store(path))
+    counters = assert_no_spent_token_presented(strict)
+    assert counters["refresh"] == 1, counters
+
+
+class QuotingStore:
+    """A store whose database driver quotes the statement's parameters in its errors."""
+
+    def __init__(self) -> None:
+        self.quoted: list[str] = []
+
+    def load(self, org_id: str) -> Optional[cobo_oauth.StoredToken]:
+        return None
+
+    def save(self, org_id: str, token: cobo_oauth.StoredToken) -> None:
+        self.quoted += [token.token.access_token, token.token.refresh_token]
+        raise RuntimeError(
+            f"(sqlite3.OperationalError) database is locked [SQL: INSERT INTO tokens VALUES (?, ?, ?)]"
+            f" [parameters: ('{org_id}', '{token.token.access_token}', '{token.token.refresh_token}')]"
+        )
+
+    def delete(self, org_id: str) -> None:
+        pass
+
+
+def test_a_store_error_quoting_the_tokens_reaches_no_log_and_no_caller(
+    mock: Mock, app_key: AppKey, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = QuotingStore()
+    manager = TokenManager(OAuthClient(app_key, mock.config_for()), CLIENT_ID, store)
+    with caplog.at_level(logging.DEBUG, logger="cobo_oauth"):
+        with pytest.raises(StoreError) as raised:
+            manager.access_token(ORG_ID)
+    assert store.quoted and "database is locked" in str(raised.value) and "<redacted>" in str(raised.value)
+    texts = [str(raised.value), repr(raised.value)] + [record.getMessage() for record in caplog.records]
+    assert any("database is locked" in record.getMessage() for record in caplog.records), texts
+    for secret in store.quoted:
+        for text in texts:
+            assert secret not in text, "a token reached a log record or the error"
