@@ -15,30 +15,16 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Optional
 
 import pytest
 
 import cobo_oauth
 from cobo_oauth import AppKey, OAuthClient, StoreError, TokenManager, TokenManagerConfig
-from conftest import CLIENT_ID, ORG_ID, Mock, running_mock
+from conftest import CLIENT_ID, ORG_ID, Mock
 
 import test_coordination as coordination
-
-ACCESS_TTL = 4
-
-
-@pytest.fixture(scope="module")
-def strict_mock(tmp_path_factory: pytest.TempPathFactory, app_key: AppKey) -> Iterator[Mock]:
-    with running_mock(tmp_path_factory, "--strict-rotation", "--access-ttl", str(ACCESS_TTL)) as mock:
-        mock.register(CLIENT_ID, app_key.api_key(), [ORG_ID])
-        yield mock
-
-
-@pytest.fixture
-def strict(strict_mock: Mock) -> Mock:
-    strict_mock.reset()
-    return strict_mock
+from test_coordination import strict, strict_mock  # noqa: F401  (fixtures: a strict mock, tokens of 4 s)
 
 
 def wait_for(what: str, done: Callable[[], bool], limit: float = 15) -> None:
