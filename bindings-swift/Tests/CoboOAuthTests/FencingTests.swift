@@ -10,15 +10,18 @@ import XCTest
 
 /// A CoordinatedTokenStore written in Swift over a MapCoordinatedStore (CoordinationTests)
 /// whose saves numbered in `failing` (from 1) throw, writing nothing. It keeps what each save
-/// was given of `refreshInFlight`, failed saves included.
+/// was given of `refreshInFlight`, failed saves included; with `dropsMark` it stores every
+/// token unmarked (a store that forgets the field: the control that shows what it is for).
 final class FlakyCoordinatedStore: CoordinatedTokenStore, @unchecked Sendable {
     private let inner: MapCoordinatedStore
     private let failing: Range<Int>
+    private let dropsMark: Bool
     private let state = Locked<(saves: Int, failed: Int, marks: [Bool], healed: Bool)>((0, 0, [], false))
 
-    init(_ inner: MapCoordinatedStore, failing: Range<Int>) {
+    init(_ inner: MapCoordinatedStore, failing: Range<Int>, dropsMark: Bool = false) {
         self.inner = inner
         self.failing = failing
+        self.dropsMark = dropsMark
     }
 
     /// `refreshInFlight` of every token passed to `saveIfVersion`, in order.
@@ -38,7 +41,8 @@ final class FlakyCoordinatedStore: CoordinatedTokenStore, @unchecked Sendable {
             if fail { $0.failed += 1 }
         }
         if fail { throw CoboOAuthError.Store(reason: "connection reset") }
-        return try inner.saveIfVersion(orgId: orgId, token: token, expectedVersion: expectedVersion)
+        let kept = dropsMark ? StoredToken(token: token.token, refreshExpiresAt: token.refreshExpiresAt) : token
+        return try inner.saveIfVersion(orgId: orgId, token: kept, expectedVersion: expectedVersion)
     }
 
     func delete(orgId: String) throws { try inner.delete(orgId: orgId) }
@@ -256,6 +260,28 @@ final class FencingTests: XCTestCase {
         XCTAssertEqual(try a.accessToken(orgId: org), theirs, "A adopted B's token")
         let after = try assertNoSpentTokenPresented("then A again")
         XCTAssertEqual(after["total"], counters["total"], "A sent nothing more: \(after)")
+    }
+
+    /// The control: the same renewal that never saves, on a Swift store that drops
+    /// `refreshInFlight`. B then presents the refresh token A spent, and the strict mock
+    /// revokes its family; the counters above would catch a core that lost the mark.
+    func testAStoreThatDropsTheMarkLetsTheSpentTokenBePresentedAgain() throws {
+        let records = MapCoordinatedStore()
+        let dying = FlakyCoordinatedStore(records, failing: 3..<Int.max, dropsMark: true)
+        let a = try makeManager(coordinatedTokenStore(store: dying), totalTimeoutMs: 2000)
+        let b = try makeManager(coordinatedTokenStore(store: records))
+        let first = try a.accessToken(orgId: org)
+        XCTAssertEqual(try b.accessToken(orgId: org), first)
+        XCTAssertTrue(try a.invalidate(orgId: org, accessToken: first))
+        assertCoboError(try a.accessToken(orgId: org))
+        XCTAssertEqual(try records.loadVersioned(orgId: org).token?.refreshInFlight, false, "the mark was dropped")
+
+        try renew(b)   // presents the spent refresh token, is refused, falls back to a new grant
+        let counters = try mock.counters()
+        print("a store that drops the mark: \(counters)")
+        XCTAssertEqual(counters["refresh"], 2, "A's refresh, then B's with the same token: \(counters)")
+        XCTAssertEqual(counters["spent_refusals"], 1, "\(counters)")
+        XCTAssertEqual(counters["reuse_detections"], 1, "\(counters)")
     }
 }
 
