@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import Callable, Generic, Mapping, Optional, TypeVar, Union
 
 from cobo_oauth._native import _COBOAUTH_RESENDS, AppKey, ResponseVerifier, TokenManager, classify_refusal
-from cobo_oauth.refusal import Refusal
 from cobo_oauth.exceptions import InvalidArgumentError, ResponseSignatureError, UnavailableError
+from cobo_oauth.refusal import Refusal
 
 RequestT = TypeVar("RequestT")
 
@@ -55,9 +55,9 @@ class RequestAuth(Generic[RequestT]):
     verified answer's status and ``error_code`` (``classify_refusal``): freshly signed
     after a refusal of its CoboAuth headers (a nonce another host drew too, or outside
     Cobo's window; at most 3 times), and once with the manager's next token after a
-    refused access token (revoked or expired early), which is first
-    ``invalidate``\ d, so concurrent callers share one renewal. Any other answer, a
-    generic 500 included, is returned as it is: a WaaS call may not be idempotent."""
+    refused access token (revoked or expired early), which the manager first
+    invalidates, so concurrent callers share one renewal. Any other answer, a generic
+    500 included, is returned as it is: a WaaS call may not be idempotent."""
 
     def __init__(
         self,
