@@ -537,17 +537,14 @@ def test_two_processes_of_one_host_calling_flat_out_never_clash(mock: Mock, fres
     assert (counters["protected_accepted"], counters["nonce_reuses"]) == (2 * HOST_CALLS, 0), counters
 
 
-def test_two_hosts_flat_out_with_one_key_measured(mock: Mock, fresh_app: tuple[str, AppKey], tmp_path: Path) -> None:
-    """The limit, measured and printed: two hosts calling flat out with one key (4
-    threads each; on loopback each thread calls about once a millisecond) want more
-    than the 1,000 millisecond nonces a second a key has, so their clocks run ahead into
-    each other's ranges. Each clash is resent (and moves the clock of the host that lost
-    it a few ms on), but a call can still be refused 4 times: the few that are reach their
-    caller as the 401 they got, after exactly 4 sends, and nothing else fails."""
+def test_two_hosts_flat_out_with_one_key_get_every_call_through(mock: Mock, fresh_app: tuple[str, AppKey], tmp_path: Path) -> None:
+    """Two hosts calling flat out with one key (4 threads each; on loopback each thread
+    calls about once a millisecond) want more than the 1,000 millisecond nonces a second
+    a key has, so their clocks run ahead into each other's ranges. Each clash is resent,
+    and moves the clock of the host that lost it past the other's nonces (as far again as
+    it runs ahead): every call gets through, and the resends it took are printed."""
     results, counters = run_hosts(mock, fresh_app, [tmp_path / "a", tmp_path / "b"], threads=4, pace_ms=0)
-    failures = sum(result["failures"] for result in results)
+    assert [result["failures"] for result in results] == [0, 0], results
     assert [result["errors"] for result in results] == [{}, {}], results
-    assert sum(result["statuses"].get("401", 0) for result in results) == failures, results
-    assert counters["protected_accepted"] == 2 * HOST_CALLS - failures, counters
+    assert counters["protected_accepted"] == 2 * HOST_CALLS, counters
     assert counters["nonce_reuses"] > 0, "two clocks drew the same nonces"
-    assert counters["protected_refused"] == counters["nonce_reuses"] >= 4 * failures, "a failed call was sent 4 times"

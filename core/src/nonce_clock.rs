@@ -58,18 +58,29 @@ type Clocks = Mutex<HashMap<String, Arc<NonceClock>>>;
 /// This process's clocks, by API key.
 static CLOCKS: Lazy<ForkLocal<Clocks>> = Lazy::new(|| ForkLocal::new(Default::default(), inherit_unlocked));
 
-/// The most a clock jumps past a nonce another host drew (`after_collision`).
+/// How far a clock jumps past a nonce another host drew (`after_collision`): a random
+/// span of this much, plus twice as far as the clock runs ahead of Cobo's.
 const COLLISION_JUMP_MS: u64 = 64;
+/// How far ahead of Cobo's clock a jump may take the nonces: a sixth of the 60 s window
+/// Cobo's SDKs assume.
+const MAX_AHEAD_MS: u64 = 10_000;
 
-/// Cobo refused a nonce as used: another host signing with the key drew it, and that
-/// host's clock may be running ahead of this one's (above 1000 signatures a second).
-/// This host's clocks jump a random few milliseconds forward, so that its resends leave
-/// the other's range instead of colliding with each nonce in it.
+/// Cobo refused a nonce as used: another host signing with the key drew it. This host's
+/// clocks jump a random span forward, so that its resends leave the other's nonces
+/// behind instead of colliding with each in turn. A clock at Cobo's time needs a short
+/// jump (the other host's nonces are near now too); one running ahead (above 1000
+/// signatures a second, its nonces fill every millisecond) is likely deep in the other's
+/// range, as far ahead, and jumps past it.
 pub(crate) fn after_collision() {
+    let now = cobo_now_ms();
+    let ceiling = now.saturating_add(MAX_AHEAD_MS);
     let clocks: Vec<Arc<NonceClock>> = crate::sync::lock(CLOCKS.get()).values().cloned().collect();
     for clock in clocks {
-        let jump = 1 + crate::random::u64() % COLLISION_JUMP_MS;
-        clock.cells.last.fetch_add(jump, Ordering::AcqRel);
+        let _ = clock.cells.last.fetch_update(Ordering::AcqRel, Ordering::Acquire, |last| {
+            let ahead = last.saturating_sub(now);
+            let jump = 1 + crate::random::u64() % COLLISION_JUMP_MS.saturating_add(ahead.saturating_mul(2));
+            (last < ceiling).then(|| last.saturating_add(jump).min(ceiling))
+        });
     }
 }
 
@@ -272,7 +283,7 @@ mod tests {
         let before = clock.next();
         after_collision();
         let after = clock.next();
-        assert!(after > before + 1 && after <= before + 1 + COLLISION_JUMP_MS, "{before} -> {after}");
+        assert!(after > before + 1 && after <= before + 1 + MAX_AHEAD_MS, "{before} -> {after}");
     }
 
     #[test]
