@@ -5,13 +5,23 @@ COBO_OAUTH_CLI."""
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass
 from typing import Any, Iterator, Optional
+
+# The nonce clock and the offset to Cobo's clock are shared by every process of a host
+# using one clock directory; this suite skews its mock's clock, so it takes a directory
+# of its own (as bindings-python/tests/conftest.py does), which the CLI it runs inherits.
+if "COBO_OAUTH_CLOCK_DIR" not in os.environ:
+    os.environ["COBO_OAUTH_CLOCK_DIR"] = tempfile.mkdtemp(prefix="cobo-oauth-clock-")
+    atexit.register(shutil.rmtree, os.environ["COBO_OAUTH_CLOCK_DIR"], True)
 
 import pytest
 from cobo_waas2 import ApiClient, Configuration
