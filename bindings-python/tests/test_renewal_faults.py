@@ -163,3 +163,66 @@ def test_a_store_error_quoting_the_tokens_reaches_no_log_and_no_caller(
     for secret in store.quoted:
         for text in texts:
             assert secret not in text, "a token reached a log record or the error"
+
+
+def test_a_rolled_back_token_file_is_renewed_from_the_newer_token_held(strict: Mock, app_key: AppKey, tmp_path: Path) -> None:
+    """The token file restored from a backup older than the token this process holds: its
+    refresh token is one this process spent. The process renews from its own, newer one."""
+    path = tmp_path / "tokens.json"
+    manager = TokenManager(OAuthClient(app_key, strict.config_for()), CLIENT_ID, cobo_oauth.file_token_store(str(path)))
+    first = manager.access_token(ORG_ID)
+    backup = path.read_bytes()
+    manager.invalidate(ORG_ID, first)
+    held = manager.access_token(ORG_ID)
+    path.write_bytes(backup)
+    manager.invalidate(ORG_ID, held)
+    renewed = manager.access_token(ORG_ID)
+    assert renewed not in (first, held)
+    assert_no_spent_token_presented(strict)
+    stored = cobo_oauth.file_token_store(str(path)).load(ORG_ID)
+    assert stored is not None and stored.token.access_token == renewed, "the record moved forward"
+
+
+def test_a_silent_redis_never_freezes_the_event_loop(app_key: AppKey) -> None:
+    """A Redis that accepts connections and never answers: 8 async callers (1 org, then 8)
+    get store errors, and the event loop keeps running meanwhile (the store is read on
+    pool threads, never on the loop's)."""
+    import asyncio
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    held: list[socket.socket] = []
+    threading.Thread(target=lambda: [held.append(listener.accept()[0]) for _ in iter(int, 1)], daemon=True).start()
+    url = "redis://127.0.0.1:%d/" % listener.getsockname()[1]
+    # Nothing listens at the token URL: the store fails first.
+    config = cobo_oauth.ClientConfig(base_url="http://127.0.0.1:9/v2", response_public_key=app_key.api_key(), total_timeout_ms=1_000)
+    for orgs in (1, 8):
+        store = cobo_oauth.redis_token_store(url, f"silent-{uuid.uuid4().hex}:", 500)
+        manager = cobo_oauth.AsyncTokenManager(TokenManager(OAuthClient(app_key, config), CLIENT_ID, store))
+
+        async def run() -> tuple[list[Any], int]:
+            ticks = 0
+            done = asyncio.Event()
+
+            async def heartbeat() -> None:
+                nonlocal ticks
+                while not done.is_set():
+                    ticks += 1
+                    await asyncio.sleep(0.01)
+
+            beating = asyncio.ensure_future(heartbeat())
+            calls = [manager.access_token(f"org-{i % orgs}") for i in range(8)]
+            results = await asyncio.gather(*calls, return_exceptions=True)
+            done.set()
+            await beating
+            return results, ticks
+
+        results, ticks = asyncio.run(run())
+        print(f"{orgs} org(s): heartbeat ticked {ticks} times while 8 callers waited on a silent Redis")
+        assert all(isinstance(result, StoreError) for result in results), results
+        # The calls take the store's timeout (twice 500 ms); a frozen loop would not tick.
+        assert ticks >= 20, f"the event loop stalled: {ticks} ticks"
+    listener.close()
