@@ -32,6 +32,10 @@ ROWS = [
     ("Python", "  latency p50 / p99", "us", "python.get_token_threads.ours", "python.get_token_threads.official",
      "rust.get_token_threads.ours"),
     ("Python", "access_token(), cached token", "ns/op", "python.access_token.ours", None, "rust.access_token.ours"),
+    # A protected WaaS GET through each hook against the SDK's generated call (goal: 1.5x).
+    *[("Python", f"WaaS GET: {hook}", "ops/s", f"python.waas_get.{id}", "python.waas_get.official", None)
+      for hook, id in [("requests hook", "requests"), ("httpx hook", "httpx"), ("httpx hook, async", "httpx_async"),
+                       ("cobo_waas2 + TokenManager", "waas2")]],
     ("Kotlin", "sign a request", "ops/s", "kotlin.sign.ours", "kotlin.sign.official", "rust.sign.ours"),
     ("Kotlin", "get_token round trips, sequential", "ops/s", "kotlin.get_token.ours", "kotlin.get_token.official",
      "rust.get_token.ours"),

@@ -7,6 +7,8 @@ and one run. Part of `make bench` (bench/run.sh), which installs both into targe
   ApiClient runs for every request), same request;
 - get_token round trips against the shared mock server, both verifying the response
   signature, sequential and from 8 threads, with p50/p99 latency;
+- a protected WaaS GET through each of our HTTP hooks (requests, httpx, httpx async, and
+  cobo_waas2 with our token) vs the SDK's generated `WalletsApi.list_wallets`;
 - TokenManager.access_token on a fresh cached token, when the binding has it, and the
   asyncio forms (AsyncTokenManager.access_token, AsyncOAuthClient.get_org_token) against
   their blocking counterparts.
@@ -207,6 +209,79 @@ class MockServer:
         self.process.wait(timeout=10)
 
 
+def protected_gets(mock: "MockServer", sdk_configuration: Callable[[str], Any]) -> list[tuple[str, str, Run]]:
+    """A protected WaaS GET (`/v2/wallets?limit=10`, signed, its answer verified) through
+    each of our hooks, with a TokenManager's cached token; against the SDK's generated
+    call (`WalletsApi.list_wallets`) given the org's token once as a default header (the
+    SDK sends none of its own), and through `org_api_client` (the SDK with our manager).
+    Both SDK clients wait for the next millisecond between calls, as the SDK's wall-clock
+    nonce needs."""
+    import httpx
+    import requests
+    from cobo_waas2 import ApiClient, WalletsApi
+    from cobo_waas2.api.o_auth_api import OAuthApi
+    from cobo_waas2.crypto.local_ed25519_signer import LocalEd25519Signer
+
+    from cobo_oauth.httpx_auth import CoboHttpxAuth
+    from cobo_oauth.requests_auth import CoboRequestsAuth
+    from cobo_oauth.waas2 import org_api_client
+
+    config = cobo_oauth.ClientConfig(base_url=mock.base_url, response_public_key=mock.response_public_key)
+    verifier = cobo_oauth.ResponseVerifier.with_key(mock.response_public_key)
+    key = cobo_oauth.AppKey.generate()
+    mock.register("ours-hooks", key.api_key())
+    manager = cobo_oauth.TokenManager(cobo_oauth.OAuthClient(key, config), "ours-hooks")
+    manager.access_token(ORG)
+    url, params = mock.base_url + "/wallets", {"limit": 10}
+    session = requests.Session()
+    session.auth = CoboRequestsAuth(key, manager, ORG, verifier)
+    sync_http = httpx.Client(auth=CoboHttpxAuth(key, manager, ORG, verifier))
+    async_auth = CoboHttpxAuth(key, manager, ORG, verifier)
+    async_clients: dict[Any, httpx.AsyncClient] = {}  # one per event loop: each repetition runs its own
+
+    def ok(response: Any) -> Any:
+        if response.status_code != 200:
+            raise RuntimeError(f"protected GET: HTTP {response.status_code}")
+        return response
+
+    async def async_get() -> object:
+        loop = asyncio.get_running_loop()
+        if loop not in async_clients:
+            async_clients.clear()
+            async_clients[loop] = httpx.AsyncClient(auth=async_auth)
+        return ok(await async_clients[loop].get(url, params=params))
+
+    private_key, api_key = LocalEd25519Signer.generate_key_pair()
+    mock.register("sdk-wallets", api_key)
+    api_client = ApiClient(sdk_configuration(private_key))
+    sdk_token = OAuthApi(api_client).get_token("sdk-wallets", ORG, "org_implicit").access_token
+    api_client.set_default_header("Authorization", f"Bearer {sdk_token}")
+    sdk_manager = cobo_oauth.TokenManager(cobo_oauth.OAuthClient(cobo_oauth.AppKey(private_key), config), "sdk-wallets")
+    sdk_manager.access_token(ORG)
+    last_ms = [0]  # one SDK key for both SDK clients: one millisecond each
+
+    def listing(api: Any) -> Callable[[], object]:
+        def call() -> object:
+            while int(time.time() * 1000) <= last_ms[0]:
+                pass
+            result = api.list_wallets(limit=10)
+            last_ms[0] = int(time.time() * 1000)
+            return result
+        return call
+
+    return [
+        ("python.waas_get.requests", "protected GET: CoboRequestsAuth (requests.Session)",
+         back_to_back(lambda: ok(session.get(url, params=params)))),
+        ("python.waas_get.httpx", "protected GET: CoboHttpxAuth (httpx.Client)",
+         back_to_back(lambda: ok(sync_http.get(url, params=params)))),
+        ("python.waas_get.httpx_async", "protected GET: CoboHttpxAuth (httpx.AsyncClient)", in_a_loop(async_get)),
+        ("python.waas_get.waas2", "protected GET: org_api_client (cobo_waas2 with a TokenManager)",
+         back_to_back(listing(WalletsApi(org_api_client(sdk_configuration(private_key), sdk_manager, ORG))))),
+        ("python.waas_get.official", "protected GET: WalletsApi.list_wallets (cobo_waas2)",
+         back_to_back(listing(WalletsApi(api_client)))),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mock", required=True)
@@ -334,6 +409,10 @@ def main() -> None:
                           median["python.get_token.ours"] / median["python.get_token_async.ours"], paired))
         else:
             print("  (no TokenManager in this cobo_oauth build: access_token not measured)")
+
+        for figure in measure(*protected_gets(mock, lambda private_key: MockConfiguration(
+                api_private_key=private_key, host=mock.base_url))):
+            add(figure)
     finally:
         mock.close()
 
