@@ -491,6 +491,12 @@ impl TokenManager {
         (fresh && !ours).then(|| stored.clone())
     }
 
+    /// Whether `record` is older than the version `held` this process knows: a shared
+    /// store went back. (A plain store has no versions: its records are all 0.)
+    fn rolled_back(&self, record: &VersionedToken, held: u64) -> bool {
+        self.coordinated && record.version < held
+    }
+
     fn margin(&self) -> Duration {
         Duration::from_secs(self.config.refresh_margin_secs)
     }
@@ -505,7 +511,7 @@ impl TokenManager {
             Ok(Taken::Adopted(token, version)) => return Renewal::Adopted(token, version),
             Err(err) => return Renewal::Failed(err),
         };
-        let rolled_back = record.version < held && cached.is_some();
+        let rolled_back = self.rolled_back(&record, held) && cached.is_some();
         if rolled_back {
             events::rolled_back(org_id, record.version, held);
         }
@@ -597,7 +603,7 @@ impl TokenManager {
             let lease = acquired.then(|| RenewalLease { manager: self, org_id, owner: owner.clone() });
             let record = self.load_versioned(org_id, cached)?;
             // A record older than ours is a rollback, never another process's renewal.
-            if let Some(token) = self.renewed_elsewhere(&record, cached).filter(|_| record.version >= held) {
+            if let Some(token) = self.renewed_elsewhere(&record, cached).filter(|_| !self.rolled_back(&record, held)) {
                 events::adopted(org_id);
                 return Ok(Taken::Adopted(token, record.version));
             }

@@ -100,9 +100,11 @@ def test_a_token_refused_behind_the_managers_back_is_renewed_and_the_call_gets_t
     assert api.list_wallets().data == []
     counters = mock.counters()
     assert 1 <= counters["issued"] <= 2, counters
-    # One send with the refused token, one with the new one (and, rarely, a resend of a
-    # nonce the manager's refresh drew in the same wall-clock millisecond).
-    assert (counters["protected_refused"] - counters["nonce_reuses"], counters["protected_accepted"]) == (1, 1), counters
+    # One send with the refused token, one with the new one. Rarely the SDK's wall-clock
+    # nonce and the manager's refresh draw one millisecond: whichever comes second is
+    # refused as reused (on either endpoint) and resent.
+    assert counters["protected_accepted"] == 1, counters
+    assert 1 <= counters["protected_refused"] <= 1 + counters["nonce_reuses"], counters
     assert counters["get"] == (0 if expire_only else 1), counters
 
 
@@ -138,7 +140,7 @@ def test_a_hundred_threads_after_a_revocation_cause_one_renewal(
     # Each thread sent the refused token at most once. The SDK's nonces (the wall-clock
     # millisecond) never clash between threads: a clash takes one of the nonces of the
     # manager's token requests, each of which is in one millisecond.
-    assert 1 <= counters["protected_refused"] - counters["nonce_reuses"] <= 100, counters
+    assert 1 <= counters["protected_refused"] <= 100 + counters["nonce_reuses"], counters
     assert counters["nonce_reuses"] <= counters["get"] + counters["refresh"], counters
 
 
