@@ -60,7 +60,7 @@ pub(crate) fn memory_token_store() -> TokenStore {
     TokenStore { inner: cobo_oauth::memory_token_store(), description: "memory".to_owned() }
 }
 
-/// A TokenStore in one JSON file (mode 0600), rewritten atomically on every change.
+/// A TokenStore in a directory of record files, one per org (see the core's file store).
 #[pyfunction]
 pub(crate) fn file_token_store(py: Python<'_>, path: PathBuf) -> PyResult<TokenStore> {
     let path = path.into_os_string().into_string().map_err(|_| invalid_argument("the token file path must be UTF-8"))?;

@@ -386,9 +386,12 @@ def test_the_file_store_persists_across_managers(
 ) -> None:
     path = tmp_path / "tokens.json"
     token = manager_for(file_token_store(str(path))).access_token(ORG)
-    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    # Beside the file: its write lock and its renewal leases; no temp file left behind.
+    # A directory of records, one per org; beside it its lock and its renewal leases.
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o700
     assert sorted(os.listdir(tmp_path)) == ["tokens.json", "tokens.json.leases", "tokens.json.lock"]
+    [record] = path.glob("*.json")
+    assert stat.S_IMODE(os.stat(record).st_mode) == 0o600
+    assert sorted(p.suffix for p in path.iterdir()) == [".json", ".lock"], "no temp file left behind"
     restarted = manager_for(file_token_store(path))  # a PathLike works too
     assert restarted.access_token(ORG) == token
     assert app.counters()["get"] == 1
@@ -397,10 +400,10 @@ def test_the_file_store_persists_across_managers(
     assert loaded is not None and loaded.token.access_token == token
     assert repr(store) == f"TokenStore(file={str(path)!r})"
 
-    # A file that does not parse is moved aside: a new grant, the old text kept.
-    path.write_text("not json")
+    # A record that does not parse is moved aside: a new grant, the old text kept.
+    record.write_text("not json")
     assert manager_for(file_token_store(path)).access_token(ORG) != token
-    assert [p.read_text() for p in tmp_path.glob("tokens.json.corrupt-*")] == ["not json"]
+    assert [p.read_text() for p in path.glob("*.corrupt-*")] == ["not json"]
     with pytest.raises(InvalidArgumentError):
         file_token_store(" ")
 

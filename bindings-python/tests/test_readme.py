@@ -57,7 +57,7 @@ def test_token_manager_snippet_runs_as_written(mock: Mock, app_key: AppKey, tmp_
         lines = result.stdout.splitlines()
         assert lines[0].startswith("TokenManager(client_id='py-portal-app'"), lines
         assert lines[1].startswith("refresh token expires at 20"), lines
-    assert (Path(tmp_path) / "cobo-tokens.json").is_file()
+    assert (Path(tmp_path) / "cobo-tokens").is_dir()  # one record file per org inside
     counters = mock.counters()
     assert (counters["get"], counters["refresh"]) == (1, 0)
 

@@ -171,10 +171,11 @@ def test_a_rolled_back_token_file_is_renewed_from_the_newer_token_held(strict: M
     path = tmp_path / "tokens.json"
     manager = TokenManager(OAuthClient(app_key, strict.config_for()), CLIENT_ID, cobo_oauth.file_token_store(str(path)))
     first = manager.access_token(ORG_ID)
-    backup = path.read_bytes()
+    [record] = path.glob("*.json")  # the org's record in the store's directory
+    backup = record.read_bytes()
     manager.invalidate(ORG_ID, first)
     held = manager.access_token(ORG_ID)
-    path.write_bytes(backup)
+    record.write_bytes(backup)
     manager.invalidate(ORG_ID, held)
     renewed = manager.access_token(ORG_ID)
     assert renewed not in (first, held)

@@ -256,8 +256,10 @@ fn a_deleted_lease_file_refuses_the_stale_writers_save() {
         std::fs::remove_file(files[0].as_ref().unwrap().path()).unwrap();
     };
     let version = || -> u64 {
-        let file: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-        file[ORG]["version"].as_u64().unwrap()
+        let records: Vec<_> = std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "json")).collect();
+        assert_eq!(records.len(), 1, "one org, one record");
+        let record: serde_json::Value = serde_json::from_slice(&std::fs::read(&records[0]).unwrap()).unwrap();
+        record["version"].as_u64().unwrap()
     };
     deleted_lease(|| file_token_store(path.display().to_string()).unwrap(), delete, version);
 }

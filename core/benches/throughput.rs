@@ -405,10 +405,36 @@ fn main() {
         let store = cobo_oauth::redis_token_store(cobo_oauth::Secret::new(url.clone()), prefix, 2000).expect("redis store");
         figures.push(renewals("rust.renewal.redis", "renewal, Redis store (lease, Lua CAS)", store));
     }
-    for leftover in [file.clone(), file.with_extension("json.lock")] {
-        let _ = std::fs::remove_file(leftover);
+    // Warming many orgs (a first token each) through one manager: a file store's save
+    // costs O(1) in the number of orgs, so its time per org stays near the memory store's.
+    let warm_orgs: usize = std::env::var("BENCH_WARM_ORGS").ok().and_then(|n| n.parse().ok()).unwrap_or(20_000);
+    let warm = |id: &'static str, label: &'static str, store: Arc<dyn cobo_oauth::TokenStore>, rates: &mut Vec<f64>| {
+        let app = format!("bench-warm-{id}-{}", rates.len());
+        let manager = TokenManager::new(Arc::new(mock.client(mock.app(&app))), app, Some(store), None).expect("token manager");
+        let start = Instant::now();
+        for org in 0..warm_orgs {
+            black_box(manager.access_token(format!("warm-{org}")).expect("first token"));
+        }
+        rates.push(warm_orgs as f64 / start.elapsed().as_secs_f64());
+        (id, label)
+    };
+    let (mut warm_memory, mut warm_file) = (Vec::new(), Vec::new());
+    let mut warm_labels = Vec::new();
+    for turn in 0..2 {
+        warm_labels.push(warm("rust.warm.memory", "warm many orgs, memory store (per org)", cobo_oauth::memory_token_store(), &mut warm_memory));
+        let path = file.with_extension(format!("warm-{turn}"));
+        let store = cobo_oauth::file_token_store(path.display().to_string()).expect("file store");
+        warm_labels.push(warm("rust.warm.file", "warm many orgs, file store (per org)", store, &mut warm_file));
+        let _ = std::fs::remove_dir_all(&path);
+        let _ = std::fs::remove_file(path.with_extension(format!("warm-{turn}.lock")));
     }
-    let _ = std::fs::remove_dir_all(file.with_extension("json.leases"));
+    for ((id, label), rates) in [(warm_labels[0], warm_memory), (warm_labels[1], warm_file)] {
+        figures.push(Figure { id, label, rates, latencies_ns: Vec::new() });
+    }
+    let _ = std::fs::remove_file(file.with_extension("json.lock"));
+    for leftover in [file.clone(), file.with_extension("json.leases")] {
+        let _ = std::fs::remove_dir_all(leftover);
+    }
     drop(mock);
 
     println!("Rust core, median of {REPS} (async/sync round trips: {ROUND_TRIP_REPS}) x {} ms after {} ms warm-up [quartiles]", REP_TIME.as_millis(), WARMUP.as_millis());
@@ -441,6 +467,10 @@ fn main() {
         paired.get(paired.len() / 2).copied().unwrap_or(f64::NAN),
     );
     let renewal = |id: &str| median("rust.renewal.memory") / median(id);
+    println!(
+        "warming {warm_orgs} orgs, file store / memory store: {:.2}x the time per org",
+        median("rust.warm.memory") / median("rust.warm.file")
+    );
     print!("coordinated renewal / uncoordinated: file {:.2}x the time", renewal("rust.renewal.file"));
     if redis_url.is_some() {
         print!(", Redis {:.2}x the time", renewal("rust.renewal.redis"));

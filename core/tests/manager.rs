@@ -324,7 +324,8 @@ fn the_file_store_persists_across_managers_with_private_atomic_writes() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o700, "a directory of records");
+        assert_eq!(std::fs::metadata(record(&path)).unwrap().permissions().mode() & 0o777, 0o600);
     }
     let mut names: Vec<String> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     names.sort();
@@ -333,8 +334,8 @@ fn the_file_store_persists_across_managers_with_private_atomic_writes() {
     assert_eq!(restarted.access_token(ORG.into()).unwrap(), token);
     assert_eq!(h.server.counters().get, 1);
 
-    // A file that does not parse is moved aside: the store starts empty, a new grant.
-    std::fs::write(&path, "not json").unwrap();
+    // A record that does not parse is moved aside: the org starts empty, a new grant.
+    std::fs::write(record(&path), "not json").unwrap();
     let broken = h.manager(file_token_store(path_text).unwrap());
     assert_ne!(broken.access_token(ORG.into()).unwrap(), token);
     assert_eq!(h.server.counters().get, 2);
@@ -437,4 +438,11 @@ fn cached_answers_only_what_token_would_serve_at_once() {
     let expired = h.with_expired_token(memory_token_store());
     assert!(expired.cached(ORG).is_none(), "an expired token is not served");
     assert_eq!(h.server.counters().get, 0, "cached never asks the server");
+}
+
+/// The file holding the one org's record in a file store's directory.
+fn record(path: &std::path::Path) -> std::path::PathBuf {
+    let records: Vec<_> = std::fs::read_dir(path).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "json")).collect();
+    assert_eq!(records.len(), 1, "{records:?}");
+    records.into_iter().next().unwrap()
 }

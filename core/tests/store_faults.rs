@@ -54,6 +54,13 @@ impl Harness {
     }
 }
 
+/// The file holding the one org's record in a file store's directory.
+fn record(path: &std::path::Path) -> std::path::PathBuf {
+    let records: Vec<_> = std::fs::read_dir(path).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "json")).collect();
+    assert_eq!(records.len(), 1, "{records:?}");
+    records.into_iter().next().unwrap()
+}
+
 fn temp_file(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("cobo-oauth-store-faults-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -160,9 +167,9 @@ fn a_rolled_back_file_is_renewed_from_the_newer_token_held() {
     let store = file_token_store(path.display().to_string()).unwrap();
     let a = h.manager(store.clone());
     a.access_token(ORG.into()).unwrap();
-    let backup = std::fs::read(&path).unwrap();
+    let backup = std::fs::read(record(&path)).unwrap();
     let held = h.renew(&a);
-    std::fs::write(&path, backup).unwrap();
+    std::fs::write(record(&path), backup).unwrap();
 
     let renewed = h.renew(&a);
     assert_ne!(renewed, held);
@@ -269,7 +276,7 @@ fn a_held_file_lock_ends_with_the_deadline_and_the_valid_token_is_served() {
     };
     let manager = TokenManager::new(h.client.clone(), CLIENT_ID.into(), Some(store), Some(config)).unwrap();
     let token = manager.access_token(ORG.into()).unwrap();
-    let lock_path = format!("{}.lock", path.display());
+    let lock_path = record(&path).with_extension("lock");
     let held = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&lock_path).unwrap();
     held.lock().unwrap();
 

@@ -324,11 +324,13 @@ def memory_token_store() -> TokenStore:
     """A ``TokenStore`` in memory: the ``TokenManager``'s default. Tokens die with the process."""
 
 def file_token_store(path: str | os.PathLike[str]) -> TokenStore:
-    """A ``TokenStore`` in one JSON file (mode 0600) that the processes of one host can
-    share (gunicorn, uvicorn or Celery workers): renewals are coordinated with ``flock``
-    on sidecar lock files, so each token is renewed once. Written by exclusive temp file,
-    fsync and rename; a file that does not parse is moved aside. Local filesystems only.
-    Does no I/O until first used. Raises ``InvalidArgumentError`` for an empty path."""
+    """A ``TokenStore`` in the directory ``path`` (0700), one record file per org (0600),
+    that the processes of one host can share (gunicorn, uvicorn or Celery workers):
+    renewals are coordinated with ``flock``, so each token is renewed once. Written by
+    exclusive temp file, fsync and rename; a record that does not parse is moved aside;
+    the single file older versions kept at ``path`` is split on first use. Local
+    filesystems only. Does no I/O until first used. Raises ``InvalidArgumentError`` for
+    an empty path."""
 
 def redis_token_store(url: str, key_prefix: str, timeout_ms: int = 2000) -> TokenStore:
     """A ``TokenStore`` in Redis that every process and host of an app can share:

@@ -302,11 +302,17 @@ final class TokenManagerTests: XCTestCase {
         let path = dir.appendingPathComponent("tokens.json").path
 
         let token = try makeManager(fileTokenStore(path: path)).accessToken(orgId: org)
-        let attributes = try FileManager.default.attributesOfItem(atPath: path)
-        XCTAssertEqual((attributes[.posixPermissions] as? NSNumber)?.intValue, 0o600)
-        // Beside the file: its write lock and its directory of renewal leases (flock), no temp file.
+        // A directory of records, one per org; beside it its lock and its renewal leases (flock).
+        let mode = { (path: String) in
+            (try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber)?.intValue
+        }
+        XCTAssertEqual(try mode(path), 0o700)
         XCTAssertEqual(Set(try FileManager.default.contentsOfDirectory(atPath: dir.path)),
-                       ["tokens.json", "tokens.json.lock", "tokens.json.leases"], "no temp file left behind")
+                       ["tokens.json", "tokens.json.lock", "tokens.json.leases"])
+        let names = try FileManager.default.contentsOfDirectory(atPath: path)
+        XCTAssertEqual(names.map { ($0 as NSString).pathExtension }.sorted(), ["json", "lock"], "no temp file left behind")
+        let record = (path as NSString).appendingPathComponent(names.first { $0.hasSuffix(".json") } ?? "")
+        XCTAssertEqual(try mode(record), 0o600)
 
         let restarted = try makeManager(fileTokenStore(path: path))
         XCTAssertEqual(try restarted.accessToken(orgId: org), token)
@@ -315,13 +321,13 @@ final class TokenManagerTests: XCTestCase {
 
         // A file that does not parse is moved aside for a human and the store starts empty:
         // the org gets a new grant instead of failing for ever.
-        try "not json".write(toFile: path, atomically: true, encoding: .utf8)
+        try "not json".write(toFile: record, atomically: false, encoding: .utf8)
         let fresh = try makeManager(fileTokenStore(path: path)).accessToken(orgId: org)
         XCTAssertNotEqual(fresh, token)
         XCTAssertEqual(try count("get"), 2)
-        let aside = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix("tokens.json.corrupt-") }
-        XCTAssertEqual(aside.count, 1, "the unreadable file is kept aside")
-        XCTAssertEqual(try String(contentsOfFile: dir.appendingPathComponent(aside[0]).path, encoding: .utf8), "not json")
+        let aside = try FileManager.default.contentsOfDirectory(atPath: path).filter { $0.contains(".corrupt-") }
+        XCTAssertEqual(aside.count, 1, "the unreadable record is kept aside")
+        XCTAssertEqual(try String(contentsOfFile: (path as NSString).appendingPathComponent(aside[0]), encoding: .utf8), "not json")
         assertCoboError(try fileTokenStore(path: " ")) {
             guard case .InvalidArgument = $0 else { return XCTFail("got \($0)") }
         }

@@ -1,12 +1,23 @@
-//! One JSON file holding every org's token, shared by the processes of one host.
+//! A token store on the local filesystem, shared by the processes of one host: one file
+//! per org, so a save costs the same with 10 orgs or 100,000.
 //!
-//! - Changes are read-modify-write cycles under `flock` on `<file>.lock`, and land by
-//!   rename of an exclusively created temp file (0600), then a directory fsync.
-//! - A renewal lease is `flock` on `<file>.leases/<hash of the org id>`, held while the
-//!   renewal runs: the kernel drops it when its holder dies, so no lease outlives one.
-//! - Reads take no lock: a rename is atomic, so a reader sees one whole version.
-//! - A file that does not parse is moved aside (never quoted: it holds tokens) and the
-//!   store starts empty, so one bad byte cannot stop every org for ever.
+//! Layout, for the path `tokens.json` an app gives:
+//! - `tokens.json/` (0700): per org, `<h>.json` (its record and version, 0600) and
+//!   `<h>.lock`, where `<h>` is a hash of the org id.
+//! - `tokens.json.leases/<h>`: the org's renewal lease, a `flock` held while the renewal
+//!   runs. The kernel drops it when its holder dies, so no lease outlives one.
+//! - `tokens.json.lock`: taken only to create the directory, or to migrate the one JSON
+//!   file that older versions kept at `tokens.json` (read once, split, then removed).
+//!
+//! An org's record changes by read-compare-write under `flock` on its `.lock`, polled
+//! until the caller's deadline. It lands by rename of an exclusively created temp file.
+//! A change of an existing record is synced (file, then directory) before the lock is
+//! released, since it may hold a rotated refresh token or its in-flight mark. An org's
+//! first record is not: lost in a crash, the org is simply without a token, and
+//! `org_implicit` spends nothing. Reads take no lock: a rename is atomic.
+//!
+//! A record that does not parse is moved aside (never quoted: it holds tokens) and the
+//! org starts empty, so one bad byte cannot stop it for ever.
 //!
 //! Local filesystems only: `flock` over NFS is not reliable.
 
@@ -27,14 +38,15 @@ use crate::fork::ForkLocal;
 use crate::sync::lock;
 use crate::{events, CoboOAuthError, Secret};
 
-/// A TokenStore in one JSON file (mode 0600) that the processes of one host can share.
+/// A TokenStore on the local filesystem (one file per org under `path`) that the
+/// processes of one host can share.
 pub fn file_token_store(path: String) -> Result<Arc<dyn TokenStore>, CoboOAuthError> {
     if path.trim().is_empty() {
         return Err(CoboOAuthError::InvalidArgument { reason: "the token file path must not be empty".into() });
     }
     let store = FileStore {
         path: PathBuf::from(path),
-        canonical: OnceCell::new(),
+        dir: OnceCell::new(),
         leases: ForkLocal::new(Mutex::default(), |_| Mutex::default()),
     };
     Ok(coordinated_token_store(Arc::new(store)))
@@ -42,92 +54,156 @@ pub fn file_token_store(path: String) -> Result<Arc<dyn TokenStore>, CoboOAuthEr
 
 struct FileStore {
     path: PathBuf,
-    /// The path with its directory resolved, found on first use (creating a store does
-    /// no I/O): every lock is keyed by it, whatever relative path or link led here.
-    canonical: OnceCell<PathBuf>,
+    /// The records' directory, its parent resolved (every lock is keyed by it, whatever
+    /// relative path or link led here). Made on first use: creating a store does no I/O.
+    dir: OnceCell<PathBuf>,
     /// The lease files this process holds, by org and owner. A forked child starts
     /// with none (the parent releases its own).
     leases: ForkLocal<Mutex<HashMap<(String, String), Locked>>>,
 }
 
-/// One org in the file. A deleted org keeps its version, so versions never go back.
+/// One org's record file, and one org in the single file older versions wrote (keyed by
+/// org id there). A deleted org keeps its file and version, so versions never go back.
 #[derive(Serialize, Deserialize)]
 struct Entry {
+    /// Which org the file is for, since its name is a hash.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    org_id: String,
     #[serde(flatten)]
     record: Option<Record>,
     #[serde(default)]
     version: u64,
 }
 
-type Entries = HashMap<String, Entry>;
+impl Entry {
+    fn empty(org_id: &str) -> Self {
+        Entry { org_id: org_id.to_owned(), record: None, version: 0 }
+    }
+}
 
-/// The file exists but is not a token file.
+/// The file exists but is not a record (for this org).
 struct Corrupt;
 
 impl FileStore {
-    fn canonical(&self) -> Result<&Path, CoboOAuthError> {
-        self.canonical
+    fn dir(&self) -> Result<&Path, CoboOAuthError> {
+        self.dir
             .get_or_try_init(|| {
                 let name = self.path.file_name().ok_or_else(|| self.error("names no file", &""))?;
-                let dir = match self.path.parent() {
-                    Some(dir) if !dir.as_os_str().is_empty() => dir,
+                let parent = match self.path.parent() {
+                    Some(parent) if !parent.as_os_str().is_empty() => parent,
                     _ => Path::new("."),
                 };
-                let dir = fs::canonicalize(dir).map_err(|e| self.error("has no usable directory", &e))?;
-                Ok(dir.join(name))
+                let dir = fs::canonicalize(parent).map_err(|e| self.error("has no usable directory", &e))?.join(name);
+                if !fs::metadata(&dir).is_ok_and(|meta| meta.is_dir()) {
+                    self.make_dir(&dir)?;
+                }
+                Ok(dir)
             })
             .map(PathBuf::as_path)
     }
 
-    /// `<file><suffix>`, next to the file.
-    fn sibling(&self, suffix: &str) -> Result<PathBuf, CoboOAuthError> {
-        let mut path = self.canonical()?.as_os_str().to_owned();
-        path.push(suffix);
-        Ok(PathBuf::from(path))
+    /// Under `<path>.lock`: creates the directory, moving in the orgs of the single file
+    /// an older version kept at the same path. Built aside and renamed into place, so
+    /// it appears whole; the old file waits at `<path>.v1` until then, and a migration
+    /// cut short resumes from it.
+    fn make_dir(&self, dir: &Path) -> Result<(), CoboOAuthError> {
+        let _locked = Locked::open(&with_suffix(dir, ".lock"), Wait::Until(super::wait_until()))
+            .map_err(|e| self.error("cannot be locked", &e))?;
+        let old = with_suffix(dir, ".v1");
+        match fs::metadata(dir) {
+            Ok(meta) if meta.is_dir() => return Ok(()),
+            Ok(_) => fs::rename(dir, &old).and_then(|()| sync_parent(dir)).map_err(|e| self.error("cannot be migrated", &e))?,
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(self.error("cannot be read", &e)),
+        }
+        let entries: HashMap<String, Entry> = match fs::read(&old) {
+            Ok(mut bytes) => {
+                let parsed = serde_json::from_slice(&bytes);
+                crate::secret::wipe(&mut bytes);
+                match parsed {
+                    Ok(entries) => entries,
+                    Err(_) => {
+                        self.move_aside(&old, &with_suffix(dir, &format!(".corrupt-{}", crate::random::u64())))?;
+                        HashMap::new()
+                    }
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => HashMap::new(),
+            Err(e) => return Err(self.error("cannot be read", &e)),
+        };
+        let building = with_suffix(dir, &format!(".tmp-{:016x}", crate::random::u64()));
+        let built = fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&building)
+            .map_err(|e| self.error("directory cannot be created", &e))
+            .and_then(|()| {
+                for (org_id, mut entry) in entries {
+                    entry.org_id = org_id;
+                    self.write(&building.join(record_name(&entry.org_id, "json")), &entry, true)?;
+                }
+                File::open(&building)
+                    .and_then(|built| built.sync_all())
+                    .and_then(|()| fs::rename(&building, dir))
+                    .and_then(|()| sync_parent(dir))
+                    .map_err(|e| self.error("directory cannot be created", &e))
+            });
+        if built.is_err() {
+            let _ = fs::remove_dir_all(&building);
+        }
+        built?;
+        match fs::remove_file(&old) {
+            Err(e) if e.kind() != ErrorKind::NotFound => Err(self.error("was migrated, but its old file cannot be removed", &e)),
+            _ => Ok(()),
+        }
     }
 
-    fn read(&self) -> Result<Result<Entries, Corrupt>, CoboOAuthError> {
-        match fs::read(self.canonical()?) {
+    /// The org's record; `None` if it has none, `Corrupt` if its file does not parse.
+    fn read(&self, path: &Path, org_id: &str) -> Result<Result<Option<Entry>, Corrupt>, CoboOAuthError> {
+        match fs::read(path) {
             Ok(mut bytes) => {
-                let parsed = serde_json::from_slice(&bytes).map_err(|_| Corrupt);
+                let parsed = serde_json::from_slice::<Entry>(&bytes).ok().filter(|entry| entry.org_id == org_id);
                 crate::secret::wipe(&mut bytes);
-                Ok(parsed)
+                Ok(parsed.map(Some).ok_or(Corrupt))
             }
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(Ok(Entries::new())),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(Ok(None)),
             Err(e) => Err(self.error("cannot be read", &e)),
         }
     }
 
-    /// Runs `change` on the entries under the write lock; writes them if it says so.
-    fn change<T>(&self, change: impl FnOnce(&mut Entries) -> (T, bool)) -> Result<T, CoboOAuthError> {
-        let until = super::wait_until();
-        let _locked = Locked::open(&self.sibling(".lock")?, Wait::Until(until)).map_err(|e| self.error("cannot be locked", &e))?;
-        let mut entries = match self.read()? {
-            Ok(entries) => entries,
-            Err(Corrupt) => self.move_aside()?,
+    /// Runs `change` on the org's record under its lock; writes it if it says so.
+    fn change<T>(&self, org_id: &str, change: impl FnOnce(&mut Entry) -> (T, bool)) -> Result<T, CoboOAuthError> {
+        let dir = self.dir()?;
+        let path = dir.join(record_name(org_id, "json"));
+        let _locked = Locked::open(&dir.join(record_name(org_id, "lock")), Wait::Until(super::wait_until()))
+            .map_err(|e| self.error("cannot be locked", &e))?;
+        let (mut entry, existed) = match self.read(&path, org_id)? {
+            Ok(Some(entry)) => (entry, true),
+            Ok(None) => (Entry::empty(org_id), false),
+            Err(Corrupt) => {
+                self.move_aside(&path, &path.with_extension(format!("corrupt-{}", crate::random::u64())))?;
+                (Entry::empty(org_id), false)
+            }
         };
-        let (result, changed) = change(&mut entries);
+        let (result, changed) = change(&mut entry);
         if changed {
-            self.write(&entries)?;
+            self.write(&path, &entry, existed)?;
         }
         Ok(result)
     }
 
-    /// Under the write lock: keeps the unreadable file for a human, starts empty.
-    fn move_aside(&self) -> Result<Entries, CoboOAuthError> {
-        let aside = self.sibling(&format!(".corrupt-{}", crate::random::u64()))?;
-        fs::rename(self.canonical()?, &aside).map_err(|e| self.error("is not a token file and cannot be moved aside", &e))?;
-        events::store_file_corrupt(&self.path, &aside);
-        Ok(Entries::new())
+    /// Keeps an unreadable file for a human; the org (or the whole old file) starts empty.
+    fn move_aside(&self, path: &Path, aside: &Path) -> Result<(), CoboOAuthError> {
+        fs::rename(path, aside).map_err(|e| self.error("holds a file that is not a record and cannot be moved aside", &e))?;
+        events::store_file_corrupt(path, aside);
+        Ok(())
     }
 
     /// A temp file created exclusively (never through a link), 0600 whatever the
-    /// umask, synced, renamed over the file; then the directory is synced so the
-    /// rename survives a crash.
-    fn write(&self, entries: &Entries) -> Result<(), CoboOAuthError> {
-        let json = Secret::new(serde_json::to_string_pretty(entries).map_err(|e| self.error("cannot be encoded", &e))?);
-        let path = self.canonical()?;
-        let temp = self.sibling(&format!(".tmp-{:016x}", crate::random::u64()))?;
+    /// umask, renamed over the record. `durable`: synced first, and the directory after,
+    /// so the rename survives a crash.
+    fn write(&self, path: &Path, entry: &Entry, durable: bool) -> Result<(), CoboOAuthError> {
+        let json = Secret::new(serde_json::to_string_pretty(entry).map_err(|e| self.error("cannot be encoded", &e))?);
+        let temp = path.with_extension(format!("tmp-{:016x}", crate::random::u64()));
         let written = OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -137,27 +213,30 @@ impl FileStore {
             .and_then(|mut file| {
                 file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
                 file.write_all(json.expose().as_bytes())?;
-                file.sync_all()
+                if durable {
+                    file.sync_all()?;
+                }
+                Ok(())
             })
             .and_then(|()| fs::rename(&temp, path));
         if let Err(e) = written {
             let _ = fs::remove_file(&temp);
             return Err(self.error("cannot be written", &e));
         }
-        if let Some(dir) = path.parent() {
-            File::open(dir).and_then(|dir| dir.sync_all()).map_err(|e| self.error("directory cannot be synced", &e))?;
+        if durable {
+            sync_parent(path).map_err(|e| self.error("directory cannot be synced", &e))?;
         }
         Ok(())
     }
 
     fn lease_path(&self, org_id: &str) -> Result<PathBuf, CoboOAuthError> {
-        let dir = self.sibling(".leases")?;
+        let dir = with_suffix(self.dir()?, ".leases");
         match fs::DirBuilder::new().mode(0o700).create(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
             Err(e) => return Err(self.error("lease directory cannot be created", &e)),
         }
-        Ok(dir.join(&crate::hex::encode(&Sha256::digest(org_id.as_bytes()))[..32]))
+        Ok(dir.join(org_hash(org_id)))
     }
 
     fn error(&self, what: &str, err: &dyn std::fmt::Display) -> CoboOAuthError {
@@ -167,38 +246,59 @@ impl FileStore {
     }
 }
 
+/// The name of an org's files: a hash, since an org id may hold any character.
+fn org_hash(org_id: &str) -> String {
+    crate::hex::encode(&Sha256::digest(org_id.as_bytes()))[..32].to_owned()
+}
+
+fn record_name(org_id: &str, extension: &str) -> String {
+    format!("{}.{extension}", org_hash(org_id))
+}
+
+/// `<path><suffix>`, next to `path`.
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut path = path.as_os_str().to_owned();
+    path.push(suffix);
+    PathBuf::from(path)
+}
+
+/// Syncs the directory holding `path`, so a rename into it survives a crash.
+fn sync_parent(path: &Path) -> std::io::Result<()> {
+    File::open(path.parent().unwrap_or(path))?.sync_all()
+}
+
 impl CoordinatedTokenStore for FileStore {
     fn load_versioned(&self, org_id: String) -> Result<VersionedToken, CoboOAuthError> {
-        let entries = match self.read()? {
-            Ok(entries) => entries,
-            // Recovery needs the write lock; another process may have done it already.
-            Err(Corrupt) => self.change(|entries| (std::mem::take(entries), false))?,
+        let path = self.dir()?.join(record_name(&org_id, "json"));
+        let entry = match self.read(&path, &org_id)? {
+            Ok(entry) => entry,
+            // Recovery needs the org's lock; another process may have done it already.
+            Err(Corrupt) => Some(self.change(&org_id, |entry| (std::mem::replace(entry, Entry::empty(&org_id)), false))?),
         };
-        Ok(match entries.into_iter().find(|(id, _)| *id == org_id) {
-            Some((_, entry)) => VersionedToken { token: entry.record.map(Record::into_stored), version: entry.version },
+        Ok(match entry {
+            Some(entry) => VersionedToken { token: entry.record.map(Record::into_stored), version: entry.version },
             None => VersionedToken { token: None, version: 0 },
         })
     }
 
     fn save_if_version(&self, org_id: String, token: StoredToken, expected_version: u64) -> Result<bool, CoboOAuthError> {
-        self.change(|entries| {
-            let version = entries.get(&org_id).map_or(0, |entry| entry.version);
-            if version != expected_version {
+        self.change(&org_id, |entry| {
+            if entry.version != expected_version {
                 return (false, false);
             }
-            entries.insert(org_id, Entry { record: Some(Record::from_stored(&token)), version: version + 1 });
+            entry.record = Some(Record::from_stored(&token));
+            entry.version += 1;
             (true, true)
         })
     }
 
     fn delete(&self, org_id: String) -> Result<(), CoboOAuthError> {
-        self.change(|entries| match entries.get_mut(&org_id) {
-            Some(entry) if entry.record.is_some() => {
-                entry.record = None;
+        self.change(&org_id, |entry| match entry.record.take() {
+            Some(_) => {
                 entry.version += 1;
                 ((), true)
             }
-            _ => ((), false),
+            None => ((), false),
         })
     }
 
@@ -304,7 +404,7 @@ mod tests {
     }
 
     fn store(path: &Path) -> FileStore {
-        FileStore { path: path.to_owned(), canonical: OnceCell::new(), leases: ForkLocal::new(Mutex::default(), |_| Mutex::default()) }
+        FileStore { path: path.to_owned(), dir: OnceCell::new(), leases: ForkLocal::new(Mutex::default(), |_| Mutex::default()) }
     }
 
     fn token(access: &str) -> StoredToken {
@@ -335,27 +435,84 @@ mod tests {
         fs::remove_dir_all(dir).unwrap();
     }
 
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        names.sort();
+        names
+    }
+
     #[test]
-    fn a_corrupt_file_is_moved_aside_and_never_quoted() {
+    fn a_corrupt_record_is_moved_aside_and_never_quoted() {
+        let dir = dir();
+        let store = store(&dir.join("tokens.json"));
+        assert!(store.save_if_version("org".into(), token("a"), 0).unwrap());
+        assert!(store.save_if_version("other".into(), token("b"), 0).unwrap());
+        let record = dir.join("tokens.json").join(record_name("org", "json"));
+        fs::write(&record, r#"{"org_id": "org", "access_token": "QUOTE-ME-NOT", "version": "x"}"#).unwrap();
+        assert_eq!(store.load_versioned("org".into()).unwrap().token, None);
+        let aside: Vec<_> = names(&dir.join("tokens.json")).into_iter().filter(|name| name.contains(".corrupt-")).collect();
+        assert_eq!(aside.len(), 1);
+        assert!(store.save_if_version("org".into(), token("c"), 0).unwrap());
+        assert_eq!(store.load_versioned("other".into()).unwrap().version, 1, "other orgs are untouched");
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// The single file older versions wrote is split into records, versions kept; a
+    /// file that does not parse is moved aside.
+    #[test]
+    fn an_old_token_file_is_migrated_on_first_use() {
         let dir = dir();
         let path = dir.join("tokens.json");
-        fs::write(&path, r#"{"org": {"access_token": "QUOTE-ME-NOT", "version": "x"}}"#).unwrap();
+        let old = store(&dir.join("old.json"));
+        assert!(old.save_if_version("org".into(), token("a"), 0).unwrap());
+        let record = fs::read_to_string(dir.join("old.json").join(record_name("org", "json"))).unwrap();
+        let record: serde_json::Value = serde_json::from_str(&record).unwrap();
+        let mut entry = record.clone();
+        entry["version"] = 7.into();
+        fs::write(&path, serde_json::json!({"org": entry, "gone": {"version": 3}}).to_string()).unwrap();
+
         let store = store(&path);
+        let loaded = store.load_versioned("org".into()).unwrap();
+        assert_eq!(loaded.version, 7);
+        assert_eq!(loaded.token.unwrap().token.access_token, Secret::new("a"));
+        assert_eq!(store.load_versioned("gone".into()).unwrap(), VersionedToken { token: None, version: 3 });
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(names(&dir), ["old.json", "old.json.lock", "tokens.json", "tokens.json.lock"]);
+
+        fs::remove_dir_all(&path).unwrap();
+        fs::write(&path, r#"{"org": {"access_token": "QUOTE-ME-NOT", "version": "x"}}"#).unwrap();
+        let store = self::store(&path);
         assert_eq!(store.load_versioned("org".into()).unwrap().token, None);
-        let aside: Vec<_> = fs::read_dir(&dir).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().contains(".corrupt-")).collect();
-        assert_eq!(aside.len(), 1);
-        assert!(store.save_if_version("org".into(), token("a"), 0).unwrap());
+        assert_eq!(names(&dir).iter().filter(|name| name.starts_with("tokens.json.corrupt-")).count(), 1);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// A save rewrites its org's file alone, whatever the number of orgs.
+    #[test]
+    fn a_save_touches_one_org() {
+        let dir = dir();
+        let store = store(&dir.join("tokens.json"));
+        for org in 0..50 {
+            assert!(store.save_if_version(format!("org-{org}"), token("a"), 0).unwrap());
+        }
+        let inode = |org: &str| fs::metadata(dir.join("tokens.json").join(record_name(org, "json"))).unwrap().ino();
+        let before: Vec<u64> = (0..50).map(|org| inode(&format!("org-{org}"))).collect();
+        assert!(store.save_if_version("org-7".into(), token("b"), 1).unwrap());
+        let after: Vec<u64> = (0..50).map(|org| inode(&format!("org-{org}"))).collect();
+        let changed: Vec<usize> = (0..50).filter(|&org| before[org] != after[org]).collect();
+        assert_eq!(changed, [7]);
         fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
-    fn the_file_is_0600_whatever_it_was_before() {
+    fn records_are_0600_whatever_they_were_before() {
         let dir = dir();
-        let path = dir.join("tokens.json");
-        fs::write(&path, "{}").unwrap();
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(store(&path).save_if_version("org".into(), token("a"), 0).unwrap());
-        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        let store = store(&dir.join("tokens.json"));
+        assert!(store.save_if_version("org".into(), token("a"), 0).unwrap());
+        let record = dir.join("tokens.json").join(record_name("org", "json"));
+        fs::set_permissions(&record, fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(store.save_if_version("org".into(), token("b"), 1).unwrap());
+        assert_eq!(fs::metadata(&record).unwrap().permissions().mode() & 0o777, 0o600);
         fs::remove_dir_all(dir).unwrap();
     }
 

@@ -248,13 +248,17 @@ class TokenManagerTest(private val mock: MockServer) {
     }
 
     @Test
-    fun `the file store persists across managers, mode 0600`(@TempDir dir: Path) {
+    fun `the file store persists across managers, records mode 0600`(@TempDir dir: Path) {
         val path = dir.resolve("tokens.json")
         val token = (fileTokenStore(path.toString()) as TokenStoreImpl).use { store -> manager(store).use { it.accessToken(org) } }
-        assertEquals(PosixFilePermissions.fromString("rw-------"), Files.getPosixFilePermissions(path))
-        // Beside the file: its write lock and its directory of renewal leases (flock), no temp file.
+        // A directory of records, one per org; beside it its lock and its renewal leases (flock).
+        assertEquals(PosixFilePermissions.fromString("rwx------"), Files.getPosixFilePermissions(path))
         val expected = setOf("tokens.json", "tokens.json.lock", "tokens.json.leases")
-        assertEquals(expected, Files.list(dir).use { files -> files.map { it.fileName.toString() }.toList() }.toSet(), "no temp file left behind")
+        assertEquals(expected, Files.list(dir).use { files -> files.map { it.fileName.toString() }.toList() }.toSet())
+        val record = Files.list(path).use { files -> files.filter { it.fileName.toString().endsWith(".json") }.toList() }.single()
+        assertEquals(PosixFilePermissions.fromString("rw-------"), Files.getPosixFilePermissions(record))
+        val suffixes = Files.list(path).use { files -> files.map { it.fileName.toString().substringAfter('.') }.toList() }.sorted()
+        assertEquals(listOf("json", "lock"), suffixes, "no temp file left behind")
         (fileTokenStore(path.toString()) as TokenStoreImpl).use { store ->
             manager(store).use { restarted ->
                 assertEquals(token, restarted.accessToken(org))
@@ -263,14 +267,14 @@ class TokenManagerTest(private val mock: MockServer) {
         }
         assertEquals(0 to 1, counts())
 
-        // A file that does not parse is moved aside for a human and the store starts empty:
-        // the org gets a new grant instead of failing for ever.
-        Files.writeString(path, "not json")
+        // A record that does not parse is moved aside for a human and the org starts empty:
+        // it gets a new grant instead of failing for ever.
+        Files.writeString(record, "not json")
         (fileTokenStore(path.toString()) as TokenStoreImpl).use { store ->
             manager(store).use { fresh -> assertNotEquals(token, fresh.accessToken(org)) }
         }
         assertEquals(0 to 2, counts())
-        val aside = Files.list(dir).use { files -> files.filter { it.fileName.toString().startsWith("tokens.json.corrupt-") }.toList() }
+        val aside = Files.list(path).use { files -> files.filter { it.fileName.toString().contains(".corrupt-") }.toList() }
         assertEquals(1, aside.size, "the unreadable file is kept aside")
         assertEquals("not json", Files.readString(aside.single()))
         assertThrows<CoboOAuthException.InvalidArgument> { fileTokenStore(" ") }

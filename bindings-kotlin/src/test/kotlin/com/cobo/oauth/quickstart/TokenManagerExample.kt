@@ -16,7 +16,7 @@ import com.cobo.oauth.fileTokenStore
  * saves every rotated refresh token in the store before anyone uses the new access token.
  */
 class WaasAuth(client: OAuthClient, clientId: String, tokenFile: String) : AutoCloseable {
-    // fileTokenStore keeps tokens across restarts (one JSON file, mode 0600); memoryTokenStore()
+    // fileTokenStore keeps tokens across restarts (one file per org, mode 0600); memoryTokenStore()
     // does not; or implement TokenStore yourself over a database or a secret manager.
     private val store: TokenStore = fileTokenStore(tokenFile)
     private val manager = TokenManager(client, clientId, store)
