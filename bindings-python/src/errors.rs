@@ -85,6 +85,10 @@ fn exception(py: Python<'_>, err: &CoboOAuthError) -> PyResult<PyErr> {
             fields.set_item("error_description", error_description)?;
             "AuthorizationRequiredError"
         }
+        CoboOAuthError::Internal { reason } => {
+            fields.set_item("reason", reason)?;
+            "InternalError"
+        }
     };
     let value = module.bind(py).getattr(class)?.call((err.to_string(),), Some(&fields))?;
     Ok(PyErr::from_value(value))

@@ -28,6 +28,9 @@ pub enum CoboOAuthError {
     Store { reason: String },
     #[error("organization {org_id} must authorize the app again (HTTP {status} {error}: {error_description})")]
     AuthorizationRequired { org_id: String, status: u16, error: String, error_description: String },
+    /// A bug in cobo-oauth (a panic it caught): never retried as transient. Please report it.
+    #[error("internal error: {reason}")]
+    Internal { reason: String },
 }
 
 /// A foreign TokenStore raised something that is not a CoboOAuthError. Its first line

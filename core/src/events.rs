@@ -123,6 +123,7 @@ fn fields(err: &CoboOAuthError) -> String {
         CoboOAuthError::ResponseSignature { .. } => ("response_signature", None),
         CoboOAuthError::Store { .. } => ("store", None),
         CoboOAuthError::AuthorizationRequired { status, .. } => ("authorization_required", Some(status)),
+        CoboOAuthError::Internal { .. } => ("internal", None),
     };
     match status {
         Some(status) => format!("error={kind} status={status}"),

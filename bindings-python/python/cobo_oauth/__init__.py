@@ -34,6 +34,7 @@ from cobo_oauth.environment import Environment
 from cobo_oauth.exceptions import (
     AuthorizationRequiredError,
     CoboOAuthError,
+    InternalError,
     InvalidArgumentError,
     InvalidKeyError,
     InvalidResponseError,
@@ -56,6 +57,7 @@ __all__ = [
     "CoboOAuthError",
     "CoordinatedTokenStoreProtocol",
     "Environment",
+    "InternalError",
     "InvalidArgumentError",
     "InvalidKeyError",
     "InvalidResponseError",

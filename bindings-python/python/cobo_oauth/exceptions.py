@@ -17,6 +17,7 @@ InvalidResponse    InvalidResponseError
 ResponseSignature  ResponseSignatureError
 Store              StoreError
 AuthorizationRequired  AuthorizationRequiredError
+Internal           InternalError
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ __all__ = [
     "ResponseSignatureError",
     "StoreError",
     "AuthorizationRequiredError",
+    "InternalError",
 ]
 
 
@@ -190,3 +192,14 @@ class AuthorizationRequiredError(CoboOAuthError):
         self.status = status
         self.error = error
         self.error_description = error_description
+
+
+class InternalError(CoboOAuthError):
+    """A bug in cobo_oauth (a panic it caught, e.g. inside a renewal). Not transient and
+    never retried; please report it."""
+
+    reason: str
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
