@@ -51,6 +51,7 @@ VARIANT_CLASSES: dict[str, type[cobo_oauth.CoboOAuthError]] = {
     "ResponseSignature": cobo_oauth.ResponseSignatureError,
     "Store": cobo_oauth.StoreError,
     "AuthorizationRequired": cobo_oauth.AuthorizationRequiredError,
+    "Internal": cobo_oauth.InternalError,
 }
 
 

@@ -16,8 +16,9 @@ FAULTS = load_json("tests/faults.json")
 
 def test_the_matrix_covers_both_operations_and_every_network_variant() -> None:
     assert {entry["operation"] for entry in FAULTS} == {"get", "refresh"}
-    # Store and AuthorizationRequired come from the TokenManager, not from one request.
-    network_variants = set(VARIANT_CLASSES) - {"InvalidKey", "InvalidArgument", "Store", "AuthorizationRequired"}
+    # Store, AuthorizationRequired and Internal come from the TokenManager, not from one request.
+    not_network = {"InvalidKey", "InvalidArgument", "Store", "AuthorizationRequired", "Internal"}
+    network_variants = set(VARIANT_CLASSES) - not_network
     assert {entry["expect"]["variant"] for entry in FAULTS} == network_variants
 
 

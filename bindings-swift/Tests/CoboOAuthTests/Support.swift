@@ -229,6 +229,8 @@ extension CoboOAuthError {
         case let .AuthorizationRequired(orgId, status, error, errorDescription):
             return ("AuthorizationRequired", ["org_id": orgId, "status": Int(status), "error": error,
                                               "error_description": errorDescription])
+        case let .Internal(reason):
+            return ("Internal", ["reason": reason])
         }
     }
 }

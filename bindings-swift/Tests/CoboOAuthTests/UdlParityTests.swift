@@ -58,6 +58,7 @@ private let swiftReferences: [String: Any] = [
     "CoboOAuthError.Store(reason)": CoboOAuthError.Store(reason:),
     "CoboOAuthError.AuthorizationRequired(org_id, status, error, error_description)":
         CoboOAuthError.AuthorizationRequired(orgId:status:error:errorDescription:),
+    "CoboOAuthError.Internal(reason)": CoboOAuthError.Internal(reason:),
     // dictionary OrgToken
     "OrgToken.access_token": \OrgToken.accessToken,
     "OrgToken.token_type": \OrgToken.tokenType,

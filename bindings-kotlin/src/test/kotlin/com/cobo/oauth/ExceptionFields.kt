@@ -32,4 +32,5 @@ val CoboOAuthException.fields: Map<String, Any>
             "error" to error,
             "error_description" to errorDescription,
         )
+        is CoboOAuthException.Internal -> mapOf("reason" to reason)
     }
