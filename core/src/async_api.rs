@@ -10,11 +10,10 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use crate::error::Error;
-use crate::sync::lock;
 use crate::{CoboOAuthError, OAuthClient, OrgToken, Secret, StoredToken, TokenManager};
 
 /// A TokenManager's token calls as futures. Share the TokenManager with blocking
@@ -126,45 +125,22 @@ impl std::fmt::Debug for AsyncOAuthClient {
     }
 }
 
-/// A one-shot channel: the sender is a callback, the receiver a runtime-agnostic
-/// future. A receiver dropped first (a cancelled caller) leaves the sender harmless.
+/// A one-shot channel whose sender is a callback: a receiver dropped first (a cancelled
+/// caller) leaves the sender harmless; tokio's receiver is a future any executor polls.
 fn channel<T: Send + 'static>() -> (impl FnOnce(Result<T, CoboOAuthError>) + Send + 'static, Outcome<T>) {
-    let slot = Arc::new(Mutex::new(Slot::Waiting(None)));
-    let sender = Arc::clone(&slot);
-    let notify = move |result| {
-        let waker = match std::mem::replace(&mut *lock(&sender), Slot::Done(result)) {
-            Slot::Waiting(waker) => waker,
-            Slot::Done(_) | Slot::Taken => None,
-        };
-        if let Some(waker) = waker {
-            waker.wake();
-        }
-    };
-    (notify, Outcome { slot })
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    (move |result| drop(sender.send(result)), Outcome(receiver))
 }
 
-enum Slot<T> {
-    Waiting(Option<Waker>),
-    Done(Result<T, CoboOAuthError>),
-    Taken,
-}
-
-struct Outcome<T> {
-    slot: Arc<Mutex<Slot<T>>>,
-}
+struct Outcome<T>(tokio::sync::oneshot::Receiver<Result<T, CoboOAuthError>>);
 
 impl<T> Future for Outcome<T> {
     type Output = Result<T, CoboOAuthError>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut slot = lock(&self.slot);
-        match std::mem::replace(&mut *slot, Slot::Taken) {
-            Slot::Done(result) => Poll::Ready(result),
-            Slot::Waiting(_) => {
-                *slot = Slot::Waiting(Some(cx.waker().clone()));
-                Poll::Pending
-            }
-            Slot::Taken => Poll::Ready(Err(CoboOAuthError::InvalidArgument { reason: "polled after completion".into() })),
-        }
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.0).poll(cx).map(|received| {
+            // A sender dropped uncalled is a bug: every flight lands, even when aborted.
+            received.unwrap_or_else(|_| Err(CoboOAuthError::Internal { reason: "the call ended without an outcome".into() }))
+        })
     }
 }

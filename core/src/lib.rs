@@ -4,7 +4,6 @@
 //! plain Rust library with the same names.
 
 mod async_api;
-mod blocking_pool;
 mod client;
 mod config;
 mod direct_async;

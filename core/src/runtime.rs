@@ -9,6 +9,11 @@
 //! event loop from there: two wake-ups too, where a pool thread making the blocking
 //! call would add two more.
 //!
+//! Blocking work for async callers (the renewals `AsyncTokenManager` starts) runs on the
+//! runtime's blocking pool (`spawn_blocking`): at most `BLOCKING_THREADS` at once, so a
+//! thousand orgs renewing at once take turns; an idle thread waits `KEEP_ALIVE` for the
+//! next job, so a job usually costs a wake-up, not a thread start.
+//!
 //! A forked child starts its own I/O thread on first use (the parent's does not exist
 //! in it). A blocking call made on the I/O thread itself (a log sink calling back into
 //! the library) would wait for the thread it stops: it fails at once instead.
@@ -19,6 +24,7 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
+use std::time::Duration;
 
 use once_cell::sync::{Lazy, OnceCell};
 use tokio::runtime::{Builder, Handle};
@@ -33,10 +39,18 @@ thread_local! {
     static ON_IO_THREAD: Cell<bool> = const { Cell::new(false) };
 }
 
+/// Enough for every org of a large app to renew at once in a few rounds; few enough to
+/// stay far from a container's thread limit.
+pub(crate) const BLOCKING_THREADS: usize = 64;
+const KEEP_ALIVE: Duration = Duration::from_secs(30);
+
 /// Starts the I/O thread, which runs its runtime for the rest of the process.
 fn start() -> Result<Handle, String> {
     let runtime = Builder::new_current_thread()
         .enable_all()
+        .max_blocking_threads(BLOCKING_THREADS)
+        .thread_keep_alive(KEEP_ALIVE)
+        .thread_name("cobo-oauth-call")
         .build()
         .map_err(|err| format!("cannot start the I/O runtime: {err}"))?;
     let handle = runtime.handle().clone();
@@ -88,6 +102,16 @@ pub(crate) fn spawn<T: Send + 'static>(
     });
     handle()?.spawn(async move { notify(call.await) });
     Ok(())
+}
+
+/// Runs `job` on the runtime's blocking pool (a panic in it is contained). Err, with
+/// `job` dropped unrun, if there is no runtime or the OS refused every thread.
+pub(crate) fn spawn_blocking(job: impl FnOnce() + Send + 'static) -> Result<(), Error> {
+    let handle = handle()?;
+    let job = move || drop(std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)));
+    // tokio panics only when it needs a first thread and the OS refuses it.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(handle.spawn_blocking(job))))
+        .map_err(|_| Error::Runtime("the OS refused a thread for the call".into()))
 }
 
 struct Unpark(Thread);

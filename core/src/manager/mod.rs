@@ -225,7 +225,7 @@ impl TokenManager {
                 let manager = Arc::clone(self);
                 // If the OS refuses a thread, the ticket is dropped and its flight lands
                 // with an error, which reaches the subscriber.
-                let _ = crate::blocking_pool::run(move || drop(manager.run(&org_id, ticket)));
+                let _ = crate::runtime::spawn_blocking(move || drop(manager.run(&org_id, ticket)));
                 served.map(Ok)
             }
         }
@@ -240,7 +240,7 @@ impl TokenManager {
     ) -> Option<Result<StoredToken, CoboOAuthError>> {
         let slot = Arc::new(Mutex::new(Some(notify)));
         let (manager, job_slot) = (Arc::clone(self), Arc::clone(&slot));
-        let started = crate::blocking_pool::run(move || {
+        let started = crate::runtime::spawn_blocking(move || {
             let result = manager.token(org_id);
             let notify = lock(&job_slot).take();
             if let Some(notify) = notify {
@@ -251,7 +251,7 @@ impl TokenManager {
             Ok(()) => None,
             Err(err) => {
                 lock(&slot).take();
-                Some(Err(CoboOAuthError::Transport { reason: format!("no thread to read the token store on: {err}") }))
+                Some(Err(CoboOAuthError::from(err)))
             }
         }
     }
