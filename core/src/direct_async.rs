@@ -11,7 +11,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use crate::async_api::AsyncOAuthClient;
+use crate::http::async_client::AsyncOAuthClient;
 use crate::secret::wipe;
 use crate::{CoboOAuthError, OrgToken, Secret, UniFfiTag};
 

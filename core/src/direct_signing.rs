@@ -12,9 +12,9 @@
 use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use crate::hex;
-use crate::keys::AppKey;
-use crate::signing::double_sha256;
+use crate::util::hex;
+use crate::auth::keys::AppKey;
+use crate::auth::signing::double_sha256;
 
 /// Bytes before the nonce in `out`: api key, signature and digest in hex, the nonce's length.
 const HEAD_LEN: usize = 64 + 128 + 64 + 1;

@@ -116,5 +116,45 @@ fn chain(err: &dyn std::error::Error) -> String {
         }
         source = cause.source();
     }
-    crate::http::redact_userinfo(&text)
+    redact_userinfo(&text)
+}
+
+/// `text` with the userinfo (`user:password@`) of every URL in it replaced by `…@`:
+/// a proxy's credentials must never reach an error message.
+pub(crate) fn redact_userinfo(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| c.is_whitespace() || "/?#)\"'>".contains(c))
+            .unwrap_or(tail.len());
+        let (authority, after) = tail.split_at(end);
+        match authority.rfind('@') {
+            Some(at) => {
+                out.push_str("…@");
+                out.push_str(&authority[at + 1..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn userinfo_is_redacted_wherever_a_url_appears() {
+        assert_eq!(
+            redact_userinfo("error for url (http://user:s3cret@proxy:3128/x): refused"),
+            "error for url (http://…@proxy:3128/x): refused"
+        );
+        assert_eq!(redact_userinfo("https://h/a?b=c@d and x://u@h"), "https://h/a?b=c@d and x://…@h");
+        assert_eq!(redact_userinfo("no url here"), "no url here");
+    }
 }

@@ -1,49 +1,38 @@
 //! cobo-oauth: Cobo WaaS 2.0 OAuth for Portal Apps. Signs requests with the app's
 //! Ed25519 key, gets and refreshes Org Access Tokens, verifies Cobo's response
 //! signatures. The cross-language API is `cobo_oauth.udl`; this crate is also a
-//! plain Rust library with the same names.
+//! plain Rust library with the same names. ARCHITECTURE.md shows the layers: `auth/`
+//! (keys, signing, verifying), `http/` (the client and its runtime), `tokens/` (the
+//! manager and its stores), `logging/`, `util/`.
 
-mod async_api;
-mod client;
-mod config;
+mod auth;
 mod direct_async;
 mod direct_signing;
 mod error;
-mod events;
-mod fork;
-mod hex;
 mod http;
-mod keys;
-mod log_sink;
-mod manager;
-mod nonce_clock;
-mod random;
-mod refusal;
-mod request_auth;
-mod retry_after;
-mod runtime;
+mod logging;
 mod secret;
-mod signing;
-mod store;
-mod sync;
-mod verify;
+mod tokens;
+mod util;
 
-pub use async_api::{AsyncOAuthClient, AsyncTokenManager};
-pub use client::{OAuthClient, OrgToken};
-pub use config::{ClientConfig, Environment};
+pub use auth::environment::Environment;
+pub use auth::keys::AppKey;
+pub use auth::signing::{canonical_content, content_digest, SignedRequest};
+pub use auth::verify::{verify_webhook, verify_webhook_with_key, ResponseVerifier};
 pub use error::CoboOAuthError;
-pub use keys::AppKey;
-pub use log_sink::{set_log_sink, LogLevel, LogRecord, LogSink};
-pub use manager::{TokenLease, TokenManager, TokenManagerConfig};
-pub use refusal::{classify_refusal, Refusal, COBOAUTH_RESENDS};
-pub use request_auth::{CoboAuth, VerifiedResponse};
+pub use http::async_client::AsyncOAuthClient;
+pub use http::client::{OAuthClient, OrgToken};
+pub use http::config::ClientConfig;
+pub use http::refusal::{classify_refusal, Refusal, COBOAUTH_RESENDS};
+pub use http::request_auth::{CoboAuth, VerifiedResponse};
+pub use logging::sink::{set_log_sink, LogLevel, LogRecord, LogSink};
 pub use secret::Secret;
-pub use signing::{canonical_content, content_digest, SignedRequest};
-pub use store::{
+pub use tokens::async_manager::AsyncTokenManager;
+pub use tokens::manager::{TokenLease, TokenManager, TokenManagerConfig};
+pub use tokens::store::{
     coordinated_token_store, file_token_store, memory_token_store, redis_token_store, CoordinatedTokenStore, StoredToken,
     TokenStore, VersionedToken,
 };
-pub use verify::{verify_webhook, verify_webhook_with_key, ResponseVerifier};
 
 /// The README's Rust quickstart, compiled by `cargo test`.
 #[doc = include_str!("../../README.md")]

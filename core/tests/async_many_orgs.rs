@@ -14,7 +14,7 @@ use cobo_oauth::{AppKey, AsyncTokenManager, ClientConfig, OAuthClient, TokenMana
 use cobo_oauth_mock::{App, Fault, FaultTarget, MockConfig, MockServer};
 
 const ORGS: usize = 200;
-/// `BLOCKING_THREADS` in core/src/runtime.rs.
+/// `BLOCKING_THREADS` in core/src/http/runtime.rs.
 const POOL_THREADS: usize = 64;
 
 /// The process's threads named as the pool names its own.
