@@ -55,6 +55,16 @@ impl AsyncTokenManager {
     }
 }
 
+/// Swift's fast path, outside the UDL (no binding's API; core/uniffi.toml keeps it out of
+/// Kotlin): `cached_access_token` with an empty Secret for None, since UniFFI's Swift reads
+/// an optional through Foundation's `Data`, which costs more than the call itself.
+#[uniffi::export]
+impl AsyncTokenManager {
+    pub fn cached_access_token_or_empty(&self, org_id: String) -> Secret {
+        self.cached_access_token(org_id).unwrap_or_else(|| Secret::new(String::new()))
+    }
+}
+
 /// An OAuthClient's two calls as futures: each runs on the I/O thread (runtime.rs) and
 /// completes when it ends, whatever executor awaits it.
 pub struct AsyncOAuthClient {

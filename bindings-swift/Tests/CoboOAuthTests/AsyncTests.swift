@@ -195,6 +195,7 @@ final class AsyncTests: XCTestCase {
         XCTAssertNil(tokens.cachedAccessToken(orgId: org), "no token yet")
         let first = try await tokens.accessToken(orgId: org)
         XCTAssertEqual(tokens.cachedAccessToken(orgId: org), first)
+        XCTAssertNil(tokens.cachedAccessToken(orgId: "another-org"))
         try mock.reset()
         let header = try await tokens.authorizationHeader(orgId: org)
         XCTAssertEqual(header.value, "Bearer " + first.value)
