@@ -20,10 +20,6 @@ trap 'rm -rf "$out"' EXIT
 # uniffi-bindgen reads core/uniffi.toml through `cargo metadata`: run it in the workspace.
 (cd "$repo" && "$release/uniffi-bindgen" generate "$so" --language swift --no-format --out-dir "$out") >&2
 
-# Edits for speed; patch-generated.awk beside this script says which and why.
-awk -f "$here/scripts/patch-generated.awk" "$out/CoboOAuth.swift" > "$out/CoboOAuth.swift.patched"
-mv "$out/CoboOAuth.swift.patched" "$out/CoboOAuth.swift"
-
 gen_swift="$here/Sources/CoboOAuth/generated"
 gen_ffi="$here/Sources/CoboOAuthFFI/generated"
 rm -rf "$gen_swift" "$gen_ffi"

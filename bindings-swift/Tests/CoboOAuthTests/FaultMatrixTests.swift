@@ -116,8 +116,10 @@ final class FaultMatrixTests: XCTestCase {
         }
     }
 
-    /// Seconds allowed on top of timeout_ms, for scheduling on a busy machine.
-    private static let timeoutSlack = 1.0
+    /// Seconds allowed on top of timeout_ms: generous for a busy machine, and still short
+    /// of what a timeout missing a dripping or stalled body would take (its 10 s stall, the
+    /// 60 s total timeout).
+    private static let timeoutSlack = 5.0
 
     /// `client` overrides (UDL field names) applied to a base configuration.
     private static func config(_ base: ClientConfig, overrides: [String: Any], _ name: String) throws -> ClientConfig {

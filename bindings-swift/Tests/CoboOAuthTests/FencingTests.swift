@@ -108,14 +108,6 @@ final class FencingTests: XCTestCase {
         return counters
     }
 
-    private func waitFor(_ what: String, _ done: () throws -> Bool) throws {
-        let until = Date().addingTimeInterval(15)
-        while try !done() {
-            guard Date() < until else { throw TestSetupError(description: "timed out waiting for \(what)") }
-            Thread.sleep(forTimeInterval: 0.01)
-        }
-    }
-
     // MARK: - a lease lost mid-refresh
 
     func testALeaseFileDeletedMidRefreshLetsNoSpentTokenBePresented() throws {

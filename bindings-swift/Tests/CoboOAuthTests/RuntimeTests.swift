@@ -33,13 +33,18 @@ func together<T>(_ count: Int, _ body: @escaping @Sendable () throws -> T) -> [R
     return results.all
 }
 
-/// A Swift store whose save, while failing, waits a little and throws.
+/// A Swift store whose save, while failing, waits until `callers` callers have called
+/// (so that they wait for the renewal whose save fails) and throws.
 final class ThrowingTokenStore: TokenStore, @unchecked Sendable {
     struct DiskGone: Error {}
 
+    let called = Counter()
+    private let callers: Int
     private let lock = NSLock()
     private var tokens: [String: StoredToken] = [:]
     private var failing = true
+
+    init(callers: Int) { self.callers = callers }
 
     func recover() { lock.lock(); failing = false; lock.unlock() }
 
@@ -53,7 +58,7 @@ final class ThrowingTokenStore: TokenStore, @unchecked Sendable {
         let fail = failing
         lock.unlock()
         if fail {
-            Thread.sleep(forTimeInterval: 0.3)   // long enough for every caller to be waiting
+            try waitFor("\(callers) callers") { called.value >= callers }
             throw DiskGone()
         }
         lock.lock(); defer { lock.unlock() }
@@ -170,10 +175,13 @@ final class RuntimeTests: XCTestCase {
     }
 
     func testAThrowingSwiftStoreFailsEveryWaiterAndTheOrgRecovers() throws {
-        let store = ThrowingTokenStore()
+        let store = ThrowingTokenStore(callers: 8)
         let manager = try makeManager(store: store)
         let org = self.org
-        let results = together(8) { try manager.accessToken(orgId: org) }
+        let results = together(8) { () throws -> Secret in
+            store.called.bump()
+            return try manager.accessToken(orgId: org)
+        }
         XCTAssertEqual(results.count, 8)
         for result in results {
             XCTAssertThrowsError(try result.get()) { error in

@@ -298,6 +298,36 @@ struct ConnectProxy {
     }
 }
 
+/// Waits until `done()` holds, asking every 10 ms. Tests wait on progress (the mock's
+/// counters, a count of callers), never for a guessed time; the deadline is generous and
+/// only turns a hang into a failure.
+func waitFor(_ what: String, timeout: TimeInterval = 30, _ done: () throws -> Bool) throws {
+    let until = Date().addingTimeInterval(timeout)
+    while try !done() {
+        guard Date() < until else { throw TestSetupError(description: "timed out waiting for \(what)") }
+        Thread.sleep(forTimeInterval: 0.01)
+    }
+}
+
+/// As `waitFor`, from a task: sleeps without holding a thread of the cooperative pool.
+func waitFor(_ what: String, timeout: TimeInterval = 30, _ done: () throws -> Bool) async throws {
+    let until = Date().addingTimeInterval(timeout)
+    while try !done() {
+        guard Date() < until else { throw TestSetupError(description: "timed out waiting for \(what)") }
+        try await Task.sleep(nanoseconds: 10_000_000)
+    }
+}
+
+/// A count that many threads or tasks bump.
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+
+    func bump() { lock.lock(); count += 1; lock.unlock() }
+
+    var value: Int { lock.lock(); defer { lock.unlock() }; return count }
+}
+
 /// Runs `body` in a Task and waits for it on this thread, which must not be one of the
 /// cooperative pool's (a synchronous test method's is not).
 func awaitBlocking<T>(_ body: @escaping @Sendable () async throws -> T) throws -> T {

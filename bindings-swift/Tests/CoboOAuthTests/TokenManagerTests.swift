@@ -129,7 +129,8 @@ final class TokenManagerTests: XCTestCase {
             var all: [String] { lock.lock(); defer { lock.unlock() }; return orgs }
         }
         let manager = try makeManager()
-        try mock.injectFault(["kind": "delay", "delay_ms": 1500], operation: "get", count: 1)
+        // The mock holds org A's grant 5 s: a bound on org B's call, not a speed goal.
+        try mock.injectFault(["kind": "delay", "delay_ms": 5000], operation: "get", count: 1)
         let finished = Finished()
         let slowDone = DispatchSemaphore(value: 0)
         let slowOrg = org
@@ -138,13 +139,11 @@ final class TokenManagerTests: XCTestCase {
             finished.add(slowOrg)
             slowDone.signal()
         }
-        Thread.sleep(forTimeInterval: 0.2)   // the slow org's request is in flight
-        let started = Date()
+        try waitFor("org A's grant to reach the mock") { try self.count("get") == 1 }
         _ = try manager.accessToken(orgId: otherOrg)
-        let elapsed = Date().timeIntervalSince(started)
         finished.add(otherOrg)
-        XCTAssertLessThan(elapsed, 1.0, "org B waited for org A")
-        XCTAssertEqual(slowDone.wait(timeout: .now() + 10), .success)
+        XCTAssertEqual(try count("issued"), 1, "org B got its token while org A's grant was held")
+        XCTAssertEqual(slowDone.wait(timeout: .now() + 30), .success)
         XCTAssertNil(finished.slowError)
         XCTAssertEqual(finished.all, [otherOrg, org])
         XCTAssertEqual(try count("get"), 2)

@@ -53,6 +53,16 @@ impl AsyncTokenManager {
     }
 }
 
+/// Swift's fast path, outside the UDL (no binding's API; core/uniffi.toml keeps it out of
+/// Kotlin): `cached_access_token` with an empty Secret for None, since UniFFI's Swift reads
+/// an optional through Foundation's `Data`, which costs more than the call itself.
+#[uniffi::export]
+impl AsyncTokenManager {
+    pub fn cached_access_token_or_empty(&self, org_id: String) -> Secret {
+        self.cached_access_token(org_id).unwrap_or_else(|| Secret::new(String::new()))
+    }
+}
+
 impl std::fmt::Debug for AsyncTokenManager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_tuple("AsyncTokenManager").field(&self.manager).finish()
