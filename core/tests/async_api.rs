@@ -11,9 +11,9 @@ use std::time::Duration;
 use cobo_oauth::{AsyncTokenManager, CoboOAuthError, Secret};
 use cobo_oauth_mock::{Fault, FaultTarget};
 
-mod async_support;
+mod common;
 
-use async_support::{current_thread, Harness, CALLERS, ORG};
+use common::{current_thread, Harness, CALLERS, ORG};
 
 #[test]
 fn a_thousand_async_callers_share_one_failure() {

@@ -3,13 +3,13 @@
 //! still gets its token with one request. Alone in its test binary, so the pool threads
 //! counted are this test's.
 
-mod async_support;
+mod common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_support::{current_thread, CLIENT_ID};
+use common::{current_thread, CLIENT_ID};
 use cobo_oauth::{AppKey, AsyncTokenManager, ClientConfig, OAuthClient, TokenManager};
 use cobo_oauth_mock::{App, Fault, FaultTarget, MockConfig, MockServer};
 
@@ -32,7 +32,7 @@ fn orgs_renewing_at_once_take_turns_on_a_bounded_pool() {
     let key = Arc::new(AppKey::generate().unwrap());
     let orgs: Vec<String> = (0..ORGS).map(|i| format!("org-{i}")).collect();
     server.register_app(App { client_id: CLIENT_ID.into(), api_key: key.api_key(), orgs: orgs.clone() });
-    let config = ClientConfig { max_retries: 0, ..ClientConfig::for_base_url(server.base_url(), server.response_public_key()) };
+    let config = ClientConfig { max_retries: 0, ..common::client_config(&server) };
     let client = Arc::new(OAuthClient::new(key, config).unwrap());
     let manager = Arc::new(TokenManager::new(client, CLIENT_ID.into(), None, None).unwrap());
     // Each first token takes 200 ms: the renewals overlap, more than the pool holds.

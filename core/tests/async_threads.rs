@@ -4,13 +4,13 @@
 //! caller blocking the thread would stop it until the renewal ended); and the process
 //! gains a few threads (the renewal's, the mock's connection), not one per waiter.
 
-mod async_support;
+mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_support::{current_thread, threads, Harness, CALLERS, ORG};
+use common::{current_thread, threads, Harness, CALLERS, ORG};
 use cobo_oauth::AsyncTokenManager;
 
 #[test]

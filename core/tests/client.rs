@@ -1,12 +1,14 @@
 //! Every operation and every injected fault, over real loopback HTTP to the shared mock server.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use cobo_oauth::{AppKey, ClientConfig, CoboOAuthError, OAuthClient, OrgToken, Secret};
-use cobo_oauth_mock::{App, Fault, FaultTarget, MockConfig, MockServer};
+use cobo_oauth_mock::{Fault, FaultTarget, MockConfig, MockServer};
 use serde_json::Value;
 
 const CLIENT_ID: &str = "test-portal-app";
@@ -19,9 +21,7 @@ struct Harness {
 
 impl Harness {
     fn start() -> Harness {
-        let server = MockServer::start(MockConfig::default()).unwrap();
-        let key = Arc::new(AppKey::generate().unwrap());
-        server.register_app(App { client_id: CLIENT_ID.into(), api_key: key.api_key(), orgs: vec![ORG_ID.into()] });
+        let (server, key) = common::mock_with_app(MockConfig::default(), CLIENT_ID, &[ORG_ID]);
         Harness { server, key }
     }
 
@@ -29,7 +29,7 @@ impl Harness {
         ClientConfig {
             retry_base_delay_ms: 1,
             retry_max_delay_ms: 5,
-            ..ClientConfig::for_base_url(self.server.base_url(), self.server.response_public_key())
+            ..common::client_config(&self.server)
         }
     }
 

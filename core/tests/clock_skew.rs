@@ -3,10 +3,12 @@
 //! and a refused refresh nonce never costs the refresh token. One test in its own
 //! process: the learned offset is shared by the processes using its clock directory.
 
+mod common;
+
 use std::sync::Arc;
 
 use cobo_oauth::{AppKey, ClientConfig, CoboAuth, OAuthClient, ResponseVerifier, Secret, TokenManager};
-use cobo_oauth_mock::{App, MockConfig, MockServer};
+use cobo_oauth_mock::MockConfig;
 
 const CLIENT_ID: &str = "skew-app";
 const ORG: &str = "org-skew";
@@ -16,10 +18,8 @@ fn nonces_follow_cobo_clock_after_the_first_answer() {
     let dir = std::env::temp_dir().join(format!("cobo-oauth-skew-{}", std::process::id()));
     // Before any nonce is drawn: this process's clock is its own.
     std::env::set_var("COBO_OAUTH_CLOCK_DIR", &dir);
-    let server = MockServer::start(MockConfig { strict_rotation: true, ..MockConfig::default() }).unwrap();
-    let key = Arc::new(AppKey::generate().unwrap());
-    server.register_app(App { client_id: CLIENT_ID.into(), api_key: key.api_key(), orgs: vec![ORG.into()] });
-    let config = ClientConfig { max_retries: 0, ..ClientConfig::for_base_url(server.base_url(), server.response_public_key()) };
+    let (server, key) = common::mock_with_app(MockConfig { strict_rotation: true, ..MockConfig::default() }, CLIENT_ID, &[ORG]);
+    let config = ClientConfig { max_retries: 0, ..common::client_config(&server) };
     let client = OAuthClient::new(key.clone(), config).unwrap();
     let manager = Arc::new(TokenManager::new(Arc::new(client), CLIENT_ID.into(), None, None).unwrap());
 
@@ -48,7 +48,7 @@ fn nonces_follow_cobo_clock_after_the_first_answer() {
 
     // A signature that is wrong whatever the nonce: resent 3 times, then Cobo's answer.
     let other = Arc::new(AppKey::new(Secret::new("07".repeat(32))).unwrap());
-    let config = ClientConfig { max_retries: 0, ..ClientConfig::for_base_url(server.base_url(), server.response_public_key()) };
+    let config = ClientConfig { max_retries: 0, ..common::client_config(&server) };
     let before = server.counters().get;
     let refused = OAuthClient::new(other, config).unwrap().get_org_token(CLIENT_ID.into(), ORG.into());
     assert!(matches!(refused, Err(cobo_oauth::CoboOAuthError::OAuth { status: 401, .. })), "{refused:?}");

@@ -2,10 +2,12 @@
 //! file alone, so the store holds one record per org and a renewal rewrites one file.
 //! The time per org against the memory store's is printed (the bench has 20,000).
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Instant;
 
-use cobo_oauth::{file_token_store, memory_token_store, AppKey, ClientConfig, OAuthClient, TokenManager, TokenStore};
+use cobo_oauth::{file_token_store, memory_token_store, AppKey, OAuthClient, TokenManager, TokenStore};
 use cobo_oauth_mock::{App, MockConfig, MockServer};
 
 const ORGS: usize = 5_000;
@@ -18,7 +20,7 @@ fn org(n: usize) -> String {
 fn warm(server: &MockServer, store: Arc<dyn TokenStore>, client_id: &str) -> (TokenManager, f64) {
     let key = Arc::new(AppKey::generate().unwrap());
     server.register_app(App { client_id: client_id.into(), api_key: key.api_key(), orgs: (0..ORGS).map(org).collect() });
-    let config = ClientConfig::for_base_url(server.base_url(), server.response_public_key());
+    let config = common::client_config(&server);
     let manager = TokenManager::new(Arc::new(OAuthClient::new(key, config).unwrap()), client_id.into(), Some(store), None).unwrap();
     let start = Instant::now();
     for n in 0..ORGS {

@@ -3,10 +3,12 @@
 //! proxy, and proxy credentials kept out of errors. The environment's proxy and trust
 //! variables are process-global: cli/tests/https_env.rs tests them in child processes.
 
+mod common;
+
 use std::sync::Arc;
 
 use cobo_oauth::{AppKey, ClientConfig, CoboOAuthError, OAuthClient, OrgToken, Secret, TokenManager};
-use cobo_oauth_mock::{App, ConnectProxy, Fault, FaultTarget, MockConfig, MockServer, ProxyConfig, TlsMode};
+use cobo_oauth_mock::{ConnectProxy, Fault, FaultTarget, MockConfig, MockServer, ProxyConfig, TlsMode};
 use serde_json::Value;
 
 const CLIENT_ID: &str = "https-portal-app";
@@ -19,9 +21,7 @@ struct Harness {
 
 impl Harness {
     fn start(tls: TlsMode) -> Harness {
-        let server = MockServer::start(MockConfig { tls: Some(tls), ..MockConfig::default() }).unwrap();
-        let key = Arc::new(AppKey::generate().unwrap());
-        server.register_app(App { client_id: CLIENT_ID.into(), api_key: key.api_key(), orgs: vec![ORG_ID.into()] });
+        let (server, key) = common::mock_with_app(MockConfig { tls: Some(tls), ..MockConfig::default() }, CLIENT_ID, &[ORG_ID]);
         Harness { server, key }
     }
 
@@ -31,7 +31,7 @@ impl Harness {
             retry_base_delay_ms: 1,
             retry_max_delay_ms: 5,
             extra_ca_pem: self.server.ca_pem(),
-            ..ClientConfig::for_base_url(self.server.base_url(), self.server.response_public_key())
+            ..common::client_config(&self.server)
         }
     }
 
@@ -212,13 +212,11 @@ fn an_unusable_proxy_url_is_an_invalid_argument_that_does_not_echo_it() {
 
 #[test]
 fn a_plain_http_loopback_base_url_ignores_an_explicit_proxy() {
-    let server = MockServer::start(MockConfig::default()).unwrap();
-    let key = Arc::new(AppKey::generate().unwrap());
-    server.register_app(App { client_id: CLIENT_ID.into(), api_key: key.api_key(), orgs: vec![ORG_ID.into()] });
+    let (server, key) = common::mock_with_app(MockConfig::default(), CLIENT_ID, &[ORG_ID]);
     let proxy = ConnectProxy::start(ProxyConfig::default()).unwrap();
     let config = ClientConfig {
         proxy_url: Some(Secret::new(proxy.proxy_url())),
-        ..ClientConfig::for_base_url(server.base_url(), server.response_public_key())
+        ..common::client_config(&server)
     };
     let client = OAuthClient::new(key, config).unwrap();
     let token = client.get_org_token(CLIENT_ID.into(), ORG_ID.into()).unwrap();

@@ -4,16 +4,16 @@
 //! caller's thread, where a sink may call anything. Alone in its test binary: the log
 //! sink is process-wide.
 
-mod async_support;
+mod common;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use async_support::{current_thread, CLIENT_ID, ORG};
+use common::{current_thread, CLIENT_ID, ORG};
 use cobo_oauth::{
-    set_log_sink, AppKey, AsyncOAuthClient, ClientConfig, CoboOAuthError, LogRecord, LogSink, OAuthClient, OrgToken,
+    set_log_sink, AsyncOAuthClient, ClientConfig, CoboOAuthError, LogRecord, LogSink, OAuthClient, OrgToken,
 };
-use cobo_oauth_mock::{App, Fault, FaultTarget, MockConfig, MockServer};
+use cobo_oauth_mock::{Fault, FaultTarget, MockConfig};
 
 /// On a failed attempt's record, makes a blocking call and keeps its outcome and thread.
 struct CallingBack {
@@ -33,13 +33,11 @@ impl LogSink for CallingBack {
 
 #[test]
 fn a_blocking_call_from_the_io_thread_fails_at_once_and_from_a_callers_thread_works() {
-    let server = MockServer::start(MockConfig::default()).unwrap();
-    let key = Arc::new(AppKey::generate().unwrap());
-    server.register_app(App { client_id: CLIENT_ID.into(), api_key: key.api_key(), orgs: vec![ORG.into()] });
+    let (server, key) = common::mock_with_app(MockConfig::default(), CLIENT_ID, &[ORG]);
     let config = ClientConfig {
         max_retries: 1,
         retry_base_delay_ms: 1,
-        ..ClientConfig::for_base_url(server.base_url(), server.response_public_key())
+        ..common::client_config(&server)
     };
     let client = Arc::new(OAuthClient::new(key, config).unwrap());
     let sink = Arc::new(CallingBack { client: client.clone(), outcomes: Mutex::new(Vec::new()) });

@@ -1,5 +1,7 @@
 //! The TokenManager against the mock server: single flight, persistence, fallbacks.
 
+mod common;
+
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
@@ -23,12 +25,10 @@ struct Harness {
 
 impl Harness {
     fn start() -> Harness {
-        let server = MockServer::start(MockConfig::default()).unwrap();
-        let key = Arc::new(AppKey::generate().unwrap());
-        server.register_app(App { client_id: CLIENT_ID.into(), api_key: key.api_key(), orgs: vec![ORG.into(), OTHER_ORG.into()] });
+        let (server, key) = common::mock_with_app(MockConfig::default(), CLIENT_ID, &[ORG, OTHER_ORG]);
         let config = ClientConfig {
             max_retries: 0,
-            ..ClientConfig::for_base_url(server.base_url(), server.response_public_key())
+            ..common::client_config(&server)
         };
         let client = Arc::new(OAuthClient::new(key.clone(), config).unwrap());
         Harness { server, client, key }
@@ -325,7 +325,7 @@ fn the_file_store_persists_across_managers_with_private_atomic_writes() {
     {
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o700, "a directory of records");
-        assert_eq!(std::fs::metadata(record(&path)).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::metadata(common::record_file(&path)).unwrap().permissions().mode() & 0o777, 0o600);
     }
     let mut names: Vec<String> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     names.sort();
@@ -335,7 +335,7 @@ fn the_file_store_persists_across_managers_with_private_atomic_writes() {
     assert_eq!(h.server.counters().get, 1);
 
     // A record that does not parse is moved aside: the org starts empty, a new grant.
-    std::fs::write(record(&path), "not json").unwrap();
+    std::fs::write(common::record_file(&path), "not json").unwrap();
     let broken = h.manager(file_token_store(path_text).unwrap());
     assert_ne!(broken.access_token(ORG.into()).unwrap(), token);
     assert_eq!(h.server.counters().get, 2);
@@ -391,7 +391,7 @@ fn a_wrong_app_key_is_not_a_withdrawn_org() {
     // The same store, but a client signing with a key Cobo does not know for this app.
     let config = ClientConfig {
         max_retries: 0,
-        ..ClientConfig::for_base_url(h.server.base_url(), h.server.response_public_key())
+        ..common::client_config(&h.server)
     };
     let stranger = Arc::new(OAuthClient::new(Arc::new(AppKey::generate().unwrap()), config).unwrap());
     let manager = TokenManager::new(stranger, CLIENT_ID.into(), Some(store.clone()), None).unwrap();
@@ -440,9 +440,3 @@ fn cached_answers_only_what_token_would_serve_at_once() {
     assert_eq!(h.server.counters().get, 0, "cached never asks the server");
 }
 
-/// The file holding the one org's record in a file store's directory.
-fn record(path: &std::path::Path) -> std::path::PathBuf {
-    let records: Vec<_> = std::fs::read_dir(path).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "json")).collect();
-    assert_eq!(records.len(), 1, "{records:?}");
-    records.into_iter().next().unwrap()
-}

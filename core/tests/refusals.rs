@@ -2,10 +2,12 @@
 //! mock: a token family revoked (or expired) behind the manager's back is renewed once
 //! for every caller, and the call goes through.
 
+mod common;
+
 use std::sync::Arc;
 
-use cobo_oauth::{AppKey, ClientConfig, CoboAuth, OAuthClient, ResponseVerifier, TokenManager};
-use cobo_oauth_mock::{App, MockConfig, MockServer};
+use cobo_oauth::{CoboAuth, OAuthClient, ResponseVerifier, TokenManager};
+use cobo_oauth_mock::{MockConfig, MockServer};
 
 const CLIENT_ID: &str = "refusals-app";
 const ORG: &str = "org-refusals";
@@ -18,10 +20,8 @@ struct Harness {
 
 impl Harness {
     fn start() -> Harness {
-        let server = MockServer::start(MockConfig { strict_rotation: true, ..MockConfig::default() }).unwrap();
-        let key = Arc::new(AppKey::generate().unwrap());
-        server.register_app(App { client_id: CLIENT_ID.into(), api_key: key.api_key(), orgs: vec![ORG.into()] });
-        let config = ClientConfig::for_base_url(server.base_url(), server.response_public_key());
+        let (server, key) = common::mock_with_app(MockConfig { strict_rotation: true, ..MockConfig::default() }, CLIENT_ID, &[ORG]);
+        let config = common::client_config(&server);
         let client = OAuthClient::new(key.clone(), config).unwrap();
         let manager = Arc::new(TokenManager::new(Arc::new(client), CLIENT_ID.into(), None, None).unwrap());
         let verifier = ResponseVerifier::with_key(server.response_public_key()).unwrap();

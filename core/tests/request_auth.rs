@@ -1,6 +1,8 @@
 //! CoboAuth for reqwest against the mock's protected endpoint: what reqwest sends is
 //! what gets signed, the token is renewed before it expires, tampered answers fail.
 
+mod common;
+
 #[path = "snippets/calling_waas.rs"]
 mod calling_waas;
 
@@ -27,9 +29,7 @@ struct Harness {
 
 impl Harness {
     fn start() -> Harness {
-        let server = MockServer::start(MockConfig::default()).unwrap();
-        let key = Arc::new(AppKey::generate().unwrap());
-        server.register_app(App { client_id: CLIENT_ID.into(), api_key: key.api_key(), orgs: vec![ORG.into()] });
+        let (server, key) = common::mock_with_app(MockConfig::default(), CLIENT_ID, &[ORG]);
         let client = OAuthClient::new(key.clone(), config(&server)).unwrap();
         let margin = TokenManagerConfig { refresh_margin_secs: 0, ..TokenManagerConfig::default() };
         let manager = TokenManager::new(Arc::new(client), CLIENT_ID.into(), None, Some(margin)).unwrap();
@@ -53,7 +53,7 @@ impl Harness {
 }
 
 fn config(server: &MockServer) -> ClientConfig {
-    ClientConfig { max_retries: 0, ..ClientConfig::for_base_url(server.base_url(), server.response_public_key()) }
+    ClientConfig { max_retries: 0, ..common::client_config(&server) }
 }
 
 #[test]

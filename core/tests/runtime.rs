@@ -2,6 +2,8 @@
 //! that panic, failures in the last minutes of a token's life, backoff, invalidation by
 //! token, load-balancer answers and Retry-After dates. Real loopback HTTP to the mock.
 
+mod common;
+
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
@@ -22,9 +24,7 @@ struct Harness {
 
 impl Harness {
     fn start() -> Harness {
-        let server = MockServer::start(MockConfig::default()).unwrap();
-        let key = Arc::new(AppKey::generate().unwrap());
-        server.register_app(App { client_id: CLIENT_ID.into(), api_key: key.api_key(), orgs: vec![ORG.into()] });
+        let (server, key) = common::mock_with_app(MockConfig::default(), CLIENT_ID, &[ORG]);
         Harness { server, key }
     }
 
@@ -33,7 +33,7 @@ impl Harness {
             max_retries: 0,
             retry_base_delay_ms: 1,
             retry_max_delay_ms: 5,
-            ..ClientConfig::for_base_url(self.server.base_url(), self.server.response_public_key())
+            ..common::client_config(&self.server)
         }
     }
 

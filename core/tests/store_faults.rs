@@ -3,14 +3,16 @@
 //! token, a store rolled back to an older record, and a store whose errors quote the
 //! tokens it was given. Each must leave no spent refresh token for anyone to present.
 
+mod common;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use cobo_oauth::{
-    coordinated_token_store, file_token_store, set_log_sink, AppKey, ClientConfig, CoboOAuthError, CoordinatedTokenStore,
+    coordinated_token_store, file_token_store, set_log_sink, ClientConfig, CoboOAuthError, CoordinatedTokenStore,
     LogRecord, LogSink, OAuthClient, StoredToken, TokenManager, TokenManagerConfig, TokenStore, VersionedToken,
 };
-use cobo_oauth_mock::{App, MockConfig, MockServer};
+use cobo_oauth_mock::{MockConfig, MockServer};
 
 const CLIENT_ID: &str = "store-faults-app";
 const ORG: &str = "org-store-faults";
@@ -22,13 +24,11 @@ struct Harness {
 
 impl Harness {
     fn start() -> Harness {
-        let server = MockServer::start(MockConfig { strict_rotation: true, ..MockConfig::default() }).unwrap();
-        let key = Arc::new(AppKey::generate().unwrap());
-        server.register_app(App { client_id: CLIENT_ID.into(), api_key: key.api_key(), orgs: vec![ORG.into()] });
+        let (server, key) = common::mock_with_app(MockConfig { strict_rotation: true, ..MockConfig::default() }, CLIENT_ID, &[ORG]);
         let config = ClientConfig {
             max_retries: 0,
             total_timeout_ms: 2_000,
-            ..ClientConfig::for_base_url(server.base_url(), server.response_public_key())
+            ..common::client_config(&server)
         };
         Harness { client: Arc::new(OAuthClient::new(key, config).unwrap()), server }
     }
@@ -54,12 +54,6 @@ impl Harness {
     }
 }
 
-/// The file holding the one org's record in a file store's directory.
-fn record(path: &std::path::Path) -> std::path::PathBuf {
-    let records: Vec<_> = std::fs::read_dir(path).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "json")).collect();
-    assert_eq!(records.len(), 1, "{records:?}");
-    records.into_iter().next().unwrap()
-}
 
 fn temp_file(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("cobo-oauth-store-faults-{}-{name}", std::process::id()));
@@ -167,9 +161,9 @@ fn a_rolled_back_file_is_renewed_from_the_newer_token_held() {
     let store = file_token_store(path.display().to_string()).unwrap();
     let a = h.manager(store.clone());
     a.access_token(ORG.into()).unwrap();
-    let backup = std::fs::read(record(&path)).unwrap();
+    let backup = std::fs::read(common::record_file(&path)).unwrap();
     let held = h.renew(&a);
-    std::fs::write(record(&path), backup).unwrap();
+    std::fs::write(common::record_file(&path), backup).unwrap();
 
     let renewed = h.renew(&a);
     assert_ne!(renewed, held);
@@ -276,7 +270,7 @@ fn a_held_file_lock_ends_with_the_deadline_and_the_valid_token_is_served() {
     };
     let manager = TokenManager::new(h.client.clone(), CLIENT_ID.into(), Some(store), Some(config)).unwrap();
     let token = manager.access_token(ORG.into()).unwrap();
-    let lock_path = record(&path).with_extension("lock");
+    let lock_path = common::record_file(&path).with_extension("lock");
     let held = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&lock_path).unwrap();
     held.lock().unwrap();
 

@@ -1,4 +1,6 @@
-//! The harness of the async tests: a mock, a manager whose token was just refused.
+//! What the integration tests share: the mock with one app registered, a client config
+//! for it, the file store's record on disk, and the async tests' harness (a manager whose
+//! token was just refused).
 
 #![allow(dead_code)] // each test file uses a part
 
@@ -7,9 +9,35 @@ use std::sync::Arc;
 use cobo_oauth::{memory_token_store, AppKey, ClientConfig, OAuthClient, Secret, TokenManager, TokenManagerConfig, TokenStore};
 use cobo_oauth_mock::{App, Fault, FaultTarget, MockConfig, MockServer};
 
+
 pub const CLIENT_ID: &str = "async-app";
 pub const ORG: &str = "org-async";
 pub const CALLERS: usize = 1000;
+
+/// The mock, started with `config`, with one app (a fresh key) that `orgs` installed.
+pub fn mock_with_app(config: MockConfig, client_id: &str, orgs: &[&str]) -> (MockServer, Arc<AppKey>) {
+    let server = MockServer::start(config).unwrap();
+    let key = Arc::new(AppKey::generate().unwrap());
+    let orgs = orgs.iter().map(|org| (*org).to_owned()).collect();
+    server.register_app(App { client_id: client_id.into(), api_key: key.api_key(), orgs });
+    (server, key)
+}
+
+/// A client config for the mock: its URL and response key, the defaults otherwise.
+pub fn client_config(server: &MockServer) -> ClientConfig {
+    ClientConfig::for_base_url(server.base_url(), server.response_public_key())
+}
+
+/// The file holding the one org's record in a file store's directory.
+pub fn record_file(path: &std::path::Path) -> std::path::PathBuf {
+    let records: Vec<_> = std::fs::read_dir(path)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .collect();
+    assert_eq!(records.len(), 1, "{records:?}");
+    records.into_iter().next().unwrap()
+}
 
 pub struct Harness {
     pub server: MockServer,
@@ -21,10 +49,8 @@ impl Harness {
     /// A manager whose cached token has just been refused (expired): the next call
     /// must renew it, by a refresh.
     pub fn with_expired_token() -> (Harness, Secret) {
-        let server = MockServer::start(MockConfig::default()).unwrap();
-        let key = Arc::new(AppKey::generate().unwrap());
-        server.register_app(App { client_id: CLIENT_ID.into(), api_key: key.api_key(), orgs: vec![ORG.into()] });
-        let config = ClientConfig { max_retries: 0, ..ClientConfig::for_base_url(server.base_url(), server.response_public_key()) };
+        let (server, key) = mock_with_app(MockConfig::default(), CLIENT_ID, &[ORG]);
+        let config = ClientConfig { max_retries: 0, ..client_config(&server) };
         let client = Arc::new(OAuthClient::new(key, config).unwrap());
         let store = memory_token_store();
         let manager_config = TokenManagerConfig { refresh_margin_secs: 0, ..TokenManagerConfig::default() };
