@@ -124,8 +124,11 @@ final class FencingTests: XCTestCase {
                 for name in files { try FileManager.default.removeItem(atPath: leases + "/" + name) }
             },
             version: {
-                let file = try XCTUnwrap(try TestEnvironment.readJSON(URL(fileURLWithPath: path)) as? [String: Any])
-                let entry = try XCTUnwrap(file[self.org] as? [String: Any], "no entry for the org")
+                // The store is a directory with one record file per org; this test has one org.
+                let records = try FileManager.default.contentsOfDirectory(atPath: path).filter { $0.hasSuffix(".json") }
+                XCTAssertEqual(records.count, 1, "one org, one record: \(records)")
+                let record = URL(fileURLWithPath: path).appendingPathComponent(try XCTUnwrap(records.first))
+                let entry = try XCTUnwrap(try TestEnvironment.readJSON(record) as? [String: Any])
                 return try field(entry, "version", as: Int.self)
             })
     }

@@ -277,7 +277,7 @@ impl TokenManager {
             deadline,
         };
         let work = || {
-            crate::tokens::store::within(deadline, || match (job, served.clone()) {
+            crate::tokens::store::within(deadline, || match (job, held.token.clone()) {
                 (Job::Save, Some(token)) => renewal.save(token, None, held.version),
                 _ => renewal.renew(held),
             })

@@ -26,7 +26,7 @@ pub(super) struct OrgState {
     pub(super) token: Option<Option<StoredToken>>,
     /// The store's version of `token`, for the next compare-and-set save.
     pub(super) version: u64,
-    /// The store failed to save `token`: saved again before it is served as fresh.
+    /// The store failed to save `token`: saved again before it is handed out.
     pub(super) unsaved: bool,
     /// `invalidate` came before the store was read: expire this token if loaded.
     pub(super) invalidated: Option<Secret>,
@@ -72,7 +72,7 @@ pub(super) enum Decision {
 pub(super) enum Job {
     /// Renew the org's token.
     Renew,
-    /// Store the valid token an earlier save failed to store.
+    /// Store the valid token an earlier save failed to store; hand it out once stored.
     Save,
 }
 
@@ -80,11 +80,17 @@ impl OrgState {
     /// The decision, from the token's freshness, the flight in progress and the backoff.
     pub(super) fn decide(&self, margin: Duration) -> Decision {
         let Some(token) = &self.token else { return Decision::Load };
+        let freshness = freshness(token.as_ref(), margin, SystemTime::now());
+        // A valid token the store failed to save is saved before it is handed out: its
+        // refresh token must outlive this process.
+        if self.unsaved && freshness != Freshness::Expired {
+            return match self.in_flight {
+                Some(_) => Decision::Wait(self.started),
+                None => Decision::Run { job: Job::Save, served: None },
+            };
+        }
         let backing_off = self.failure.as_ref().filter(|failure| Instant::now() < failure.retry_at);
-        match (freshness(token.as_ref(), margin, SystemTime::now()), token) {
-            (Freshness::Fresh, Some(current)) if self.unsaved && self.in_flight.is_none() => {
-                Decision::Run { job: Job::Save, served: Some(current.clone()) }
-            }
+        match (freshness, token) {
             (Freshness::Fresh, Some(current)) => Decision::Serve(current.clone()),
             // Stale: one caller renews, every other is served meanwhile (and during a backoff).
             (Freshness::Stale, Some(current)) if self.in_flight.is_some() || backing_off.is_some() => {
