@@ -17,7 +17,7 @@
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -65,20 +65,37 @@ const COLLISION_JUMP_MS: u64 = 64;
 /// Cobo's SDKs assume.
 const MAX_AHEAD_MS: u64 = 10_000;
 
+/// Collisions within this long of the last one are a streak: each doubles the jump.
+const STREAK_MS: u64 = 1_000;
+/// The last collision's time and the streak's length, in this process (atomics: no lock
+/// a fork could leave held).
+static LAST_COLLISION: AtomicU64 = AtomicU64::new(0);
+static STREAK: AtomicU32 = AtomicU32::new(0);
+
 /// Cobo refused a nonce as used: another host signing with the key drew it. This host's
 /// clocks jump a random span forward, so that its resends leave the other's nonces
 /// behind instead of colliding with each in turn. A clock at Cobo's time needs a short
 /// jump (the other host's nonces are near now too); one running ahead (above 1000
 /// signatures a second, its nonces fill every millisecond) is likely deep in the other's
-/// range, as far ahead, and jumps past it.
+/// range, as far ahead, and jumps past it. Collisions in a streak (the other host jumped
+/// as far) double the span each time.
 pub(crate) fn after_collision() {
     let now = cobo_now_ms();
     let ceiling = now.saturating_add(MAX_AHEAD_MS);
+    let doublings = if now.saturating_sub(LAST_COLLISION.swap(now, Ordering::AcqRel)) < STREAK_MS {
+        STREAK.fetch_add(1, Ordering::AcqRel).saturating_add(1).min(6)
+    } else {
+        STREAK.store(0, Ordering::Release);
+        0
+    };
     let clocks: Vec<Arc<NonceClock>> = crate::util::lock::lock(CLOCKS.get()).values().cloned().collect();
     for clock in clocks {
         let _ = clock.cells.last.fetch_update(Ordering::AcqRel, Ordering::Acquire, |last| {
             let ahead = last.saturating_sub(now);
-            let jump = 1 + crate::util::random::u64() % COLLISION_JUMP_MS.saturating_add(ahead.saturating_mul(2));
+            let span = COLLISION_JUMP_MS.saturating_add(ahead.saturating_mul(2)) << doublings;
+            // At least half the span: a host running ahead hands out every millisecond
+            // of its lead, so a short jump lands among its nonces again.
+            let jump = span / 2 + 1 + crate::util::random::u64() % (span / 2 + 1);
             (last < ceiling).then(|| last.saturating_add(jump).min(ceiling))
         });
     }
