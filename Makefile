@@ -7,8 +7,8 @@ RELEASE_DIR := target/release
 help: ## List the targets and what they do
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
-build: ## Release build of the core library (.so), the cobo-oauth CLI and the mock server
-	$(CARGO) build --release -p cobo-oauth -p cobo-oauth-cli -p cobo-oauth-mock --features cobo-oauth/redis
+build: ## Release build of the core library (.so, with the Kotlin binding's direct signing), the cobo-oauth CLI and the mock server
+	$(CARGO) build --release -p cobo-oauth -p cobo-oauth-cli -p cobo-oauth-mock --features cobo-oauth/redis,cobo-oauth/kotlin-direct-signing
 
 bindgen: ## Release build of the workspace's uniffi-bindgen (Kotlin and Swift generators)
 	$(CARGO) build --release -p uniffi-bindgen
@@ -20,7 +20,7 @@ test: test-rust test-python test-interop test-kotlin test-swift ## Run every tes
 
 test-rust: ## Rust unit and integration tests (against the mock server and a throwaway redis-server); no import cycle
 	python3 scripts/check-import-cycles.py core/src bindings-python/src
-	bash tests/redis/with-redis.sh $(CARGO) test --release --no-fail-fast -p cobo-oauth -p cobo-oauth-cli -p cobo-oauth-mock --features cobo-oauth/redis
+	bash tests/redis/with-redis.sh $(CARGO) test --release --no-fail-fast -p cobo-oauth -p cobo-oauth-cli -p cobo-oauth-mock --features cobo-oauth/redis,cobo-oauth/kotlin-direct-signing
 
 test-python: ## Python: build the abi3 wheel, install it in a fresh venv, stubtest + pytest against the mock (and a throwaway Redis)
 	bash tests/redis/with-redis.sh bash bindings-python/scripts/test.sh

@@ -18,7 +18,7 @@ triple=x86_64-unknown-linux-gnu
 PATH="$(bash "$repo/scripts/zig-toolchain.sh"):$PATH"
 export PATH
 cd "$repo"
-cargo zigbuild --profile dist -p cobo-oauth --features redis --lib --target "$triple.$floor" </dev/null
+cargo zigbuild --profile dist -p cobo-oauth --features redis,kotlin-direct-signing --lib --target "$triple.$floor" </dev/null
 so="$repo/target/$triple/dist/libcobo_oauth.so"
 bash "$repo/scripts/check-glibc-floor.sh" "$so" "$floor"
 mkdir -p "$out_dir"

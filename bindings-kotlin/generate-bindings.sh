@@ -1,36 +1,40 @@
 #!/usr/bin/env bash
-# Generates the Kotlin bindings from the freshly built core library, then makes the
-# UniFFI checks run before the library's first use.
+# Generates the Kotlin bindings from the freshly built core library and makes two
+# one-line edits, each a UniFFI 0.32 bug, each checked by count (a UniFFI upgrade that
+# changes their shape fails the build). Everything else the binding adds is hand-written
+# in src/main/kotlin, over the generated classes (core/uniffi.toml renames the ones it
+# subclasses).
 #
 #   generate-bindings.sh <release dir> <output dir>
 #
 # Run from inside the Cargo workspace (uniffi-bindgen calls `cargo metadata` to find
 # core/uniffi.toml). The pom runs it after `make build bindgen`.
 #
-# Why the edit: UniFFI 0.32's Kotlin registers the library in `UniffiLib` and checks the
-# contract version and API checksums only in `IntegrityCheckingUniffiLib`, which nothing
-# touches unless the caller runs `uniffiEnsureInitialized()`. With a stale or mismatched
-# .so, the first call then goes through wrong signatures and can crash the JVM. One line
-# at the top of `UniffiLib`'s initializer runs the checks first, so any first use of the
-# API throws "UniFFI API checksum mismatch" instead.
+# Edit 1, the checks first: UniFFI 0.32's Kotlin registers the library in `UniffiLib` and
+# checks the contract version and API checksums only in `IntegrityCheckingUniffiLib`,
+# which nothing touches unless the caller runs `uniffiEnsureInitialized()`. With a stale
+# or mismatched .so, the first call then goes through wrong signatures and can crash the
+# JVM. One line at the top of `UniffiLib`'s initializer runs the checks first, so any
+# first use of the API throws "UniFFI API checksum mismatch" instead.
+# Upstream: not fixed yet. mozilla/uniffi-rs main (b7350f1, 2026-08-21) still registers
+# UniffiLib without touching IntegrityCheckingUniffiLib; #2949 only made
+# uniffiEnsureInitialized() call it by name. Drop this edit once UniffiLib's init runs
+# the checks (an issue to file against NamespaceLibraryTemplate.kt).
 #
-# Second edit: calls into Kotlin (the methods of a TokenStore or a CoordinatedTokenStore, a
-# LogSink's log) all run through the two helpers uniffiTraitInterfaceCall(WithError),
-# which catch only kotlin.Exception.
-# Anything else (an Error: AssertionError, Kotlin's TODO()'s NotImplementedError,
-# StackOverflowError) escapes to JNA, which logs it and returns with the call status
-# untouched, i.e. success: a failed `save` would pass as saved and a rotated refresh token
-# could be lost, or a lease taken for granted. Catching Throwable there makes every failure
-# of a Kotlin callback reach the core (a store's as CoboOAuthException.Store; a sink's is
-# dropped). The script also checks that every callback method of every foreign trait goes
-# through one of the two helpers, so a trait whose methods UniFFI routes elsewhere fails
-# the build instead of escaping the widened catch.
-#
-# Further edits, for speed (patch-generated.awk beside this one says how and why): a
-# Kotlin-side lease cache for TokenManager and AsyncTokenManager (a cached token costs no
-# FFI call), the native threads that resume suspend calls kept attached to the JVM,
-# AppKey's signing in one JNA call (DirectSigning.kt), and AsyncOAuthClient's calls as one
-# JNA call and one callback (DirectAsync.kt).
+# Edit 2, Throwable: calls into Kotlin (the methods of a TokenStore or a
+# CoordinatedTokenStore, a LogSink's log) all run through the two helpers
+# uniffiTraitInterfaceCall(WithError), which catch only kotlin.Exception. Anything else
+# (an Error: AssertionError, Kotlin's TODO()'s NotImplementedError, StackOverflowError)
+# escapes to JNA, which logs it and returns with the call status untouched, i.e.
+# success: a failed `save` would pass as saved and a rotated refresh token could be
+# lost, or a lease taken for granted. Catching Throwable there makes every failure of a
+# Kotlin callback reach the core (a store's as CoboOAuthException.Store; a sink's is
+# dropped). The script also checks that every callback method of every foreign trait
+# goes through one of the two helpers, so a trait whose methods UniFFI routes elsewhere
+# fails the build instead of escaping the widened catch.
+# Upstream: fixed by mozilla/uniffi-rs#2945 (issue #2903, "Fix Kotlin Throwable
+# handling": both helpers catch kotlin.Throwable), merged after v0.32.0 and not in a
+# release yet (CHANGELOG "Unreleased"). Drop this edit on the first release with it.
 #
 # The suspend calls, which await UniFFI's futures, need no edit for failures:
 # uniffiRustCallAsync runs on the caller's coroutine and Rust only calls back into Kotlin
@@ -38,9 +42,6 @@
 # nothing of ours. The foreign-trait async helper (uniffiTraitInterfaceCallAsync), which
 # catches only kotlin.Exception like the sync ones did, must stay absent: stores and
 # sinks are synchronous, and the check below fails the build if UniFFI ever emits it.
-#
-# The script fails if the generated code no longer has the expected shape (a UniFFI
-# upgrade must revisit every edit).
 set -euo pipefail
 
 release_dir=$1
@@ -90,12 +91,10 @@ END { for (i = 1; i <= n; i++) printf "%s%s=%d/%d", (i > 1 ? " " : ""), order[i]
 [ "$routed" = "CoordinatedTokenStore=6/6 LogSink=1/1 TokenStore=3/3" ] ||
     die "the foreign traits' callbacks changed shape (trait=methods/helper calls): $routed"
 
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-counts=$(awk -f "$here/patch-generated.awk" "$kt" 2>&1 >"$kt.tmp") || die "patch-generated.awk: $counts"
-expected="TokenManager=1 TokenManager.destroy=1 TokenManager.accessToken=1 TokenManager.authorizationHeader=1"
-expected+=" TokenManager.invalidate=1 AsyncTokenManager=1 AsyncTokenManager.constructor=1 AsyncTokenManager.accessToken=1"
-expected+=" AsyncTokenManager.authorizationHeader=1 ContinuationCallback=1 AppKey=1 AppKey.signRequest=1 AppKey.signRequestWithNonce=1"
-expected+=" AsyncOAuthClient=1 AsyncOAuthClient.getOrgToken=1 AsyncOAuthClient.refreshOrgToken=1"
-[ "$counts" = "$expected" ] || die "patch-generated.awk: the generated classes changed shape (each edit's count should be 1): $counts"
-mv "$kt.tmp" "$kt"
+# The hand-written classes take over these public names (core/uniffi.toml renames the
+# generated ones): a generated class of that name would clash with them.
+for name in AppKey TokenManager AsyncTokenManager AsyncOAuthClient; do
+    grep -qE "^open class Uniffi$name ?:" "$kt" || die "no generated Uniffi$name in $kt (see [bindings.kotlin.rename] in core/uniffi.toml)"
+    ! grep -qE "^open class $name ?:" "$kt" || die "$kt still generates $name, which src/main/kotlin defines"
+done
 echo "generate-bindings: wrote $kt"

@@ -6,9 +6,8 @@
 //! manager and its stores), `logging/`, `util/`.
 
 mod auth;
-mod direct_async;
-mod direct_signing;
 mod error;
+mod ffi;
 mod http;
 mod logging;
 mod secret;

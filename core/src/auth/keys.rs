@@ -110,6 +110,7 @@ impl AppKey {
         self.nonces.next()
     }
 
+    #[cfg_attr(not(feature = "kotlin-direct-signing"), allow(dead_code))]
     pub(crate) fn api_key_hex(&self) -> &str {
         &self.api_key
     }

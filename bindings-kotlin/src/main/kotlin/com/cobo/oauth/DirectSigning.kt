@@ -1,34 +1,84 @@
 package com.cobo.oauth
 
 import com.sun.jna.Native
+import java.lang.ref.Cleaner
+import java.lang.ref.Reference
+import java.util.concurrent.atomic.AtomicBoolean
+import java.util.concurrent.atomic.AtomicLong
 
 /**
  * [AppKey.signRequest] and [AppKey.signRequestWithNonce] in one JNA call
- * (`cobo_oauth_direct_sign_v1`, core/src/direct_signing.rs): the strings go in one byte
- * array and every answer comes back in another, so the call allocates no JNA structure.
- * Through UniFFI the same signature took six calls, each allocating its call status and
- * buffers by reflection, about ten times the signature's own cost.
+ * (`cobo_oauth_direct_sign_v1`, core/src/ffi/direct_signing.rs, built with the core's
+ * `kotlin-direct-signing` feature): the strings go in one byte array and every answer
+ * comes back in another, so the call allocates no JNA structure. Through UniFFI the same
+ * signature took six calls, each allocating its call status and buffers by reflection,
+ * about ten times the signature's own cost.
  *
  * The core still makes the nonce, the content, the digest and the signature. Anything
  * this path does not take (a surrogate pair, a nonce over 255 bytes, a library without
- * the symbol) returns null, and the generated UniFFI call runs instead, with its typed
- * errors. generate-bindings.sh wires it into the generated `AppKey`.
+ * the symbols) returns null, and the generated UniFFI call runs instead, with its typed
+ * errors.
  */
 internal object DirectSigning {
     private const val HEAD = 64 + 128 + 64 + 1 // api key, signature, digest (hex), nonce length
     private const val CLOCK_NONCE_MAX = 20 // digits of a u64
+    private val cleaner: Cleaner = Cleaner.create()
 
-    /** False if the loaded library predates this entry point: every signature then takes the UniFFI path. */
-    val available: Boolean = registerWithCore(DirectSigning::class.java)
+    /** False if the loaded library lacks these entry points: every signature then takes the UniFFI path. */
+    val available: Boolean = try {
+        UniffiLib.ensureInitialized() // loads the library, after UniFFI's contract and checksum checks
+        Native.register(DirectSigning::class.java, Native.getNativeLibrary(UniffiLib::class.java))
+        true
+    } catch (e: UnsatisfiedLinkError) {
+        false
+    }
 
     external fun cobo_oauth_direct_sign_v1(
         key: Long, input: ByteArray, methodLen: Int, pathLen: Int, queryLen: Int, bodyLen: Int, nonceLen: Int,
         out: ByteArray, outLen: Int,
     ): Int
 
-    /** The signed request, or null to take the UniFFI path. [key] is a live AppKey's handle, kept alive by the caller. */
+    external fun cobo_oauth_direct_release_v1(key: Long)
+
+    /** [key]'s own handle for direct calls, or null when the library lacks them. */
+    fun keyFor(key: UniffiAppKey): Key? = if (available) Key(key.uniffiCloneHandle()) else null
+
+    /**
+     * One UniFFI handle of an AppKey (UniFFI's public `uniffiCloneHandle()`), held for direct
+     * calls and released once [close]d with no call in flight, or by the cleaner: the same
+     * counting as UniFFI's generated objects do for their own handle.
+     */
+    class Key(private val handle: Long) : AutoCloseable {
+        private val calls = AtomicLong(1) // 1 while open, plus one per call in flight
+        private val closed = AtomicBoolean(false)
+        private val release = DirectSigning.cleaner.register(this, Release(handle))
+
+        fun sign(method: String, path: String, query: String, body: String, nonce: String?): SignedRequest? {
+            do {
+                val c = calls.get()
+                check(c != 0L) { "AppKey object has already been destroyed" }
+            } while (!calls.compareAndSet(c, c + 1))
+            try {
+                return DirectSigning.sign(handle, method, path, query, body, nonce)
+            } finally {
+                if (calls.decrementAndGet() == 0L) release.clean()
+                Reference.reachabilityFence(this) // the cleaner must not release the handle mid-call
+            }
+        }
+
+        override fun close() {
+            if (closed.compareAndSet(false, true) && calls.decrementAndGet() == 0L) release.clean()
+        }
+
+        /** Holds no reference to its Key, so that the Key can become unreachable. */
+        private class Release(private val handle: Long) : Runnable {
+            override fun run() = DirectSigning.cobo_oauth_direct_release_v1(handle)
+        }
+    }
+
+    /** The signed request, or null to take the UniFFI path. [key] is a live AppKey's handle, kept by the caller. */
     fun sign(key: Long, method: String, path: String, query: String, body: String, nonce: String?): SignedRequest? {
-        if (!available || hasSurrogates(method, path, query, body, nonce ?: "")) return null
+        if (hasSurrogates(method, path, query, body, nonce ?: "")) return null
         val parts = arrayOf(method, path, query, body, nonce ?: "").map { it.toByteArray(Charsets.UTF_8) }
         val input = ByteArray(parts.sumOf { it.size })
         parts.fold(0) { at, part -> part.copyInto(input, at); at + part.size }
@@ -58,14 +108,4 @@ internal object DirectSigning {
 
     /** Lone surrogates must fail as UniFFI fails them; pairs are rare enough to send that way too. */
     private fun hasSurrogates(vararg texts: String): Boolean = texts.any { text -> text.any(Char::isSurrogate) }
-}
-
-/** Binds [type]'s `external` functions to the core library; false if it lacks one of them. */
-internal fun registerWithCore(type: Class<*>): Boolean = try {
-    UniffiLib.ensureInitialized() // loads the library, after UniFFI's contract and checksum checks
-    // The name UniffiLib registered (the generated findLibraryName is private to its file).
-    Native.register(type, System.getProperty("uniffi.component.cobo_oauth.libraryOverride") ?: "cobo_oauth")
-    true
-} catch (e: UnsatisfiedLinkError) {
-    false
 }

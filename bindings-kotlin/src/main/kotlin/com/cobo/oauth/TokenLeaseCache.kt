@@ -5,10 +5,9 @@ import java.util.concurrent.ConcurrentHashMap
 /**
  * The Kotlin side of [TokenManager.accessToken]: each org's last [TokenLease], served
  * without a call into the core until its `serveUntil`. The core keeps every renewal
- * decision; this cache only remembers its answer. generate-bindings.sh wires it into
- * the generated `TokenManager` (accessToken, authorizationHeader, invalidate, destroy),
- * and the generated `AsyncTokenManager`'s accessToken and authorizationHeader read the
- * cache of the TokenManager they wrap.
+ * decision; this cache only remembers its answer. [TokenManager] (accessToken,
+ * authorizationHeader, invalidate, destroy) holds one, and [AsyncTokenManager]'s
+ * accessToken and authorizationHeader read the one of the TokenManager they wrap.
  *
  * Why: a cached token from the core costs several JNA transitions (tens of µs); a hit
  * here is one map read and one clock read.
@@ -23,11 +22,11 @@ internal class TokenLeaseCache {
 
     private val entries = ConcurrentHashMap<String, Entry>()
 
-    /** The org's cached token while its lease lasts, else a new lease from [manager] (kept for next time). */
-    fun accessToken(orgId: String, manager: TokenManager): Secret {
+    /** The org's cached token while its lease lasts, else a new one from [lease] (the core's, kept for next time). */
+    fun accessToken(orgId: String, lease: (orgId: String) -> TokenLease): Secret {
         val entry = entries[orgId]
         if (entry?.token != null && System.currentTimeMillis() < entry.serveUntilMillis) return entry.token
-        return keep(orgId, entry?.epoch ?: 0L, manager.lease(orgId))
+        return keep(orgId, entry?.epoch ?: 0L, lease(orgId))
     }
 
     /** The org's cached token while its lease lasts, else null; never calls the core (AsyncTokenManager's fast path). */

@@ -10,7 +10,6 @@ import java.util.concurrent.ConcurrentHashMap
  * instead of each making its own. The core still decides and runs every renewal; this only
  * saves the FFI calls of a future per waiter (tens of µs each through JNA, which add up on
  * a single-threaded dispatcher when a thousand coroutines wait at once).
- * generate-bindings.sh wires it into the generated `AsyncTokenManager`.
  *
  * Cancelling a waiter cancels only its own wait: when the coroutine making the call is
  * cancelled, the others retry, and one of them makes the call again (it joins the same

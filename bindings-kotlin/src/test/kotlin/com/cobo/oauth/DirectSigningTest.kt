@@ -70,6 +70,31 @@ class DirectSigningTest {
         }
     }
 
+    /**
+     * What DirectSigning relies on: UniFFI's public `uniffiCloneHandle()` gives a Rust
+     * object's handle, its Arc's address (the same value on every clone, never 0, even:
+     * odd handles are Kotlin objects'), which the core's direct call lifts as UniFFI lifts
+     * it. A UniFFI that changes this fails here, before any key signs through it.
+     */
+    @Test
+    fun `UniFFI's handle of a key is the one the direct call reads`() {
+        val generated = UniffiAppKey(key.privateKeyHex()) // the generated class: signs only through UniFFI
+        val handle = generated.uniffiCloneHandle()
+        val again = generated.uniffiCloneHandle()
+        try {
+            assertEquals(handle, again, "a clone of a Rust object's handle is the same address")
+            assertTrue(handle != 0L && handle and 1L == 0L) { "not a Rust object's handle: $handle" }
+            val args = arrayOf("GET", "/v2/x", "a=1", "")
+            val direct = DirectSigning.sign(handle, args[0], args[1], args[2], args[3], "1718000000000")
+            val viaUniffi = generated.signRequestWithNonce(args[0], args[1], args[2], args[3], "1718000000000")
+            assertEquals(viaUniffi, direct)
+        } finally {
+            DirectSigning.cobo_oauth_direct_release_v1(handle)
+            DirectSigning.cobo_oauth_direct_release_v1(again)
+            generated.close()
+        }
+    }
+
     @Test
     fun `a closed key refuses to sign`() {
         val closed = AppKey.generate().apply { close() }

@@ -68,6 +68,22 @@ class MockServer private constructor(private val process: Process, ready: JSONOb
     /** `{"get", "refresh", "rejected", "total", …}` since start or the last [reset]. */
     fun counters(): JSONObject = send(HttpRequest.newBuilder(URI.create("$controlUrl/counters")).GET())
 
+    /**
+     * Polls the counter [name] until it reaches [atLeast]: a test waits for the mock to see
+     * a request (e.g. one it holds with a `delay` fault) instead of sleeping and assuming it.
+     * [pause] waits between polls (a coroutine passes `delay` so that its loop runs on).
+     */
+    suspend fun awaitCounter(name: String, atLeast: Int, pause: suspend (Long) -> Unit) {
+        val until = System.nanoTime() + TimeUnit.SECONDS.toNanos(30)
+        while (counters().getInt(name) < atLeast) {
+            check(System.nanoTime() < until) { "the mock's $name stayed below $atLeast for 30 s: ${counters()}" }
+            pause(10)
+        }
+    }
+
+    /** [awaitCounter] for a thread. */
+    fun awaitCounter(name: String, atLeast: Int) = kotlinx.coroutines.runBlocking { awaitCounter(name, atLeast) { Thread.sleep(it) } }
+
     /** Clears queued faults and counters; apps and tokens stay. */
     fun reset() {
         post("/reset", JSONObject())

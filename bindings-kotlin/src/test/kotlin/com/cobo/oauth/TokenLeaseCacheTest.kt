@@ -12,7 +12,7 @@ import java.util.concurrent.atomic.AtomicInteger
 
 /**
  * TokenManager.accessToken serves the core's lease from a Kotlin-side cache
- * (TokenLeaseCache, wired in by generate-bindings.sh): the same token as the core's,
+ * (TokenLeaseCache, in the hand-written TokenManager): the same token as the core's,
  * never past the lease's serveUntil, dropped by invalidate, never printed.
  */
 @ExtendWith(MockServerExtension::class)
@@ -66,12 +66,10 @@ class TokenLeaseCacheTest(private val mock: MockServer) {
     fun `a lease fetched while the org was invalidated is not kept`() {
         val cache = TokenLeaseCache()
         val leases = AtomicInteger()
-        val fake = object : TokenManager(NoHandle) {
-            override fun lease(orgId: String): TokenLease {
-                val n = leases.incrementAndGet()
-                if (n == 1) cache.drop(orgId) // an invalidate lands while the first lease is in flight
-                return TokenLease(Secret("token-$n"), Instant.now().plusSeconds(60))
-            }
+        val fake = { orgId: String ->
+            val n = leases.incrementAndGet()
+            if (n == 1) cache.drop(orgId) // an invalidate lands while the first lease is in flight
+            TokenLease(Secret("token-$n"), Instant.now().plusSeconds(60))
         }
         assertEquals(Secret("token-1"), cache.accessToken("org", fake))
         assertEquals(Secret("token-2"), cache.accessToken("org", fake))
@@ -83,7 +81,7 @@ class TokenLeaseCacheTest(private val mock: MockServer) {
     fun `the cache never prints a token, and a closed manager serves nothing`() {
         val manager = manager()
         val token = manager.accessToken(org).value
-        val cache = TokenManager::class.java.getDeclaredField("uniffiLeases").apply { isAccessible = true }.get(manager)
+        val cache = TokenManager::class.java.getDeclaredField("leases").apply { isAccessible = true }.get(manager)
         assertEquals("TokenLeaseCache(1 orgs)", cache.toString())
         assertFalse(manager.toString().contains(token))
         assertFalse(manager.lease(org).toString().contains(token))

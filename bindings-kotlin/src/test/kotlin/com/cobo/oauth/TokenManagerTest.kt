@@ -88,17 +88,14 @@ class TokenManagerTest(private val mock: MockServer) {
         val otherOrg = "org-${UUID.randomUUID()}"
         mock.register(app, listOf(org, otherOrg))
         manager().use { manager ->
-            mock.queueFault(JSONObject().put("kind", "delay").put("delay_ms", 1500), "get")
+            mock.queueFault(JSONObject().put("kind", "delay").put("delay_ms", 3000), "get")
             val finished = ConcurrentLinkedQueue<String>()
             val pool = Executors.newSingleThreadExecutor()
             try {
                 val slow = pool.submit { manager.accessToken(org); finished.add(org) }
-                Thread.sleep(200) // the slow org's request is in flight
-                val started = System.nanoTime()
+                mock.awaitCounter("get", 1) // the slow org's request is in flight, held 3 s by the mock
                 manager.accessToken(otherOrg)
                 finished.add(otherOrg)
-                val elapsed = Duration.ofNanos(System.nanoTime() - started)
-                assertTrue(elapsed < Duration.ofMillis(1000)) { "the other org waited $elapsed" }
                 slow.get(10, TimeUnit.SECONDS)
             } finally {
                 pool.shutdownNow()

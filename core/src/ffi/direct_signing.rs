@@ -1,20 +1,27 @@
-//! `AppKey::sign_request` as one plain C call, for bindings whose per-call FFI cost dwarfs
-//! the signature. Kotlin goes through JNA, where every UniFFI call allocates call-status
-//! and buffer structures by reflection: a `sign_request` made six such calls (the handle
-//! clone, four strings, the record) and cost ~10× the signature. Here the strings arrive
-//! in one byte array and every answer is written into one caller-owned array, so JNA's
-//! direct mapping copies two arrays and allocates nothing.
+//! `AppKey::sign_request` as one plain C call, for the Kotlin binding, whose per-call FFI
+//! cost dwarfs the signature: through JNA every UniFFI call allocates call-status and
+//! buffer structures by reflection, and a `sign_request` made six such calls (the handle
+//! clone, four strings, the record), ~10× the signature. Here the strings arrive in one
+//! byte array and every answer is written into one caller-owned array, so JNA's direct
+//! mapping copies two arrays and allocates nothing.
 //!
 //! Everything else (the nonce clock, the canonical content, the digest, the key) is the
-//! same code `sign_request` runs. Not part of the UDL: the symbol carries a version, so a
+//! same code `sign_request` runs. Not part of the UDL: the symbols carry a version, so a
 //! library and a binding that disagree fail at lookup instead of misreading each other.
+//! The key arrives as a UniFFI handle (the binding's `uniffiCloneHandle()`) and is read
+//! with UniFFI's own lift, so it follows UniFFI's handle layout.
 
 use std::io::Write;
+use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 
-use crate::util::hex;
+use uniffi::{Handle, Lift};
+
 use crate::auth::keys::AppKey;
 use crate::auth::signing::double_sha256;
+use crate::util::hex;
+use crate::UniFfiTag;
 
 /// Bytes before the nonce in `out`: api key, signature and digest in hex, the nonce's length.
 const HEAD_LEN: usize = 64 + 128 + 64 + 1;
@@ -35,8 +42,8 @@ const PANICKED: i32 = -3;
 /// a negative code; then the binding takes the UniFFI path, whose errors are typed.
 ///
 /// # Safety
-/// `key` must be the handle of a live `AppKey` that the caller keeps alive for the call
-/// (UniFFI's Kotlin call counter does), `input` must be readable for the sum of the
+/// `key` must be a UniFFI handle of an `AppKey` (from `uniffiCloneHandle()`) that the
+/// caller owns and keeps for the call, `input` must be readable for the sum of the
 /// lengths, and `out` writable for `out_len` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn cobo_oauth_direct_sign_v1(
@@ -57,15 +64,36 @@ pub unsafe extern "C" fn cobo_oauth_direct_sign_v1(
     ) else {
         return BAD_INPUT;
     };
-    if key == 0 || input.is_null() || out.is_null() {
+    if input.is_null() || out.is_null() {
         return BAD_INPUT;
     }
-    // SAFETY: the caller's promises above.
-    let (key, input, out) = unsafe {
-        (&*(key as *const AppKey), std::slice::from_raw_parts(input, total), std::slice::from_raw_parts_mut(out, out_len))
-    };
+    // SAFETY: the caller's promises above. The handle stays the caller's: borrowed, not dropped.
+    let Some(key) = (unsafe { borrow(key) }) else { return BAD_INPUT };
+    let (input, out) = unsafe { (std::slice::from_raw_parts(input, total), std::slice::from_raw_parts_mut(out, out_len)) };
     let clock_nonce = (nonce_len < 0).then(|| key.next_nonce());
-    catch_unwind(AssertUnwindSafe(|| sign_into(key, input, &lengths, clock_nonce, out))).unwrap_or(PANICKED)
+    catch_unwind(AssertUnwindSafe(|| sign_into(&key, input, &lengths, clock_nonce, out))).unwrap_or(PANICKED)
+}
+
+/// Drops the binding's handle `key` (one from `uniffiCloneHandle()` kept for direct calls).
+///
+/// # Safety
+/// `key` must be a UniFFI handle of an `AppKey` that the caller owns and never uses again.
+#[no_mangle]
+pub unsafe extern "C" fn cobo_oauth_direct_release_v1(key: u64) {
+    // SAFETY: the caller's promise; 0 is no handle.
+    if let Some(handle) = unsafe { Handle::from_raw(key) } {
+        let _ = catch_unwind(|| drop(<Arc<AppKey> as Lift<UniFfiTag>>::try_lift(handle)));
+    }
+}
+
+/// The `AppKey` behind the binding's handle, as UniFFI lifts it, without taking the
+/// binding's reference (never dropped here).
+///
+/// # Safety
+/// As `cobo_oauth_direct_sign_v1`'s `key`.
+unsafe fn borrow(key: u64) -> Option<ManuallyDrop<Arc<AppKey>>> {
+    let handle = unsafe { Handle::from_raw(key) }?;
+    <Arc<AppKey> as Lift<UniFfiTag>>::try_lift(handle).ok().map(ManuallyDrop::new)
 }
 
 fn sign_into(key: &AppKey, input: &[u8], lengths: &[i32; 5], clock_nonce: Option<u64>, out: &mut [u8]) -> i32 {
@@ -124,20 +152,44 @@ fn sign_into(key: &AppKey, input: &[u8], lengths: &[i32; 5], clock_nonce: Option
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
+
+    use uniffi::Lower;
+
+    /// A handle of `key` as UniFFI hands one to the binding; release it with `cobo_oauth_direct_release_v1`.
+    fn handle(key: &Arc<AppKey>) -> u64 {
+        <Arc<AppKey> as Lower<UniFfiTag>>::lower(Arc::clone(key)).as_raw()
+    }
 
     /// Calls the entry point as the Kotlin binding does: the content length, or a code.
     fn call(key: &Arc<AppKey>, parts: [&str; 4], nonce: Option<&str>, out: &mut [u8]) -> i32 {
         let input = [parts[0], parts[1], parts[2], parts[3], nonce.unwrap_or("")].concat();
         let len = |s: &str| i32::try_from(s.len()).unwrap();
         let nonce_len = nonce.map_or(-1, len);
-        let handle = Arc::as_ptr(key) as u64;
-        unsafe {
+        let handle = handle(key);
+        let code = unsafe {
             cobo_oauth_direct_sign_v1(
                 handle, input.as_ptr(), len(parts[0]), len(parts[1]), len(parts[2]), len(parts[3]), nonce_len,
                 out.as_mut_ptr(), i32::try_from(out.len()).unwrap(),
             )
+        };
+        unsafe { cobo_oauth_direct_release_v1(handle) };
+        code
+    }
+
+    #[test]
+    fn signing_borrows_the_handle_and_release_drops_it() {
+        let key = Arc::new(AppKey::generate().unwrap());
+        let mut out = [0u8; 512];
+        let handle = handle(&key);
+        assert_eq!(Arc::strong_count(&key), 2);
+        for _ in 0..3 {
+            let input = b"GET/";
+            assert!(unsafe { cobo_oauth_direct_sign_v1(handle, input.as_ptr(), 3, 1, 0, 0, -1, out.as_mut_ptr(), 512) } > 0);
         }
+        assert_eq!(Arc::strong_count(&key), 2, "signing leaves the binding's reference alone");
+        unsafe { cobo_oauth_direct_release_v1(handle) };
+        assert_eq!(Arc::strong_count(&key), 1);
+        unsafe { cobo_oauth_direct_release_v1(0) };
     }
 
     fn text(bytes: &[u8]) -> &str {
@@ -183,10 +235,12 @@ mod tests {
         assert_eq!(call(&key, ["GET", "/", "", ""], None, &mut out[..280]), OUT_TOO_SMALL);
         assert_eq!(call(&key, ["GET", "/", "", ""], Some(&"9".repeat(256)), &mut out), BAD_INPUT);
         let invalid = [0xffu8, 0xfe];
-        let code = unsafe { cobo_oauth_direct_sign_v1(Arc::as_ptr(&key) as u64, invalid.as_ptr(), 2, 0, 0, 0, -1, out.as_mut_ptr(), 512) };
+        let handle = handle(&key);
+        let code = unsafe { cobo_oauth_direct_sign_v1(handle, invalid.as_ptr(), 2, 0, 0, 0, -1, out.as_mut_ptr(), 512) };
         assert_eq!(code, BAD_INPUT, "not UTF-8");
-        let code = unsafe { cobo_oauth_direct_sign_v1(Arc::as_ptr(&key) as u64, invalid.as_ptr(), -2, 0, 0, 0, -1, out.as_mut_ptr(), 512) };
+        let code = unsafe { cobo_oauth_direct_sign_v1(handle, invalid.as_ptr(), -2, 0, 0, 0, -1, out.as_mut_ptr(), 512) };
         assert_eq!(code, BAD_INPUT, "a negative length");
+        unsafe { cobo_oauth_direct_release_v1(handle) };
         let code = unsafe { cobo_oauth_direct_sign_v1(0, invalid.as_ptr(), 0, 0, 0, 0, -1, out.as_mut_ptr(), 512) };
         assert_eq!(code, BAD_INPUT, "no key");
     }
