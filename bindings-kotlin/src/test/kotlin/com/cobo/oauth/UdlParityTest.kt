@@ -61,7 +61,7 @@ class UdlParityTest {
         )
         assertEquals(setOf("Environment", "Refusal", "LogLevel"), udl.enums.keys)
         assertEquals(listOf("CoboAuth", "AccessToken"), udl.enums.getValue("Refusal"))
-        assertEquals(11, udl.errors.getValue("CoboOAuthError").size)
+        assertEquals(12, udl.errors.getValue("CoboOAuthError").size)
         assertEquals(listOf("Secret"), udl.customTypes)
     }
 
