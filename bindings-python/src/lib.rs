@@ -10,6 +10,7 @@ mod objects;
 mod records;
 mod refusal;
 mod store;
+mod stored;
 
 use pyo3::prelude::*;
 
@@ -74,8 +75,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<records::TokenLease>()?;
     m.add_class::<records::SignedRequest>()?;
     m.add_class::<records::ClientConfig>()?;
-    m.add_class::<manager::StoredToken>()?;
-    m.add_class::<manager::VersionedToken>()?;
+    m.add_class::<stored::StoredToken>()?;
+    m.add_class::<stored::VersionedToken>()?;
     m.add_class::<manager::TokenManagerConfig>()?;
     m.add_class::<manager::TokenManager>()?;
     m.add_class::<store::TokenStore>()?;
