@@ -1,9 +1,10 @@
-//! The token manager: `TokenManagerConfig`, `TokenManager`. Every manager
+//! The token manager: `TokenManagerConfig`, `TokenManager`. Every blocking manager
 //! method runs the core with the interpreter released: it may wait for another thread's
 //! renewal, make network requests, or call a Python store (which re-attaches).
 
 use pyo3::prelude::*;
 
+use crate::completions::{Call, Completions};
 use crate::convert::{utc_datetime, Int};
 use crate::errors::Error;
 use crate::objects::OAuthClient;
@@ -111,34 +112,24 @@ impl TokenManager {
         Ok(TokenManager { inner: std::sync::Arc::new(inner), description })
     }
 
-    /// For `AsyncTokenManager`: the org's token (`whole`) or access token if the cache
-    /// can answer now, else None, and `done(result, error)` is called (from the
-    /// renewal's thread) when the renewal in flight ends. Never blocks on a renewal.
-    fn _token_or_notify(&self, py: Python<'_>, org_id: String, done: Py<PyAny>, whole: bool) -> PyResult<Option<Py<PyAny>>> {
-        // What a caller gets: only the access token unless it asked for the whole token,
-        // so that the common path builds no datetimes.
-        let result = move |py: Python<'_>, stored: cobo_oauth::StoredToken| -> PyResult<Py<PyAny>> {
+    /// For `AsyncTokenManager`: what the task awaits for the org's token (`whole`) or
+    /// access token, a call of `completions`' loop: over at once if the cache can answer,
+    /// else ended by the renewal in flight. Never blocks on a renewal, and never does
+    /// store I/O on this thread (the core does it on a pool thread).
+    fn _token_async(&self, py: Python<'_>, org_id: String, whole: bool, completions: &Completions) -> PyResult<Py<Call>> {
+        // Only the access token unless the whole token was asked for: the common path
+        // builds no datetimes.
+        let convert = move |py: Python<'_>, stored: cobo_oauth::StoredToken| -> PyResult<Py<PyAny>> {
             Ok(match whole {
                 true => Py::new(py, StoredToken::from_core(py, stored)?)?.into_any(),
                 false => stored.token.access_token.expose().into_pyobject(py)?.into_any().unbind(),
             })
         };
-        let notify = move |outcome: Result<cobo_oauth::StoredToken, cobo_oauth::CoboOAuthError>| {
-            Python::attach(|py| {
-                let (value, error) = match outcome.map_err(|err| PyErr::from(Error(err))).and_then(|stored| result(py, stored)) {
-                    Ok(value) => (Some(value), None),
-                    Err(err) => (None, Some(err.into_value(py))),
-                };
-                // The callback only schedules work on its loop; what it raises has no caller.
-                if let Err(err) = done.call1(py, (value, error)) {
-                    err.write_unraisable(py, None);
-                }
-            });
-        };
+        let (call, notify) = completions.start(py, convert)?;
         let inner = &self.inner;
         match py.detach(|| inner.token_or_notify(org_id, notify)) {
-            Some(ready) => result(py, ready.map_err(Error)?).map(Some),
-            None => Ok(None),
+            None => Ok(call),
+            Some(ready) => completions.ready(py, ready.map_err(|err| PyErr::from(Error(err))).and_then(|stored| convert(py, stored))),
         }
     }
 
