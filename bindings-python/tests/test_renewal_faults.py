@@ -21,10 +21,9 @@ import pytest
 
 import cobo_oauth
 from cobo_oauth import AppKey, OAuthClient, StoreError, TokenManager, TokenManagerConfig
-from conftest import CLIENT_ID, ORG_ID, Mock
+from conftest import CLIENT_ID, ORG_ID, Mock, redis_url
 
 import test_coordination as coordination
-from test_coordination import strict, strict_mock  # noqa: F401  (fixtures: a strict mock, tokens of 4 s)
 
 
 def wait_for(what: str, done: Callable[[], bool], limit: float = 15) -> None:
@@ -78,13 +77,13 @@ def test_a_holder_killed_mid_refresh_on_the_token_file(strict: Mock, app_key: Ap
 
 def test_a_holder_killed_mid_refresh_on_redis(strict: Mock, app_key: AppKey) -> None:
     prefix = f"killed-refresh-{uuid.uuid4().hex}:"
-    url = coordination.redis_url()
+    url = redis_url()
     holder_lost_mid_refresh(strict, app_key, {"kind": "redis", "prefix": prefix}, lambda: cobo_oauth.redis_token_store(url, prefix), signal.SIGKILL)
 
 
 def test_a_holder_stopped_past_its_redis_lease_mid_refresh(strict: Mock, app_key: AppKey) -> None:
     prefix = f"stopped-refresh-{uuid.uuid4().hex}:"
-    url = coordination.redis_url()
+    url = redis_url()
     holder_lost_mid_refresh(strict, app_key, {"kind": "redis", "prefix": prefix}, lambda: cobo_oauth.redis_token_store(url, prefix), signal.SIGSTOP)
 
 
