@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use pyo3::exceptions::{PyRuntimeError, PyStopIteration};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyWeakrefMethods, PyWeakrefReference};
 
 use crate::errors::Error;
 
@@ -28,7 +28,9 @@ type Outcome = Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send>;
 /// The outcomes of one event loop's calls, and how the loop is woken for them.
 #[pyclass(name = "_Completions", module = "cobo_oauth._native", frozen)]
 pub(crate) struct Completions {
-    event_loop: Py<PyAny>,
+    /// Weak: the loop keys `aio._loops`, whose values these are; a strong reference
+    /// would keep every loop (and its socket pair) alive.
+    event_loop: Py<PyWeakrefReference>,
     shared: Arc<Shared>,
 }
 
@@ -51,7 +53,8 @@ impl Completions {
     /// from the ending thread instead.
     #[new]
     #[pyo3(signature = (event_loop, wake = None))]
-    fn new(event_loop: Py<PyAny>, wake: Option<Py<PyAny>>) -> PyResult<Self> {
+    fn new(event_loop: &Bound<'_, PyAny>, wake: Option<Py<PyAny>>) -> PyResult<Self> {
+        let event_loop = PyWeakrefReference::new(event_loop)?.unbind();
         let wake = match wake {
             Some(call) => Wake::Call(call),
             #[cfg(unix)]
@@ -101,7 +104,7 @@ impl Completions {
         py: Python<'_>,
         convert: impl FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
     ) -> PyResult<(Py<Call>, impl FnOnce(Result<T, cobo_oauth::CoboOAuthError>) + Send + 'static)> {
-        let call = Py::new(py, Call::new(self.event_loop.clone_ref(py), State::Pending { awaited: false }))?;
+        let call = Py::new(py, Call::new(self.event_loop(py)?, State::Pending { awaited: false }))?;
         let (shared, queued) = (Arc::clone(&self.shared), call.clone_ref(py));
         let notify = move |outcome: Result<T, cobo_oauth::CoboOAuthError>| {
             let outcome: Outcome = Box::new(move |py| convert(py, outcome.map_err(Error)?));
@@ -120,7 +123,15 @@ impl Completions {
     /// A call of this loop that is over before it started (the answer was at hand):
     /// awaiting it returns or raises at once, without a pass of the loop.
     pub(crate) fn ready(&self, py: Python<'_>, outcome: PyResult<Py<PyAny>>) -> PyResult<Py<Call>> {
-        Py::new(py, Call::new(self.event_loop.clone_ref(py), State::Done(outcome)))
+        Py::new(py, Call::new(self.event_loop(py)?, State::Done(outcome)))
+    }
+
+    /// The loop, alive while a coroutine on it calls.
+    fn event_loop(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        match self.event_loop.bind(py).upgrade() {
+            Some(event_loop) => Ok(event_loop.unbind()),
+            None => Err(PyRuntimeError::new_err("the event loop is gone")),
+        }
     }
 }
 

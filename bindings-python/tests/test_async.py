@@ -13,6 +13,7 @@ import os
 import threading
 import time
 import warnings
+import weakref
 from typing import Any, Callable, NamedTuple
 
 import pytest
@@ -456,6 +457,23 @@ def test_async_client_calls_start_no_thread_and_end_on_the_loop(mock: Mock) -> N
     assert mock.counters()["get"] == 1 + 50 + 2 * calls
     assert resumed_on == [threading.get_native_id()] * (1 + 50 + 2 * calls)
     assert max(results) - before < calls // 10, f"{before} threads before, {max(results)} during {calls} calls at once"
+
+
+def test_a_finished_loop_is_released_with_its_completions(expired: Expired, client: OAuthClient) -> None:
+    """Each loop's completions (a socket pair) live as long as the loop, not longer:
+    every `asyncio.run` of an app's tests or scripts would otherwise keep one."""
+    manager, _, _ = expired
+    loops: list[weakref.ref[asyncio.AbstractEventLoop]] = []
+
+    async def calls() -> None:
+        loops.append(weakref.ref(asyncio.get_running_loop()))
+        await AsyncOAuthClient(client).get_org_token(CLIENT_ID, ORG_ID)
+        await AsyncTokenManager(manager).token(ORG_ID)
+
+    for _ in range(3):
+        asyncio.run(calls())
+    gc.collect()
+    assert [loop() for loop in loops] == [None] * 3
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() is POSIX only")
