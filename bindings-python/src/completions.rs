@@ -1,14 +1,16 @@
-//! Where `AsyncOAuthClient`'s calls end: the outcomes waiting for one event loop, and the
-//! awaitable each call's task waits on.
+//! Where the async calls end: `AsyncOAuthClient`'s calls and `AsyncTokenManager`'s
+//! renewals alike. Each outcome waits here for its event loop, next to the awaitable
+//! the call's task waits on.
 //!
-//! A call runs on the core's I/O thread, which also drives every other request of the
-//! process. Taking the GIL there would stall all of them while Python code runs on
-//! other threads, so the I/O thread only queues the outcome here and writes a byte to a
-//! socket the loop watches (`loop.add_reader`). `drain`, run by the loop on its own
-//! thread, converts the outcomes as the blocking methods do (the same `OrgToken`, the
-//! same exception classes) and wakes the tasks that await them. On a loop without
-//! `add_reader` (Windows' proactor) the I/O thread calls a Python `wake` instead, which
-//! takes the GIL.
+//! A call ends on one of the core's threads: the I/O thread, which also drives every
+//! other request of the process, or the pool thread of a renewal, which other callers
+//! (blocking or async) wait for. Taking the GIL there would stall them while Python code
+//! runs on other threads, so that thread only queues the outcome here and writes a byte
+//! to a socket the loop watches (`loop.add_reader`). `drain`, run by the loop on its own
+//! thread, converts the outcomes as the blocking methods do (the same records, the same
+//! exception classes) and wakes the tasks that await them. On a loop without
+//! `add_reader` (Windows' proactor) the ending thread calls a Python `wake` instead,
+//! which takes the GIL.
 
 use std::mem;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -16,16 +18,19 @@ use std::sync::{Arc, Mutex, PoisonError};
 use pyo3::exceptions::{PyRuntimeError, PyStopIteration};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyWeakrefMethods, PyWeakrefReference};
 
 use crate::errors::Error;
-use crate::records::OrgToken;
 
-type Outcome = Result<cobo_oauth::OrgToken, cobo_oauth::CoboOAuthError>;
+/// An outcome as the ending thread leaves it: converted to Python on the loop's thread.
+type Outcome = Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send>;
 
 /// The outcomes of one event loop's calls, and how the loop is woken for them.
 #[pyclass(name = "_Completions", module = "cobo_oauth._native", frozen)]
 pub(crate) struct Completions {
+    /// Weak: the loop keys `aio._loops`, whose values these are; a strong reference
+    /// would keep every loop (and its socket pair) alive.
+    event_loop: Py<PyWeakrefReference>,
     shared: Arc<Shared>,
 }
 
@@ -43,11 +48,13 @@ enum Wake {
 
 #[pymethods]
 impl Completions {
-    /// Outcomes woken through a socket pair (`fileno()` for `add_reader`); with `wake`,
-    /// or where there is no socket pair, by calling `wake()` from the I/O thread instead.
+    /// The calls of `event_loop`, woken through a socket pair (`fileno()` for
+    /// `add_reader`); with `wake`, or where there is no socket pair, by calling `wake()`
+    /// from the ending thread instead.
     #[new]
-    #[pyo3(signature = (wake = None))]
-    fn new(wake: Option<Py<PyAny>>) -> PyResult<Self> {
+    #[pyo3(signature = (event_loop, wake = None))]
+    fn new(event_loop: &Bound<'_, PyAny>, wake: Option<Py<PyAny>>) -> PyResult<Self> {
+        let event_loop = PyWeakrefReference::new(event_loop)?.unbind();
         let wake = match wake {
             Some(call) => Wake::Call(call),
             #[cfg(unix)]
@@ -60,7 +67,7 @@ impl Completions {
             #[cfg(not(unix))]
             None => return Err(pyo3::exceptions::PyValueError::new_err("no socket pair here: pass wake")),
         };
-        Ok(Completions { shared: Arc::new(Shared { done: Mutex::new(Vec::new()), wake }) })
+        Ok(Completions { event_loop, shared: Arc::new(Shared { done: Mutex::new(Vec::new()), wake }) })
     }
 
     /// The socket `add_reader` watches; -1 when woken by a call.
@@ -83,29 +90,47 @@ impl Completions {
         }
         let done = mem::take(&mut *self.shared.done.lock().unwrap_or_else(PoisonError::into_inner));
         for (call, outcome) in done {
-            let converted = outcome.map_err(|err| PyErr::from(Error(err))).and_then(|token| {
-                let token = OrgToken::from_core(py, token)?;
-                Ok(Py::new(py, token)?.into_any())
-            });
-            Call::settle(call.bind(py), converted);
+            Call::settle(call.bind(py), outcome(py));
         }
     }
 }
 
 impl Completions {
-    /// What the I/O thread calls when `call` ends: queues the outcome and, if the queue
-    /// was empty, wakes the loop. Never takes the GIL on a socket pair.
-    pub(crate) fn notify(&self, call: Py<Call>) -> impl FnOnce(Outcome) + Send + 'static {
-        let shared = Arc::clone(&self.shared);
-        move |outcome| {
+    /// A call of this loop, and what its ending thread calls with the core's outcome:
+    /// queues it (`convert` runs later, on the loop's thread) and, if the queue was
+    /// empty, wakes the loop. Never takes the GIL on a socket pair.
+    pub(crate) fn start<T: Send + 'static>(
+        &self,
+        py: Python<'_>,
+        convert: impl FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
+    ) -> PyResult<(Py<Call>, impl FnOnce(Result<T, cobo_oauth::CoboOAuthError>) + Send + 'static)> {
+        let call = Py::new(py, Call::new(self.event_loop(py)?, State::Pending { awaited: false }))?;
+        let (shared, queued) = (Arc::clone(&self.shared), call.clone_ref(py));
+        let notify = move |outcome: Result<T, cobo_oauth::CoboOAuthError>| {
+            let outcome: Outcome = Box::new(move |py| convert(py, outcome.map_err(Error)?));
             let was_empty = {
                 let mut done = shared.done.lock().unwrap_or_else(PoisonError::into_inner);
-                done.push((call, outcome));
+                done.push((queued, outcome));
                 done.len() == 1
             };
             if was_empty {
                 shared.wake();
             }
+        };
+        Ok((call, notify))
+    }
+
+    /// A call of this loop that is over before it started (the answer was at hand):
+    /// awaiting it returns or raises at once, without a pass of the loop.
+    pub(crate) fn ready(&self, py: Python<'_>, outcome: PyResult<Py<PyAny>>) -> PyResult<Py<Call>> {
+        Py::new(py, Call::new(self.event_loop(py)?, State::Done(outcome)))
+    }
+
+    /// The loop, alive while a coroutine on it calls.
+    fn event_loop(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        match self.event_loop.bind(py).upgrade() {
+            Some(event_loop) => Ok(event_loop.unbind()),
+            None => Err(PyRuntimeError::new_err("the event loop is gone")),
         }
     }
 }
@@ -147,8 +172,8 @@ enum State {
 }
 
 impl Call {
-    pub(crate) fn new(event_loop: Py<PyAny>) -> Self {
-        Call { event_loop, blocking: false, state: State::Pending { awaited: false }, callbacks: Vec::new() }
+    fn new(event_loop: Py<PyAny>, state: State) -> Self {
+        Call { event_loop, blocking: false, state, callbacks: Vec::new() }
     }
 
     /// Records the outcome and wakes the task, unless it was cancelled meanwhile (then

@@ -5,11 +5,13 @@
 mod completions;
 mod convert;
 mod errors;
+mod logging;
 mod manager;
 mod objects;
 mod records;
 mod refusal;
 mod store;
+mod stored;
 
 use pyo3::prelude::*;
 
@@ -61,10 +63,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // pyo3's PanicException: a Python store that raises it must not brick an org (the
     // tests need the class, which pyo3 does not export).
     m.add("_PanicException", m.py().get_type::<pyo3::panic::PanicException>())?;
-    // The core's log records go to `logging.getLogger("cobo_oauth")`. Nothing is cached:
-    // records are rare (renewals, retries, failures), and levels set later must apply.
-    // Fails only if this module was initialized before; the first logger stays.
-    let _ = pyo3_log::Logger::new(m.py(), pyo3_log::Caching::Nothing)?.install();
+    logging::install();
     m.add_class::<objects::AppKey>()?;
     m.add_class::<objects::ResponseVerifier>()?;
     m.add_class::<objects::OAuthClient>()?;
@@ -74,8 +73,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<records::TokenLease>()?;
     m.add_class::<records::SignedRequest>()?;
     m.add_class::<records::ClientConfig>()?;
-    m.add_class::<manager::StoredToken>()?;
-    m.add_class::<manager::VersionedToken>()?;
+    m.add_class::<stored::StoredToken>()?;
+    m.add_class::<stored::VersionedToken>()?;
     m.add_class::<manager::TokenManagerConfig>()?;
     m.add_class::<manager::TokenManager>()?;
     m.add_class::<store::TokenStore>()?;

@@ -1,103 +1,16 @@
-//! The token manager: `StoredToken`, `TokenManagerConfig`, `TokenManager`. Every manager
+//! The token manager: `TokenManagerConfig`, `TokenManager`. Every blocking manager
 //! method runs the core with the interpreter released: it may wait for another thread's
 //! renewal, make network requests, or call a Python store (which re-attaches).
 
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
 
-use crate::convert::{aware_datetime, system_time, utc_datetime, Int};
+use crate::completions::{Call, Completions};
+use crate::convert::{utc_datetime, Int};
 use crate::errors::Error;
 use crate::objects::OAuthClient;
-use crate::records::{in_range, quoted, OrgToken, TokenLease};
+use crate::records::{in_range, quoted, TokenLease};
 use crate::store::store_from_py;
-
-/// What a TokenStore keeps per organization: the last token issued and when its refresh
-/// token expires.
-#[pyclass(frozen, get_all, module = "cobo_oauth")]
-pub(crate) struct StoredToken {
-    token: Py<OrgToken>,
-    refresh_expires_at: Py<PyAny>,
-    /// Set before a renewal presents the refresh token: see the UDL.
-    refresh_in_flight: bool,
-}
-
-impl StoredToken {
-    pub(crate) fn from_core(py: Python<'_>, stored: cobo_oauth::StoredToken) -> PyResult<Self> {
-        Ok(StoredToken {
-            refresh_expires_at: utc_datetime(py, stored.refresh_expires_at)?,
-            token: Py::new(py, OrgToken::from_core(py, stored.token)?)?,
-            refresh_in_flight: stored.refresh_in_flight,
-        })
-    }
-
-    pub(crate) fn to_core(&self, py: Python<'_>) -> PyResult<cobo_oauth::StoredToken> {
-        Ok(cobo_oauth::StoredToken {
-            token: self.token.get().to_core(py)?,
-            refresh_expires_at: system_time(self.refresh_expires_at.bind(py))?,
-            refresh_in_flight: self.refresh_in_flight,
-        })
-    }
-
-    fn fields<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
-        let in_flight = pyo3::types::PyBool::new(py, self.refresh_in_flight).to_owned().into_any();
-        PyTuple::new(py, [self.token.get().fields(py)?.into_any(), self.refresh_expires_at.bind(py).clone(), in_flight])
-    }
-}
-
-#[pymethods]
-impl StoredToken {
-    #[new]
-    #[pyo3(signature = (*, token, refresh_expires_at, refresh_in_flight = false))]
-    fn new(token: Bound<'_, OrgToken>, refresh_expires_at: &Bound<'_, PyAny>, refresh_in_flight: bool) -> PyResult<Self> {
-        Ok(StoredToken {
-            refresh_expires_at: aware_datetime(refresh_expires_at, "refresh_expires_at")?,
-            token: token.unbind(),
-            refresh_in_flight,
-        })
-    }
-
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!(
-            "StoredToken(token={}, refresh_expires_at={}, refresh_in_flight={})",
-            self.token.bind(py).repr()?,
-            self.refresh_expires_at.bind(py).repr()?,
-            if self.refresh_in_flight { "True" } else { "False" },
-        ))
-    }
-
-    fn __eq__(&self, py: Python<'_>, other: PyRef<'_, Self>) -> PyResult<bool> {
-        self.fields(py)?.eq(other.fields(py)?)
-    }
-
-    fn __hash__(&self, py: Python<'_>) -> PyResult<isize> {
-        self.fields(py)?.hash()
-    }
-}
-
-/// A record as a coordinated store holds it: the token (None before the first save or
-/// after a delete) and a version, 0 before the first save and bumped by every change.
-#[pyclass(frozen, get_all, module = "cobo_oauth")]
-pub(crate) struct VersionedToken {
-    pub(crate) token: Option<Py<StoredToken>>,
-    pub(crate) version: u64,
-}
-
-#[pymethods]
-impl VersionedToken {
-    #[new]
-    #[pyo3(signature = (*, token, version))]
-    fn new(token: Option<Bound<'_, StoredToken>>, version: Int) -> PyResult<Self> {
-        Ok(VersionedToken { token: token.map(Bound::unbind), version: in_range(version, "version", u64::MAX)? })
-    }
-
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        let token = match &self.token {
-            Some(token) => token.bind(py).repr()?.to_string(),
-            None => "None".to_owned(),
-        };
-        Ok(format!("VersionedToken(token={token}, version={})", self.version))
-    }
-}
+use crate::stored::StoredToken;
 
 /// How a TokenManager decides a token needs renewing; the defaults are the UDL's.
 #[pyclass(frozen, eq, hash, get_all, module = "cobo_oauth")]
@@ -199,34 +112,24 @@ impl TokenManager {
         Ok(TokenManager { inner: std::sync::Arc::new(inner), description })
     }
 
-    /// For `AsyncTokenManager`: the org's token (`whole`) or access token if the cache
-    /// can answer now, else None, and `done(result, error)` is called (from the
-    /// renewal's thread) when the renewal in flight ends. Never blocks on a renewal.
-    fn _token_or_notify(&self, py: Python<'_>, org_id: String, done: Py<PyAny>, whole: bool) -> PyResult<Option<Py<PyAny>>> {
-        // What a caller gets: only the access token unless it asked for the whole token,
-        // so that the common path builds no datetimes.
-        let result = move |py: Python<'_>, stored: cobo_oauth::StoredToken| -> PyResult<Py<PyAny>> {
+    /// For `AsyncTokenManager`: what the task awaits for the org's token (`whole`) or
+    /// access token, a call of `completions`' loop: over at once if the cache can answer,
+    /// else ended by the renewal in flight. Never blocks on a renewal, and never does
+    /// store I/O on this thread (the core does it on a pool thread).
+    fn _token_async(&self, py: Python<'_>, org_id: String, whole: bool, completions: &Completions) -> PyResult<Py<Call>> {
+        // Only the access token unless the whole token was asked for: the common path
+        // builds no datetimes.
+        let convert = move |py: Python<'_>, stored: cobo_oauth::StoredToken| -> PyResult<Py<PyAny>> {
             Ok(match whole {
                 true => Py::new(py, StoredToken::from_core(py, stored)?)?.into_any(),
                 false => stored.token.access_token.expose().into_pyobject(py)?.into_any().unbind(),
             })
         };
-        let notify = move |outcome: Result<cobo_oauth::StoredToken, cobo_oauth::CoboOAuthError>| {
-            Python::attach(|py| {
-                let (value, error) = match outcome.map_err(|err| PyErr::from(Error(err))).and_then(|stored| result(py, stored)) {
-                    Ok(value) => (Some(value), None),
-                    Err(err) => (None, Some(err.into_value(py))),
-                };
-                // The callback only schedules work on its loop; what it raises has no caller.
-                if let Err(err) = done.call1(py, (value, error)) {
-                    err.write_unraisable(py, None);
-                }
-            });
-        };
+        let (call, notify) = completions.start(py, convert)?;
         let inner = &self.inner;
         match py.detach(|| inner.token_or_notify(org_id, notify)) {
-            Some(ready) => result(py, ready.map_err(Error)?).map(Some),
-            None => Ok(None),
+            None => Ok(call),
+            Some(ready) => completions.ready(py, ready.map_err(|err| PyErr::from(Error(err))).and_then(|stored| convert(py, stored))),
         }
     }
 

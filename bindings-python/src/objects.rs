@@ -1,7 +1,9 @@
 //! The UDL's interfaces: `AppKey`, `ResponseVerifier`, `OAuthClient`. Each is frozen
 //! (no interior mutability on the Python side), so one instance can be shared by threads;
 //! each method extracts its arguments, calls the core with the interpreter released
-//! (network calls, and Ed25519 signing and verifying, ~15-50 µs each), and converts the error.
+//! (network calls, and Ed25519 signing and verifying, ~15-50 µs each), and converts the
+//! error. `OAuthClient`'s `_…_async` methods start a call on the core's I/O thread and
+//! return at once (completions.rs).
 
 use std::sync::Arc;
 
@@ -117,7 +119,7 @@ impl ResponseVerifier {
 #[pyclass(frozen, module = "cobo_oauth")]
 pub(crate) struct OAuthClient {
     pub(crate) inner: Arc<cobo_oauth::OAuthClient>,
-    /// The same client, for `AsyncOAuthClient`'s calls on the core's thread pool.
+    /// The same client, for `AsyncOAuthClient`'s calls, which run on the core's I/O thread.
     asynchronous: cobo_oauth::AsyncOAuthClient,
     api_key: String,
 }
@@ -157,17 +159,10 @@ impl OAuthClient {
     }
 
     /// For `AsyncOAuthClient`: starts `get_org_token` on the core's I/O thread and
-    /// returns what the task awaits; `completions` (of `event_loop`) settles it.
-    fn _get_org_token_async(
-        &self,
-        py: Python<'_>,
-        client_id: String,
-        org_id: String,
-        event_loop: Py<PyAny>,
-        completions: &Completions,
-    ) -> PyResult<Py<Call>> {
-        let call = Py::new(py, Call::new(event_loop))?;
-        let (asynchronous, notify) = (&self.asynchronous, completions.notify(call.clone_ref(py)));
+    /// returns what the task awaits, a call of `completions`' loop.
+    fn _get_org_token_async(&self, py: Python<'_>, client_id: String, org_id: String, completions: &Completions) -> PyResult<Py<Call>> {
+        let (call, notify) = completions.start(py, org_token)?;
+        let asynchronous = &self.asynchronous;
         py.detach(|| asynchronous.get_org_token_then(client_id, org_id, notify)).map_err(Error)?;
         Ok(call)
     }
@@ -178,12 +173,10 @@ impl OAuthClient {
         py: Python<'_>,
         client_id: String,
         refresh_token: String,
-        event_loop: Py<PyAny>,
         completions: &Completions,
     ) -> PyResult<Py<Call>> {
-        let call = Py::new(py, Call::new(event_loop))?;
-        let (asynchronous, notify) = (&self.asynchronous, completions.notify(call.clone_ref(py)));
-        let refresh_token = Secret::new(refresh_token);
+        let (call, notify) = completions.start(py, org_token)?;
+        let (asynchronous, refresh_token) = (&self.asynchronous, Secret::new(refresh_token));
         py.detach(|| asynchronous.refresh_org_token_then(client_id, refresh_token, notify)).map_err(Error)?;
         Ok(call)
     }
@@ -191,4 +184,9 @@ impl OAuthClient {
     fn __repr__(&self) -> String {
         format!("OAuthClient(base_url='{}', api_key='{}')", self.inner.base_url(), self.api_key)
     }
+}
+
+/// What an async call's task gets: the `OrgToken` the blocking call returns.
+fn org_token(py: Python<'_>, token: cobo_oauth::OrgToken) -> PyResult<Py<PyAny>> {
+    Ok(Py::new(py, OrgToken::from_core(py, token)?)?.into_any())
 }

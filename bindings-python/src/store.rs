@@ -17,7 +17,7 @@ use pyo3::prelude::*;
 use crate::convert::type_name;
 use crate::errors::{invalid_argument, Error};
 use crate::convert::Int;
-use crate::manager::{StoredToken, VersionedToken};
+use crate::stored::{StoredToken, VersionedToken};
 use crate::records::quoted;
 
 /// A token store implemented in Rust; the `TokenManager` calls it directly.

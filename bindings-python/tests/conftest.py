@@ -217,3 +217,29 @@ def tls_mock(tmp_path_factory: pytest.TempPathFactory, app_key: AppKey) -> Itera
     with running_mock(tmp_path_factory, "--tls") as mock:
         mock.register(CLIENT_ID, app_key.api_key(), [ORG_ID])
         yield mock
+
+
+# --- a strict mock (a spent refresh token presented again revokes its family) ----------
+
+STRICT_ACCESS_TTL = 4  # seconds: access tokens of the strict mock, renewed many times a test
+
+
+def redis_url() -> str:
+    url = os.environ.get("COBO_OAUTH_REDIS_URL")
+    if not url:
+        pytest.fail("COBO_OAUTH_REDIS_URL is not set: run under tests/redis/with-redis.sh (make test-python does)")
+    return url
+
+
+@pytest.fixture(scope="module")
+def strict_mock(tmp_path_factory: pytest.TempPathFactory, app_key: AppKey) -> Iterator[Mock]:
+    with running_mock(tmp_path_factory, "--strict-rotation", "--access-ttl", str(STRICT_ACCESS_TTL)) as mock:
+        mock.register(CLIENT_ID, app_key.api_key(), [ORG_ID])
+        yield mock
+
+
+@pytest.fixture
+def strict(strict_mock: Mock) -> Mock:
+    """The strict mock with zeroed counters and no queued faults."""
+    strict_mock.reset()
+    return strict_mock

@@ -18,38 +18,18 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 import cobo_oauth
 from cobo_oauth import AppKey, OAuthClient, StoreError, TokenManager, TokenManagerConfig
-from conftest import CLIENT_ID, ORG_ID, Mock, running_mock
+from conftest import CLIENT_ID, ORG_ID, STRICT_ACCESS_TTL as ACCESS_TTL, Mock, redis_url
 from sqlite_store import SqliteStore
 
 WORKER = Path(__file__).with_name("coordination_worker.py")
 ACCESS_TTL = 4
 MARGIN = 2
-
-
-def redis_url() -> str:
-    url = os.environ.get("COBO_OAUTH_REDIS_URL")
-    if not url:
-        pytest.fail("COBO_OAUTH_REDIS_URL is not set: run under tests/redis/with-redis.sh (make test-python does)")
-    return url
-
-
-@pytest.fixture(scope="module")
-def strict_mock(tmp_path_factory: pytest.TempPathFactory, app_key: AppKey) -> Iterator[Mock]:
-    with running_mock(tmp_path_factory, "--strict-rotation", "--access-ttl", str(ACCESS_TTL)) as mock:
-        mock.register(CLIENT_ID, app_key.api_key(), [ORG_ID])
-        yield mock
-
-
-@pytest.fixture
-def strict(strict_mock: Mock) -> Mock:
-    strict_mock.reset()
-    return strict_mock
 
 
 def start_worker(mock: Mock, app_key: AppKey, store: dict[str, Any], seconds: float, threads: int, **extra: Any) -> subprocess.Popen[bytes]:

@@ -46,10 +46,9 @@ pytest.importorskip("requests")
 pytest.importorskip("httpx")
 
 from cobo_oauth import AppKey, ResponseVerifier  # noqa: E402
-from conftest import CLIENT_ID, ORG_ID, Mock, running_mock  # noqa: E402
+from conftest import CLIENT_ID, ORG_ID, STRICT_ACCESS_TTL as ACCESS_TTL, Mock, redis_url  # noqa: E402
 
 TESTS = Path(__file__).resolve().parent
-ACCESS_TTL = 4
 MARGIN = 2
 WORKERS = 4
 THREADS = 4
@@ -59,20 +58,6 @@ LOAD_SECS = 20
 # process keeps accepting connections during the load.
 REQUESTS_PER_CONNECTION = 20
 READY_TIMEOUT_SECS = 60
-
-
-def redis_url() -> str:
-    url = os.environ.get("COBO_OAUTH_REDIS_URL")
-    if not url:
-        pytest.fail("COBO_OAUTH_REDIS_URL is not set: run under tests/redis/with-redis.sh (make test-python does)")
-    return url
-
-
-@pytest.fixture(scope="module")
-def deploy_mock(tmp_path_factory: pytest.TempPathFactory, app_key: AppKey) -> Iterator[Mock]:
-    with running_mock(tmp_path_factory) as mock:
-        mock.register(CLIENT_ID, app_key.api_key(), [ORG_ID])
-        yield mock
 
 
 def learn_cobos_clock(mock: Mock) -> None:
@@ -92,13 +77,12 @@ def learn_cobos_clock(mock: Mock) -> None:
 
 
 @pytest.fixture
-def strict(deploy_mock: Mock) -> Mock:
-    """The mock with strict rotation, short access tokens and zeroed counters; this
-    host's offset to its clock learned."""
-    learn_cobos_clock(deploy_mock)
-    deploy_mock.reset()
-    deploy_mock.set_ttls(strict_rotation=True, access_ttl_secs=ACCESS_TTL)
-    return deploy_mock
+def strict(strict: Mock) -> Mock:
+    """conftest's strict mock, this host's offset to its clock learned, then counters
+    zeroed (learning the offset counts a refused call)."""
+    learn_cobos_clock(strict)
+    strict.reset()
+    return strict
 
 
 def free_port() -> int:

@@ -200,8 +200,18 @@ def test_manager_calls_wait_for_a_python_store_without_holding_the_gil(
 
 
 def test_a_slow_org_does_not_hold_up_another(app: Mock, manager_for: Callable[..., TokenManager]) -> None:
-    manager = manager_for()
-    app.fault({"kind": "delay", "delay_ms": 1500}, "get", count=1)
+    """One org's renewal is held in its save; another org's call ends meanwhile. Were it
+    held up, it would end only once a watchdog released the first: the order tells."""
+    saving, release = threading.Event(), threading.Event()
+
+    class HeldStore(DictStore):
+        def save(self, org_id: str, token: StoredToken) -> None:
+            if org_id == ORG:
+                saving.set()
+                release.wait(JOIN_TIMEOUT)
+            super().save(org_id, token)
+
+    manager = manager_for(HeldStore())
     finished: list[str] = []
 
     def slow() -> None:
@@ -210,11 +220,10 @@ def test_a_slow_org_does_not_hold_up_another(app: Mock, manager_for: Callable[..
 
     thread = threading.Thread(target=slow, daemon=True)
     thread.start()
-    time.sleep(0.2)  # the slow org's request is in flight
-    started = time.monotonic()
+    assert saving.wait(JOIN_TIMEOUT), "the slow org's renewal never reached its save"
     manager.access_token(OTHER_ORG)
     finished.append(OTHER_ORG)
-    assert time.monotonic() - started < 1.0
+    release.set()
     thread.join(JOIN_TIMEOUT)
     assert finished == [OTHER_ORG, ORG]
 

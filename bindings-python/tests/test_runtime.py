@@ -116,7 +116,10 @@ def test_a_renewal_in_flight_at_the_fork_is_not_inherited(app: Mock, oauth: OAut
     app.fault({"kind": "delay", "delay_ms": 2000}, "get", count=1)
     renewal = threading.Thread(target=manager.access_token, args=(ORG,), daemon=True)
     renewal.start()
-    time.sleep(0.3)  # the parent's renewal is waiting on the slow server
+    deadline = time.monotonic() + JOIN_TIMEOUT
+    while app.counters()["get"] < 1:  # until the parent's renewal waits on the slow server
+        assert time.monotonic() < deadline, "the parent's renewal never reached the mock"
+        time.sleep(0.02)
     report = in_child(lambda: len(manager.access_token(ORG)))
     renewal.join(JOIN_TIMEOUT)
     assert report.get("error") is None, report

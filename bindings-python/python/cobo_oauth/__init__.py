@@ -2,7 +2,11 @@
 refresh Org Access Tokens, verify Cobo's response and webhook signatures.
 
 Every name here mirrors ``core/src/cobo_oauth.udl``; the work is done by the Rust core.
+The asyncio classes are imported on first use (``__getattr__``): a program that never
+uses them does not pay for importing asyncio.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from cobo_oauth._native import (
     AppKey,
@@ -29,7 +33,6 @@ from cobo_oauth._native import (
     verify_webhook,
     verify_webhook_with_key,
 )
-from cobo_oauth.aio import AsyncOAuthClient, AsyncTokenManager
 from cobo_oauth.environment import Environment
 from cobo_oauth.exceptions import (
     AuthorizationRequiredError,
@@ -47,6 +50,9 @@ from cobo_oauth.exceptions import (
     UnavailableError,
 )
 from cobo_oauth.protocols import CoordinatedTokenStoreProtocol, TokenStoreProtocol
+
+if TYPE_CHECKING:
+    from cobo_oauth.aio import AsyncOAuthClient, AsyncTokenManager
 
 __all__ = [
     "AsyncOAuthClient",
@@ -91,3 +97,12 @@ __all__ = [
     "verify_webhook",
     "verify_webhook_with_key",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``AsyncOAuthClient`` and ``AsyncTokenManager``, from ``cobo_oauth.aio`` on first use."""
+    if name in ("AsyncOAuthClient", "AsyncTokenManager"):
+        from cobo_oauth import aio
+
+        return getattr(aio, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

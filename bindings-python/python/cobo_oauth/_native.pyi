@@ -113,24 +113,22 @@ class OAuthClient:
         this reaches Cobo: store the returned one. Never replayed after the connection
         opened."""
 
-    def _get_org_token_async(
-        self, client_id: str, org_id: str, event_loop: asyncio.AbstractEventLoop, completions: _Completions
-    ) -> _Call:
+    def _get_org_token_async(self, client_id: str, org_id: str, completions: _Completions) -> _Call:
         """For ``AsyncOAuthClient``: starts ``get_org_token`` on the core's I/O thread and
-        returns what the task awaits; ``completions`` (of ``event_loop``) settles it."""
+        returns what the task awaits (its result an ``OrgToken``), a call of
+        ``completions``' loop."""
 
-    def _refresh_org_token_async(
-        self, client_id: str, refresh_token: str, event_loop: asyncio.AbstractEventLoop, completions: _Completions
-    ) -> _Call:
+    def _refresh_org_token_async(self, client_id: str, refresh_token: str, completions: _Completions) -> _Call:
         """For ``AsyncOAuthClient``: ``refresh_org_token`` as ``_get_org_token_async``."""
 
 @final
 class _Completions:
-    """For ``AsyncOAuthClient``: the outcomes of one event loop's calls. The I/O thread
-    queues each and wakes the loop through a socket it watches (``fileno()``), or, given
-    ``wake``, by calling it; ``drain()`` on the loop's thread settles their calls."""
+    """For ``AsyncOAuthClient`` and ``AsyncTokenManager``: the outcomes of one event
+    loop's calls. The thread a call ends on queues its outcome and wakes the loop through
+    a socket it watches (``fileno()``), or, given ``wake``, by calling it; ``drain()`` on
+    the loop's thread settles their calls."""
 
-    def __new__(cls, wake: Callable[[], object] | None = None) -> _Completions: ...
+    def __new__(cls, event_loop: asyncio.AbstractEventLoop, wake: Callable[[], object] | None = None) -> _Completions: ...
     def fileno(self) -> int:
         """The socket to watch with ``loop.add_reader``; -1 when woken by ``wake``."""
     def drain(self) -> None:
@@ -138,15 +136,16 @@ class _Completions:
 
 @final
 class _Call:
-    """For ``AsyncOAuthClient``: one call as its task awaits it, a future in the protocol
-    asyncio's ``Task`` speaks. Its task wakes as soon as ``drain()`` settles it."""
+    """For the async classes: one call as its task awaits it, a future in the protocol
+    asyncio's ``Task`` speaks. Its task wakes as soon as ``drain()`` settles it; one over
+    before it started (a cached answer) returns or raises on the first ``await``."""
 
     _asyncio_future_blocking: bool
-    def __await__(self) -> Generator[_Call, None, OrgToken]: ...
+    def __await__(self) -> Generator[_Call, None, Any]: ...
     def __next__(self) -> _Call: ...
     def get_loop(self) -> asyncio.AbstractEventLoop: ...
     def add_done_callback(self, callback: Callable[[_Call], object], *, context: contextvars.Context | None = None) -> None: ...
-    def result(self) -> OrgToken: ...
+    def result(self) -> Any: ...
     def done(self) -> bool: ...
     def cancelled(self) -> bool: ...
     def cancel(self, msg: Any | None = None) -> bool: ...
@@ -461,12 +460,10 @@ class TokenManager:
         """For ``AsyncTokenManager``: the org's access token when the cache serves it as it
         is, else None. Never waits."""
 
-    def _token_or_notify(
-        self, org_id: str, done: Callable[[Any, BaseException | None], None], whole: bool
-    ) -> Any:
-        """For ``AsyncTokenManager``: the token (``whole``) or access token if the cache
-        can answer now, else None, and ``done(result, error)`` is called from the
-        renewal's thread when it ends."""
+    def _token_async(self, org_id: str, whole: bool, completions: _Completions) -> _Call:
+        """For ``AsyncTokenManager``: what the task awaits for the token (``whole``, a
+        ``StoredToken``) or access token (a ``str``), a call of ``completions``' loop:
+        over at once if the cache can answer, else ended by the renewal in flight."""
 
     def access_token(self, org_id: str) -> str:
         """A valid access token for the org: from the cache, else refreshed (or, with no

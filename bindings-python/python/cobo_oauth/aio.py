@@ -1,19 +1,23 @@
 """``AsyncTokenManager`` and ``AsyncOAuthClient``: the token manager and the client for
-asyncio code (FastAPI, aiohttp, Starlette; uvloop works too).
+asyncio code (FastAPI, aiohttp, Starlette; uvloop works too). ``import cobo_oauth`` loads
+this module (and asyncio) only when one of them is first used.
 
 A fresh cached token is returned without leaving the event loop's thread. A caller that
-must wait for a renewal awaits a future that the renewal completes when it ends: the
-renewal runs on one thread of the core's, shared with every waiter (async or blocking)
-of that ``TokenManager``, so a thousand waiting coroutines cost no thread each and the
-loop never blocks. A renewal whose waiters were all cancelled still runs to the end and
-saves the rotated token.
+must wait for a renewal awaits the renewal in flight: it runs on one thread of the
+core's, shared with every waiter (async or blocking) of that ``TokenManager``, so a
+thousand waiting coroutines cost no thread each and the loop never blocks. A renewal
+whose waiters were all cancelled still runs to the end and saves the rotated token.
+
+Both classes' calls end the same way: the core's thread queues the outcome and wakes
+the loop through a socket the loop watches, never taking the GIL; the loop converts the
+outcome and resumes the awaiting task on its own thread (``src/completions.rs``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import weakref
-from typing import Any, Callable, Optional
+from typing import Optional
 
 from cobo_oauth._native import OAuthClient, OrgToken, StoredToken, TokenManager, _Completions
 
@@ -23,15 +27,16 @@ __all__ = ["AsyncOAuthClient", "AsyncTokenManager"]
 _loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Completions] = weakref.WeakKeyDictionary()
 
 
-def _completions(loop: asyncio.AbstractEventLoop) -> _Completions:
-    """Where the core's I/O thread leaves this loop's ``AsyncOAuthClient`` outcomes, made
+def _completions() -> _Completions:
+    """Where the core's threads leave the running loop's outcomes (of both classes), made
     on the loop's first call: the loop watches their socket, or, where it cannot watch
-    one (Windows), is woken by a call from the I/O thread."""
+    one (Windows), is woken by a call from the ending thread."""
+    loop = asyncio.get_running_loop()
     known = _loops.get(loop)
     if known is not None:
         return known
     try:
-        completions = _Completions()
+        completions = _Completions(loop)
         loop.add_reader(completions.fileno(), completions.drain)
     except (ValueError, NotImplementedError):
 
@@ -41,33 +46,9 @@ def _completions(loop: asyncio.AbstractEventLoop) -> _Completions:
             except RuntimeError:  # the loop was closed meanwhile: nobody is waiting
                 pass
 
-        completions = _Completions(wake)
+        completions = _Completions(loop, wake)
     _loops[loop] = completions
     return completions
-
-
-def _settle(future: asyncio.Future[Any], result: Any, error: Optional[BaseException]) -> None:
-    if future.done():  # the awaiting task was cancelled
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)
-
-
-def _pending() -> tuple[asyncio.Future[Any], Callable[[Any, Optional[BaseException]], None]]:
-    """A future of the running loop, and the callback that completes it: called on one of
-    the core's threads, it hands the outcome to the loop's own thread."""
-    loop = asyncio.get_running_loop()
-    future = loop.create_future()
-
-    def done(result: Any, error: Optional[BaseException]) -> None:
-        try:
-            loop.call_soon_threadsafe(_settle, future, result, error)
-        except RuntimeError:  # the loop was closed meanwhile: nobody is waiting
-            pass
-
-    return future, done
 
 
 class AsyncTokenManager:
@@ -77,26 +58,17 @@ class AsyncTokenManager:
     def __init__(self, manager: TokenManager) -> None:
         self._manager = manager
 
-    def _begin(self, org_id: str, whole: bool) -> tuple[Any, Optional[asyncio.Future[Any]]]:
-        """The answer at once, or the future the renewal in flight will complete (a
-        plain function, not a coroutine: no extra frame)."""
-        future, done = _pending()
-        ready = self._manager._token_or_notify(org_id, done, whole)
-        return (ready, None) if ready is not None else (None, future)
-
     async def token(self, org_id: str) -> StoredToken:
         """The whole current token, renewed first if needed (``TokenManager.token``)."""
-        ready, future = self._begin(org_id, True)
-        token: StoredToken = ready if future is None else await future
+        token: StoredToken = await self._manager._token_async(org_id, True, _completions())
         return token
 
     async def access_token(self, org_id: str) -> str:
         """A valid access token for the org (``TokenManager.access_token``)."""
-        cached = self._manager._cached_access_token(org_id)  # the common case: one call, no callback built
+        cached = self._manager._cached_access_token(org_id)  # the common case: one call, no awaitable built
         if cached is not None:
             return cached
-        ready, future = self._begin(org_id, False)
-        token: str = ready if future is None else await future
+        token: str = await self._manager._token_async(org_id, False, _completions())
         return token
 
     async def authorization_header(self, org_id: str) -> str:
@@ -124,13 +96,11 @@ class AsyncOAuthClient:
 
     async def get_org_token(self, client_id: str, org_id: str) -> OrgToken:
         """``OAuthClient.get_org_token`` without blocking the loop."""
-        loop = asyncio.get_running_loop()
-        return await self._client._get_org_token_async(client_id, org_id, loop, _completions(loop))
+        return await self._client._get_org_token_async(client_id, org_id, _completions())
 
     async def refresh_org_token(self, client_id: str, refresh_token: str) -> OrgToken:
         """``OAuthClient.refresh_org_token`` without blocking the loop."""
-        loop = asyncio.get_running_loop()
-        return await self._client._refresh_org_token_async(client_id, refresh_token, loop, _completions(loop))
+        return await self._client._refresh_org_token_async(client_id, refresh_token, _completions())
 
     def __repr__(self) -> str:
         return f"AsyncOAuthClient({self._client!r})"
