@@ -61,9 +61,7 @@ impl CoboAuth {
         let body = match request.body() {
             None => "",
             Some(body) => {
-                let bytes = body.as_bytes().ok_or_else(|| {
-                    Error::Argument("a streamed body cannot be signed: build the request with a byte body".into())
-                })?;
+                let bytes = body.as_bytes().ok_or_else(streamed_body)?;
                 std::str::from_utf8(bytes)
                     .map_err(|_| Error::Argument("the body is not UTF-8; CoboAuth signs it as text".into()))?
             }
@@ -125,11 +123,7 @@ impl CoboAuth {
     pub fn send(&self, client: &Client, request: Request, org_id: &str) -> Result<VerifiedResponse, CoboOAuthError> {
         let (mut resends, mut renewed) = (0, false);
         loop {
-            let spare = request.try_clone();
-            let mut attempt = match spare {
-                Some(attempt) => attempt,
-                None => return Err(Error::Argument("a streamed body cannot be signed: build the request with a byte body".into()).into()),
-            };
+            let mut attempt = request.try_clone().ok_or_else(streamed_body)?;
             let token = self.authorize_with_token(&mut attempt, org_id)?;
             let response = self.verify(client.execute(attempt).map_err(Error::from)?)?;
             match classify(response.status.as_u16(), &response.body) {
@@ -142,6 +136,11 @@ impl CoboAuth {
             }
         }
     }
+}
+
+/// A streamed body can be neither signed nor sent again.
+fn streamed_body() -> Error {
+    Error::Argument("a streamed body cannot be signed: build the request with a byte body".into())
 }
 
 /// Header values here are hex, digits or a token; none should fail, and the error
