@@ -183,6 +183,12 @@ impl TokenManager {
         Ok(py.detach(|| inner.invalidate(org_id, access_token)).map_err(Error)?)
     }
 
+    /// Forgets the org: its tokens leave the cache and the store.
+    fn forget(&self, py: Python<'_>, org_id: String) -> PyResult<()> {
+        let inner = &self.inner;
+        Ok(py.detach(|| inner.forget(org_id)).map_err(Error)?)
+    }
+
     fn __repr__(&self) -> String {
         self.description.clone()
     }

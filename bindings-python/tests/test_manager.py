@@ -390,6 +390,28 @@ def test_a_lease_serves_until_the_refresh_margin_and_hides_its_token(
         TokenLease(access_token="t", serve_until=datetime(2030, 1, 1))  # naive
 
 
+def test_a_forgotten_org_leaves_the_cache_and_the_store(
+    app: Mock, app_key: AppKey, tmp_path: Path, manager_for: Callable[..., TokenManager]
+) -> None:
+    """An org that uninstalled the app: its tokens leave the cache and the store (no byte
+    of them stays on disk); the next call asks Cobo again, which now refuses."""
+    path = tmp_path / "tokens.json"
+    store = file_token_store(path)
+    manager = manager_for(store)
+    token, other = manager.access_token(ORG), manager.access_token(OTHER_ORG)
+    manager.forget(ORG)
+    assert store.load(ORG) is None
+    on_disk = "".join(p.read_text() for p in path.iterdir())
+    assert token not in on_disk and other in on_disk, "the other org is kept"
+    app.register(APP, app_key.api_key(), [OTHER_ORG])
+    with pytest.raises(AuthorizationRequiredError):
+        manager.access_token(ORG)
+    assert manager.access_token(OTHER_ORG) == other
+    assert app.counters()["get"] == 3, "the forgotten org asked again; the other was served"
+    with pytest.raises(InvalidArgumentError):
+        manager.forget(" ")
+
+
 def test_the_file_store_persists_across_managers(
     app: Mock, tmp_path: Path, manager_for: Callable[..., TokenManager]
 ) -> None:

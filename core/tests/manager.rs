@@ -234,6 +234,32 @@ fn a_spent_refresh_token_falls_back_to_one_new_grant() {
     assert_eq!((counters.refresh, counters.get), (1, 1));
 }
 
+/// An org that uninstalled the app is forgotten: its tokens leave the cache and the
+/// store (no byte of them stays in the file), and the next call asks Cobo for a new
+/// grant, which Cobo refuses now.
+#[test]
+fn a_forgotten_org_leaves_the_cache_and_the_store() {
+    let h = Harness::start();
+    let dir = std::env::temp_dir().join(format!("cobo-oauth-forget-{}", std::process::id()));
+    let path = dir.join("tokens.json");
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = file_token_store(path.display().to_string()).unwrap();
+    let manager = h.manager(store.clone());
+    let token = manager.access_token(ORG.into()).unwrap();
+    let other = manager.access_token(OTHER_ORG.into()).unwrap();
+    manager.forget(ORG.into()).unwrap();
+    assert_eq!(store.load(ORG.into()).unwrap(), None);
+    let files: String = std::fs::read_dir(&path).unwrap().map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap()).collect();
+    assert!(!files.contains(token.expose()) && files.contains(other.expose()), "the other org is kept");
+
+    h.server.register_app(App { client_id: CLIENT_ID.into(), api_key: h.key.api_key(), orgs: vec![OTHER_ORG.into()] });
+    assert!(matches!(manager.access_token(ORG.into()), Err(CoboOAuthError::AuthorizationRequired { .. })));
+    assert_eq!(manager.access_token(OTHER_ORG.into()).unwrap(), other);
+    assert_eq!(h.server.counters().get, 3, "the forgotten org asked again; the other was served");
+    assert!(matches!(manager.forget(" ".into()), Err(CoboOAuthError::InvalidArgument { .. })));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn an_org_that_withdrew_needs_authorization_again() {
     let h = Harness::start();

@@ -490,3 +490,8 @@ class TokenManager:
         caller used and saw refused: the next ``access_token`` renews it. A token renewed
         meanwhile is kept, so many callers reporting one refused token cause one renewal.
         Keeps the refresh token. Returns whether the token was still current."""
+    def forget(self, org_id: str) -> None:
+        """Forgets the org (it uninstalled the app): its tokens leave this manager's cache
+        and the store, so no process serves them again. A later call for the org asks Cobo
+        for a new grant, which Cobo refuses once the app is uninstalled
+        (``AuthorizationRequiredError``). Call it when no call for the org is in flight."""

@@ -218,6 +218,21 @@ final class TokenManagerTests: XCTestCase {
         XCTAssertEqual(try count("get"), 1)
     }
 
+    func testAForgottenOrgLeavesTheCacheAndTheStore() throws {
+        let store = SwiftTokenStore()
+        let manager = try makeManager(store)
+        _ = try manager.accessToken(orgId: org)
+        try manager.forget(orgId: org)
+        XCTAssertNil(try store.load(orgId: org))
+        XCTAssertEqual(store.deleteCount, 1)
+        try mock.registerApp(clientId: app.clientId, apiKey: app.key.apiKey(), orgs: [])
+        // Nothing cached: the manager asks Cobo again, which refuses the uninstalled org.
+        assertCoboError(try manager.accessToken(orgId: org)) {
+            guard case .AuthorizationRequired = $0 else { return XCTFail("got \($0)") }
+        }
+        XCTAssertEqual(try count("get"), 2)
+    }
+
     func testAnOrgThatWithdrewNeedsAuthorizationAgain() throws {
         let store = SwiftTokenStore()
         let manager = try makeManager(store)

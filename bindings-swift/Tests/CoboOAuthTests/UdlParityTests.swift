@@ -145,6 +145,7 @@ private let swiftReferences: [String: Any] = [
     "TokenManager.refresh_token_expires_at(org_id)": TokenManager.refreshTokenExpiresAt(orgId:),
     "TokenManager.lease(org_id)": TokenManager.lease(orgId:),
     "TokenManager.invalidate(org_id, access_token)": TokenManager.invalidate(orgId:accessToken:),
+    "TokenManager.forget(org_id)": TokenManager.forget(orgId:),
     // interface AsyncTokenManager ([Async] methods are `async throws`)
     "AsyncTokenManager.constructor(manager)": AsyncTokenManager.init(manager:),
     "AsyncTokenManager.access_token(org_id)": AsyncTokenManager.accessToken(orgId:),

@@ -337,6 +337,15 @@ impl TokenManager {
         }
     }
 
+    /// Forgets the org (it uninstalled the app): its tokens leave this process's cache
+    /// and the store. A renewal in flight for it saves with compare-and-set in a shared
+    /// store, which the delete (a new version) makes fail.
+    pub fn forget(&self, org_id: String) -> Result<(), CoboOAuthError> {
+        require_org(&org_id)?;
+        lock(self.orgs.get()).remove(&org_id);
+        store_calls::guarded(|| self.store.delete(org_id.clone())).inspect_err(|err| events::store_failed(&org_id, "delete", err))
+    }
+
     fn org(&self, org_id: &str) -> Arc<Org> {
         let mut orgs = lock(self.orgs.get());
         if orgs.len() >= MAX_ORGS && !orgs.contains_key(org_id) {

@@ -25,6 +25,14 @@ open class TokenManager @Throws(CoboOAuthException::class) constructor(
     override fun invalidate(orgId: String, accessToken: Secret): Boolean =
         super.invalidate(orgId, accessToken).also { leases.drop(orgId) }
 
+    /** As the core's, and drops the org's cached lease. */
+    @Throws(CoboOAuthException::class)
+    override fun forget(orgId: String) {
+        leases.drop(orgId)
+        super.forget(orgId)
+        leases.drop(orgId)
+    }
+
     override fun destroy() {
         leases.clear()
         super.destroy()

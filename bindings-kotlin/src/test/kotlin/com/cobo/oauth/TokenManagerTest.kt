@@ -213,6 +213,21 @@ class TokenManagerTest(private val mock: MockServer) {
     }
 
     @Test
+    fun `a forgotten org leaves the Kotlin cache and the store`() {
+        val store = MapStore()
+        manager(store).use { manager ->
+            manager.accessToken(org) // now in the Kotlin-side lease cache too
+            manager.forget(org)
+            assertTrue(store.tokens.isEmpty())
+            mock.register(app, emptyList())
+            mock.reset()
+            // Served from no cache: the core asks Cobo again, which refuses the uninstalled org.
+            assertThrows<CoboOAuthException.AuthorizationRequired> { manager.accessToken(org) }
+            assertEquals(0 to 1, counts())
+        }
+    }
+
+    @Test
     fun `an org that withdrew needs authorization again`() {
         val store = MapStore()
         manager(store).use { manager ->
