@@ -18,6 +18,7 @@ rm -rf "$VENV" "$WHEELS"
     auditwheel==6.8.2 pytest mypy </dev/null
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check httpx requests types-requests </dev/null  # the hooks' extras
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check uvloop==0.23.0 </dev/null  # the async tests run on it too
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check redis==6.4.0 </dev/null  # test_tokens_at_rest.py reads Redis raw
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check gunicorn==27.0.1 uvicorn==0.54.0 </dev/null  # test_deploy.py: the servers users deploy behind
 
 echo "== mock server"
@@ -66,7 +67,7 @@ if [ -n "$PY39" ]; then
     "$PY39" -m venv "$VENV-3.9"
     # The HTTP hooks' libraries too, so no test module is skipped; the deploy tests
     # (gunicorn, uvicorn) run on the newest Python only.
-    "$VENV-3.9/bin/python" -m pip install --quiet --disable-pip-version-check pytest requests httpx "$WHEELS"/cobo_oauth-*.whl </dev/null
+    "$VENV-3.9/bin/python" -m pip install --quiet --disable-pip-version-check pytest requests httpx redis==6.4.0 "$WHEELS"/cobo_oauth-*.whl </dev/null
     "$VENV-3.9/bin/python" "${PYTEST[@]}" -q -m "not soak" --ignore "$REPO/bindings-python/tests/test_deploy.py" </dev/null
 else
     echo "== no CPython 3.9 on this machine: the abi3 floor is not exercised"

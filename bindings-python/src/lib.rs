@@ -11,6 +11,7 @@ mod objects;
 mod records;
 mod refusal;
 mod store;
+mod store_key;
 mod stored;
 
 use pyo3::prelude::*;
@@ -78,6 +79,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<manager::TokenManagerConfig>()?;
     m.add_class::<manager::TokenManager>()?;
     m.add_class::<store::TokenStore>()?;
+    m.add_class::<store_key::StoreKey>()?;
     m.add_function(wrap_pyfunction!(store::memory_token_store, m)?)?;
     m.add_function(wrap_pyfunction!(store::file_token_store, m)?)?;
     m.add_function(wrap_pyfunction!(store::redis_token_store, m)?)?;

@@ -17,6 +17,7 @@ use pyo3::prelude::*;
 use crate::convert::type_name;
 use crate::errors::{invalid_argument, Error};
 use crate::convert::Int;
+use crate::store_key::StoreKey;
 use crate::stored::{StoredToken, VersionedToken};
 use crate::records::quoted;
 
@@ -60,22 +61,35 @@ pub(crate) fn memory_token_store() -> TokenStore {
     TokenStore { inner: cobo_oauth::memory_token_store(), description: "memory".to_owned() }
 }
 
-/// A TokenStore in a directory of record files, one per org (see the core's file store).
+/// A TokenStore in a directory of record files, one per org (see the core's file store),
+/// sealed with `store_key` or else the first TokenManager's app key.
 #[pyfunction]
-pub(crate) fn file_token_store(py: Python<'_>, path: PathBuf) -> PyResult<TokenStore> {
+#[pyo3(signature = (path, store_key = None))]
+pub(crate) fn file_token_store(py: Python<'_>, path: PathBuf, store_key: Option<&Bound<'_, StoreKey>>) -> PyResult<TokenStore> {
     let path = path.into_os_string().into_string().map_err(|_| invalid_argument("the token file path must be UTF-8"))?;
     let description = format!("file={}", quoted(py, &path)?);
-    Ok(TokenStore { inner: cobo_oauth::file_token_store(path).map_err(Error)?, description })
+    let inner = cobo_oauth::file_token_store(path, store_key.map(|key| Arc::clone(&key.get().inner))).map_err(Error)?;
+    Ok(TokenStore { inner, description })
 }
 
 /// A TokenStore in Redis that every process and host of an app can share: `redis://`
 /// or `rediss://`, user and password from the URL, keys under `key_prefix`.
 #[pyfunction]
-#[pyo3(signature = (url, key_prefix, timeout_ms = Int(2000)), text_signature = "(url, key_prefix, timeout_ms=2000)")]
-pub(crate) fn redis_token_store(py: Python<'_>, url: String, key_prefix: String, timeout_ms: Int) -> PyResult<TokenStore> {
+#[pyo3(
+    signature = (url, key_prefix, timeout_ms = Int(2000), store_key = None),
+    text_signature = "(url, key_prefix, timeout_ms=2000, store_key=None)"
+)]
+pub(crate) fn redis_token_store(
+    py: Python<'_>,
+    url: String,
+    key_prefix: String,
+    timeout_ms: Int,
+    store_key: Option<&Bound<'_, StoreKey>>,
+) -> PyResult<TokenStore> {
     let timeout_ms = crate::records::in_range(timeout_ms, "timeout_ms", u64::MAX)?;
     let description = format!("redis, key_prefix={}", quoted(py, &key_prefix)?);
-    let inner = cobo_oauth::redis_token_store(cobo_oauth::Secret::new(url), key_prefix, timeout_ms).map_err(Error)?;
+    let store_key = store_key.map(|key| Arc::clone(&key.get().inner));
+    let inner = cobo_oauth::redis_token_store(cobo_oauth::Secret::new(url), key_prefix, timeout_ms, store_key).map_err(Error)?;
     Ok(TokenStore { inner, description })
 }
 

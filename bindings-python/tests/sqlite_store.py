@@ -1,7 +1,8 @@
 """A coordinated token store written in Python on sqlite3: what an app with its own
 database writes (CoordinatedTokenStoreProtocol). A version column gives compare-and-set
 saves; a lease row with an owner and an expiry gives the renewal lease. Every process
-opens the same database file; sqlite's own locking serializes the transactions."""
+opens the same database file; sqlite's own locking serializes the transactions. Given a
+StoreKey, it keeps tokens sealed (StoreKey.seal / StoreKey.open), as the built-in stores do."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-from cobo_oauth import OrgToken, StoredToken, VersionedToken
+from cobo_oauth import OrgToken, StoredToken, StoreKey, VersionedToken
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tokens (org_id TEXT PRIMARY KEY, version INTEGER NOT NULL, token TEXT);
@@ -52,8 +53,9 @@ def decode(text: str) -> StoredToken:
 
 
 class SqliteStore:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, key: StoreKey | None = None) -> None:
         self.path = path
+        self.key = key
         self.local = threading.local()
         self.calls: dict[str, int] = {}
         with self.connection() as db:
@@ -82,7 +84,11 @@ class SqliteStore:
         row = self.connection().execute("SELECT version, token FROM tokens WHERE org_id = ?", (org_id,)).fetchone()
         if row is None:
             return VersionedToken(token=None, version=0)
-        return VersionedToken(token=decode(row[1]) if row[1] is not None else None, version=row[0])
+        if row[1] is None:
+            return VersionedToken(token=None, version=row[0])
+        # A token that does not open (sealed under another key) counts as missing.
+        token = self.key.open(org_id, row[1]) if self.key else decode(row[1])
+        return VersionedToken(token=token, version=row[0])
 
     def save_if_version(self, org_id: str, token: StoredToken, expected_version: int) -> bool:
         def save(db: sqlite3.Connection) -> bool:
@@ -92,7 +98,7 @@ class SqliteStore:
             db.execute(
                 "INSERT INTO tokens (org_id, version, token) VALUES (?, ?, ?) "
                 "ON CONFLICT (org_id) DO UPDATE SET version = excluded.version, token = excluded.token",
-                (org_id, expected_version + 1, encode(token)),
+                (org_id, expected_version + 1, self.key.seal(org_id, token) if self.key else encode(token)),
             )
             return True
 

@@ -158,7 +158,7 @@ def test_the_token_manager_parts_were_parsed() -> None:
     expires = next(m for m in UDL["TokenManager"].members if m.name == "refresh_token_expires_at")
     assert expires.returns == "timestamp?"
     functions = {m.name: m for m in BLOCKS["namespace"][0].members}
-    assert functions["file_token_store"].returns == "TokenStore" and functions["file_token_store"].args == ["path"]
+    assert functions["file_token_store"].returns == "TokenStore" and functions["file_token_store"].args == ["path", "store_key"]
     assert {"Store", "AuthorizationRequired"} <= {m.name for m in ERRORS[0].members}
 
 

@@ -72,19 +72,20 @@ def holder_lost_mid_refresh(mock: Mock, app_key: AppKey, spec: dict[str, Any], s
 
 def test_a_holder_killed_mid_refresh_on_the_token_file(strict: Mock, app_key: AppKey, tmp_path: Path) -> None:
     path = str(tmp_path / "tokens.json")
-    holder_lost_mid_refresh(strict, app_key, {"kind": "file", "path": path}, lambda: cobo_oauth.file_token_store(path), signal.SIGKILL)
+    key = cobo_oauth.StoreKey.from_app_key(app_key)
+    holder_lost_mid_refresh(strict, app_key, {"kind": "file", "path": path}, lambda: cobo_oauth.file_token_store(path, key), signal.SIGKILL)
 
 
 def test_a_holder_killed_mid_refresh_on_redis(strict: Mock, app_key: AppKey) -> None:
     prefix = f"killed-refresh-{uuid.uuid4().hex}:"
     url = redis_url()
-    holder_lost_mid_refresh(strict, app_key, {"kind": "redis", "prefix": prefix}, lambda: cobo_oauth.redis_token_store(url, prefix), signal.SIGKILL)
+    holder_lost_mid_refresh(strict, app_key, {"kind": "redis", "prefix": prefix}, lambda: cobo_oauth.redis_token_store(url, prefix, store_key=cobo_oauth.StoreKey.from_app_key(app_key)), signal.SIGKILL)
 
 
 def test_a_holder_stopped_past_its_redis_lease_mid_refresh(strict: Mock, app_key: AppKey) -> None:
     prefix = f"stopped-refresh-{uuid.uuid4().hex}:"
     url = redis_url()
-    holder_lost_mid_refresh(strict, app_key, {"kind": "redis", "prefix": prefix}, lambda: cobo_oauth.redis_token_store(url, prefix), signal.SIGSTOP)
+    holder_lost_mid_refresh(strict, app_key, {"kind": "redis", "prefix": prefix}, lambda: cobo_oauth.redis_token_store(url, prefix, store_key=cobo_oauth.StoreKey.from_app_key(app_key)), signal.SIGSTOP)
 
 
 EXITING = """
@@ -179,7 +180,7 @@ def test_a_rolled_back_token_file_is_renewed_from_the_newer_token_held(strict: M
     renewed = manager.access_token(ORG_ID)
     assert renewed not in (first, held)
     assert_no_spent_token_presented(strict)
-    stored = cobo_oauth.file_token_store(str(path)).load(ORG_ID)
+    stored = cobo_oauth.file_token_store(str(path), cobo_oauth.StoreKey.from_app_key(app_key)).load(ORG_ID)
     assert stored is not None and stored.token.access_token == renewed, "the record moved forward"
 
 

@@ -84,10 +84,10 @@ pub(crate) fn worker(args: &[String]) -> Result<(), Failure> {
 
 fn store(spec: &str) -> Result<Arc<dyn TokenStore>, Failure> {
     match spec.split_once(':') {
-        Some(("file", path)) => Ok(file_token_store(path.into())?),
+        Some(("file", path)) => Ok(file_token_store(path.into(), None)?),
         Some(("redis", prefix)) => {
             let url = std::env::var("COBO_REDIS_URL").map_err(|_| Failure::Usage("--store redis: needs $COBO_REDIS_URL".into()))?;
-            Ok(redis_token_store(Secret::new(url), prefix.into(), 2000)?)
+            Ok(redis_token_store(Secret::new(url), prefix.into(), 2000, None)?)
         }
         _ => Err(Failure::Api(CoboOAuthError::InvalidArgument { reason: "--store must be file:PATH or redis:PREFIX".into() })),
     }

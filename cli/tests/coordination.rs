@@ -154,7 +154,7 @@ fn workers_reach_redis_over_tls_with_an_acl_user() {
 }
 
 fn redis_store(prefix: &str) -> Arc<dyn TokenStore> {
-    redis_token_store(Secret::new(redis_url()), prefix.into(), 2000).unwrap()
+    redis_token_store(Secret::new(redis_url()), prefix.into(), 2000, None).unwrap()
 }
 
 fn coordinated(lease_ttl_ms: u64) -> TokenManagerConfig {
@@ -180,17 +180,18 @@ fn killed_holder(store: &str, reopen: impl Fn() -> Arc<dyn TokenStore>, bound: D
     holder.kill().unwrap();
     holder.wait().unwrap();
     let started = Instant::now();
-    let manager = harness.manager(reopen(), coordinated(1000));
+    let store = reopen();
+    let manager = harness.manager(Arc::clone(&store), coordinated(1000));
     manager.access_token(ORG.into()).unwrap();
     assert!(started.elapsed() < bound, "the next process waited {:?}", started.elapsed());
-    assert!(reopen().load(ORG.into()).unwrap().is_some(), "the store holds the new token");
+    assert!(store.load(ORG.into()).unwrap().is_some(), "the store holds the new token");
 }
 
 #[test]
 fn a_killed_lease_holder_on_the_token_file_blocks_nobody() {
     let harness_dir = tempdir::Dir::new();
     let path = harness_dir.0.join("tokens.json").display().to_string();
-    let reopen = || file_token_store(path.clone()).unwrap();
+    let reopen = || file_token_store(path.clone(), None).unwrap();
     killed_holder(&format!("file:{path}"), reopen, Duration::from_secs(2), &[]);
 }
 
@@ -261,7 +262,7 @@ fn a_deleted_lease_file_refuses_the_stale_writers_save() {
         let record: serde_json::Value = serde_json::from_slice(&std::fs::read(&records[0]).unwrap()).unwrap();
         record["version"].as_u64().unwrap()
     };
-    deleted_lease(|| file_token_store(path.display().to_string()).unwrap(), delete, version);
+    deleted_lease(|| file_token_store(path.display().to_string(), None).unwrap(), delete, version);
 }
 
 /// A refresh that takes 4 leases' time: the holder's heartbeat keeps the lease, the
@@ -303,7 +304,7 @@ fn redis_down_and_back() {
     };
     let mut redis = start();
     let harness = Harness::start(false, 3600);
-    let store = redis_token_store(Secret::new(format!("redis://127.0.0.1:{port}/")), "down:".into(), 500).unwrap();
+    let store = redis_token_store(Secret::new(format!("redis://127.0.0.1:{port}/")), "down:".into(), 500, None).unwrap();
     let manager = harness.manager(store, coordinated(1000));
     let token = manager.access_token(ORG.into()).unwrap();
     redis.kill().unwrap();
@@ -325,18 +326,18 @@ fn redis_down_and_back() {
 
 #[test]
 fn redis_urls_and_credentials_are_checked_and_never_quoted() {
-    let bad = |url: &str| redis_token_store(Secret::new(url), "p:".into(), 2000).err();
+    let bad = |url: &str| redis_token_store(Secret::new(url), "p:".into(), 2000, None).err();
     assert!(matches!(bad("http://example.com"), Some(CoboOAuthError::InvalidArgument { .. })));
-    assert!(matches!(redis_token_store(Secret::new(redis_url()), "p:".into(), 0).err(), Some(CoboOAuthError::InvalidArgument { .. })));
+    assert!(matches!(redis_token_store(Secret::new(redis_url()), "p:".into(), 0, None).err(), Some(CoboOAuthError::InvalidArgument { .. })));
     let acl = std::env::var("COBO_OAUTH_REDIS_ACL_URL").unwrap();
     let wrong = acl.replacen("@", "-wrong-password-x@", 1);
     let harness = Harness::start(false, 3600);
-    let store = redis_token_store(Secret::new(wrong), "acl:".into(), 2000).unwrap();
+    let store = redis_token_store(Secret::new(wrong), "acl:".into(), 2000, None).unwrap();
     match harness.manager(store, coordinated(1000)).access_token(ORG.into()) {
         Err(CoboOAuthError::Store { reason }) => assert!(!reason.contains("wrong-password-x"), "{reason}"),
         other => panic!("expected a Store error, got {other:?}"),
     }
-    let store = redis_token_store(Secret::new(acl), format!("acl-{:x}:", tempdir::rand()), 2000).unwrap();
+    let store = redis_token_store(Secret::new(acl), format!("acl-{:x}:", tempdir::rand()), 2000, None).unwrap();
     harness.manager(store, coordinated(1000)).access_token(ORG.into()).unwrap();
 }
 
@@ -358,7 +359,8 @@ fn holder_lost_mid_refresh(store: &str, reopen: impl Fn() -> Arc<dyn TokenStore>
     wait_for("the spent refresh", Duration::from_secs(10), || harness.server.counters().issued == 2);
 
     // Another process renews (its token has expired meanwhile, or is invalidated).
-    let manager = harness.manager(reopen(), coordinated(1000));
+    let store = reopen();
+    let manager = harness.manager(Arc::clone(&store), coordinated(1000));
     let token = manager.access_token(ORG.into()).unwrap();
     if harness.server.counters().get == 1 {
         manager.invalidate(ORG.into(), token).unwrap();
@@ -372,14 +374,14 @@ fn holder_lost_mid_refresh(store: &str, reopen: impl Fn() -> Arc<dyn TokenStore>
     let counters = harness.server.counters();
     assert_eq!((counters.refresh, counters.get), (1, 2), "one refresh, then a new grant: {counters:?}");
     assert_eq!((counters.spent_refusals, counters.reuse_detections), (0, 0), "{counters:?}");
-    assert!(!reopen().load(ORG.into()).unwrap().unwrap().refresh_in_flight, "the new grant cleared the mark");
+    assert!(!store.load(ORG.into()).unwrap().unwrap().refresh_in_flight, "the new grant cleared the mark");
 }
 
 #[test]
 fn a_holder_killed_mid_refresh_on_the_token_file_leaves_no_spent_token_to_present() {
     let dir = tempdir::Dir::new();
     let path = dir.0.join("tokens.json").display().to_string();
-    holder_lost_mid_refresh(&format!("file:{path}"), || file_token_store(path.clone()).unwrap(), &[], false);
+    holder_lost_mid_refresh(&format!("file:{path}"), || file_token_store(path.clone(), None).unwrap(), &[], false);
 }
 
 #[test]

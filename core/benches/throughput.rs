@@ -397,12 +397,12 @@ fn main() {
     };
     figures.push(renewals("rust.renewal.memory", "renewal, memory store (uncoordinated reference)", cobo_oauth::memory_token_store()));
     let file = std::env::temp_dir().join(format!("cobo-oauth-bench-{}.json", std::process::id()));
-    let file_store = cobo_oauth::file_token_store(file.display().to_string()).expect("file store");
+    let file_store = cobo_oauth::file_token_store(file.display().to_string(), None).expect("file store");
     figures.push(renewals("rust.renewal.file", "renewal, file store (flock lease, CAS)", file_store));
     let redis_url = std::env::var("COBO_OAUTH_REDIS_URL").ok();
     if let Some(url) = &redis_url {
         let prefix = format!("bench-{}:", std::process::id());
-        let store = cobo_oauth::redis_token_store(cobo_oauth::Secret::new(url.clone()), prefix, 2000).expect("redis store");
+        let store = cobo_oauth::redis_token_store(cobo_oauth::Secret::new(url.clone()), prefix, 2000, None).expect("redis store");
         figures.push(renewals("rust.renewal.redis", "renewal, Redis store (lease, Lua CAS)", store));
     }
     // Warming many orgs (a first token each) through one manager: a file store's save
@@ -423,7 +423,7 @@ fn main() {
     for turn in 0..2 {
         warm_labels.push(warm("rust.warm.memory", "warm many orgs, memory store (per org)", cobo_oauth::memory_token_store(), &mut warm_memory));
         let path = file.with_extension(format!("warm-{turn}"));
-        let store = cobo_oauth::file_token_store(path.display().to_string()).expect("file store");
+        let store = cobo_oauth::file_token_store(path.display().to_string(), None).expect("file store");
         warm_labels.push(warm("rust.warm.file", "warm many orgs, file store (per org)", store, &mut warm_file));
         let _ = std::fs::remove_dir_all(&path);
         let _ = std::fs::remove_file(path.with_extension(format!("warm-{turn}.lock")));

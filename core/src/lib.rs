@@ -29,8 +29,8 @@ pub use secret::Secret;
 pub use tokens::async_manager::AsyncTokenManager;
 pub use tokens::manager::{TokenLease, TokenManager, TokenManagerConfig};
 pub use tokens::store::{
-    coordinated_token_store, file_token_store, memory_token_store, redis_token_store, CoordinatedTokenStore, StoredToken,
-    TokenStore, VersionedToken,
+    coordinated_token_store, file_token_store, memory_token_store, redis_token_store, CoordinatedTokenStore, StoreKey,
+    StoredToken, TokenStore, VersionedToken,
 };
 
 /// The README's Rust quickstart, compiled by `cargo test`.

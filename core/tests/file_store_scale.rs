@@ -51,7 +51,7 @@ fn five_thousand_orgs_one_file_each_and_a_renewal_rewrites_one() {
     let path = dir.join("tokens.json");
 
     let (_, memory) = warm(&server, memory_token_store(), "scale-memory");
-    let (manager, file) = warm(&server, file_token_store(path.display().to_string()).unwrap(), "scale-file");
+    let (manager, file) = warm(&server, file_token_store(path.display().to_string(), None).unwrap(), "scale-file");
     println!("{ORGS} orgs warmed: memory store {:.0} us per org, file store {:.0} us per org ({:.2}x)", memory * 1e6, file * 1e6, file / memory);
     assert_eq!(server.counters().get, 2 * ORGS as u64, "one grant per org and store");
 

@@ -31,7 +31,7 @@ fn callers_do_not_queue(orgs: usize) {
     // Nothing listens here: no token request is ever made, the store fails first.
     let config = ClientConfig { total_timeout_ms: 1_000, ..ClientConfig::for_base_url("http://127.0.0.1:9/v2", key.api_key()) };
     let client = Arc::new(OAuthClient::new(key, config).unwrap());
-    let store = redis_token_store(Secret::new(url), "silent:".into(), 500).unwrap();
+    let store = redis_token_store(Secret::new(url), "silent:".into(), 500, None).unwrap();
     let manager = TokenManager::new(client, "app".into(), Some(store), None).unwrap();
     let connected_at_first_return = Mutex::new(None);
     let started = Instant::now();

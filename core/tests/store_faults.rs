@@ -112,6 +112,10 @@ impl CoordinatedTokenStore for Flaky {
     fn release_lease(&self, org_id: String, owner: String) -> Result<(), CoboOAuthError> {
         self.inner.release_lease(org_id, owner)
     }
+
+    fn offer_store_key(&self, key: Arc<cobo_oauth::StoreKey>) {
+        self.inner.offer_store_key(key);
+    }
 }
 
 /// After Cobo rotated the refresh token, the save fails once: the renewal saves again
@@ -136,7 +140,7 @@ fn a_failed_save_after_rotation_is_saved_again(store: impl Fn() -> Arc<dyn Token
 #[test]
 fn file_store_a_failed_save_after_rotation_is_saved_again() {
     let path = temp_file("save");
-    a_failed_save_after_rotation_is_saved_again(|| file_token_store(path.display().to_string()).unwrap());
+    a_failed_save_after_rotation_is_saved_again(|| file_token_store(path.display().to_string(), None).unwrap());
     let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }
 
@@ -147,7 +151,7 @@ fn redis_store_a_failed_save_after_rotation_is_saved_again() {
     };
     let prefix = format!("store-faults-{}:", std::process::id());
     a_failed_save_after_rotation_is_saved_again(|| {
-        cobo_oauth::redis_token_store(cobo_oauth::Secret::new(url.clone()), prefix.clone(), 2000).unwrap()
+        cobo_oauth::redis_token_store(cobo_oauth::Secret::new(url.clone()), prefix.clone(), 2000, None).unwrap()
     });
 }
 
@@ -158,7 +162,7 @@ fn redis_store_a_failed_save_after_rotation_is_saved_again() {
 fn a_rolled_back_file_is_renewed_from_the_newer_token_held() {
     let h = Harness::start();
     let path = temp_file("rollback");
-    let store = file_token_store(path.display().to_string()).unwrap();
+    let store = file_token_store(path.display().to_string(), None).unwrap();
     let a = h.manager(store.clone());
     a.access_token(ORG.into()).unwrap();
     let backup = std::fs::read(common::record_file(&path)).unwrap();
@@ -171,7 +175,7 @@ fn a_rolled_back_file_is_renewed_from_the_newer_token_held() {
     let record = store.coordinated().unwrap().load_versioned(ORG.into()).unwrap();
     assert_eq!(record.token.unwrap().token.access_token, renewed, "the record moved forward");
     // A process that starts now reads that record and renews from it.
-    h.renew(&h.manager(file_token_store(path.display().to_string()).unwrap()));
+    h.renew(&h.manager(file_token_store(path.display().to_string(), None).unwrap()));
     h.assert_no_reuse();
     let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }
@@ -193,7 +197,7 @@ fn a_store_error_quoting_the_tokens_is_scrubbed() {
     set_log_sink(Some(sink.clone()));
     let path = temp_file("scrub");
     // Save 1, the first grant, fails quoting it.
-    let a = h.manager(Flaky::over(&file_token_store(path.display().to_string()).unwrap(), 1..2, true));
+    let a = h.manager(Flaky::over(&file_token_store(path.display().to_string(), None).unwrap(), 1..2, true));
     let err = a.access_token(ORG.into()).unwrap_err();
     set_log_sink(None);
     let CoboOAuthError::Store { reason } = &err else { panic!("{err:?}") };
@@ -215,8 +219,9 @@ fn a_store_error_quoting_the_tokens_is_scrubbed() {
 fn a_renewal_that_never_saves_leaves_its_refresh_token_marked() {
     let h = Harness::start();
     let path = temp_file("never-saves");
-    let store = || file_token_store(path.display().to_string()).unwrap();
-    let a = h.manager(store());
+    let store = || file_token_store(path.display().to_string(), None).unwrap();
+    let kept = store();
+    let a = h.manager(Arc::clone(&kept));
     let token = a.access_token(ORG.into()).unwrap();
     // Its save 1 marks the refresh token; every save after it fails until the deadline.
     let dying = h.manager(Flaky::over(&store(), 2..u32::MAX, false));
@@ -224,7 +229,7 @@ fn a_renewal_that_never_saves_leaves_its_refresh_token_marked() {
     assert!(dying.invalidate(ORG.into(), token).unwrap());
     assert!(matches!(dying.access_token(ORG.into()), Err(CoboOAuthError::Store { .. })));
     drop(dying);
-    assert!(store().load(ORG.into()).unwrap().unwrap().refresh_in_flight, "the spent refresh token is marked");
+    assert!(kept.load(ORG.into()).unwrap().unwrap().refresh_in_flight, "the spent refresh token is marked");
 
     h.renew(&a);
     let counters = h.server.counters();
@@ -238,7 +243,7 @@ fn a_renewal_that_never_saves_leaves_its_refresh_token_marked() {
 fn no_refresh_is_sent_when_the_mark_cannot_be_written() {
     let h = Harness::start();
     let path = temp_file("no-mark");
-    let store = || file_token_store(path.display().to_string()).unwrap();
+    let store = || file_token_store(path.display().to_string(), None).unwrap();
     // Save 1: the first grant; 2: the mark, fails.
     let a = h.manager(Flaky::over(&store(), 2..3, false));
     let token = a.access_token(ORG.into()).unwrap();
@@ -260,7 +265,7 @@ fn no_refresh_is_sent_when_the_mark_cannot_be_written() {
 fn a_held_file_lock_ends_with_the_deadline_and_the_valid_token_is_served() {
     let h = Harness::start();
     let path = temp_file("held-lock");
-    let store = file_token_store(path.display().to_string()).unwrap();
+    let store = file_token_store(path.display().to_string(), None).unwrap();
     // A margin as long as the token's life: each token is stale (renewed, served) at once.
     let config = TokenManagerConfig {
         refresh_margin_secs: 43_199,

@@ -23,6 +23,7 @@ __all__ = [
     "Refusal",
     "ResponseVerifier",
     "SignedRequest",
+    "StoreKey",
     "StoredToken",
     "TokenLease",
     "TokenManager",
@@ -322,27 +323,52 @@ def content_digest(content: str) -> str:
 def memory_token_store() -> TokenStore:
     """A ``TokenStore`` in memory: the ``TokenManager``'s default. Tokens die with the process."""
 
-def file_token_store(path: str | os.PathLike[str]) -> TokenStore:
+def file_token_store(path: str | os.PathLike[str], store_key: StoreKey | None = None) -> TokenStore:
     """A ``TokenStore`` in the directory ``path`` (0700), one record file per org (0600),
     that the processes of one host can share (gunicorn, uvicorn or Celery workers):
     renewals are coordinated with ``flock``, so each token is renewed once. Written by
     exclusive temp file, fsync and rename; a record that does not parse is moved aside;
     the single file older versions kept at ``path`` is split on first use. Local
     filesystems only. Does no I/O until first used. Raises ``InvalidArgumentError`` for
-    an empty path."""
+    an empty path.
 
-def redis_token_store(url: str, key_prefix: str, timeout_ms: int = 2000) -> TokenStore:
+    Tokens are sealed with ``store_key``, or else with a key derived from the app key of
+    the first ``TokenManager`` given this store; a clear-text record older versions wrote
+    is sealed when read."""
+
+def redis_token_store(url: str, key_prefix: str, timeout_ms: int = 2000, store_key: StoreKey | None = None) -> TokenStore:
     """A ``TokenStore`` in Redis that every process and host of an app can share:
     ``redis://`` or ``rediss://`` (platform trust roots), user and password from the URL.
     Keys start with ``key_prefix`` and expire with the refresh token; ``timeout_ms``
     bounds connecting and each command. Connects on first use. Raises
-    ``InvalidArgumentError`` for a URL that is not Redis's (never quoting it)."""
+    ``InvalidArgumentError`` for a URL that is not Redis's (never quoting it). Tokens are
+    sealed as ``file_token_store``'s are; the key prefix is bound too."""
 
 def coordinated_token_store(store: CoordinatedTokenStoreProtocol) -> TokenStore:
     """A ``TokenStore`` over your own coordinated store (``CoordinatedTokenStoreProtocol``:
     a database with a version column and a lease row, for example): the ``TokenManager``
     renews each token once across every process sharing it. Raises ``TypeError`` when a
     method is missing."""
+
+@final
+class StoreKey:
+    """The key the file and Redis stores seal tokens with (XChaCha20-Poly1305, the org id
+    bound), derived by HKDF-SHA256. Its ``seal`` and ``open`` serve a store of your own
+    (a SQL column, say). ``repr()`` shows nothing of it."""
+
+    @classmethod
+    def from_app_key(cls, app_key: AppKey) -> StoreKey:
+        """Derived from the app key: what the built-in stores use unless given a key."""
+    @classmethod
+    def from_bytes(cls, key: bytes) -> StoreKey:
+        """Derived from 32 bytes the app keeps apart from its app key (a secret manager).
+        Raises ``InvalidArgumentError`` for another length."""
+    def seal(self, org_id: str, token: StoredToken) -> bytes:
+        """The token sealed for ``org_id``."""
+    def open(self, org_id: str, sealed: bytes) -> StoredToken | None:
+        """What ``seal`` sealed for ``org_id``; None when it does not open (another key,
+        another org): treat it as missing. Raises ``InvalidArgumentError`` for bytes
+        ``seal`` did not make."""
 
 @final
 class TokenStore:

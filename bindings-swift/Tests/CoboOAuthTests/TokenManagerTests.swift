@@ -346,4 +346,37 @@ final class TokenManagerTests: XCTestCase {
             guard case .InvalidArgument = $0 else { return XCTFail("got \($0)") }
         }
     }
+
+    /// Tokens at rest: the file store's records hold no part of a token; a StoreKey seals
+    /// a token for one org, which opens with that key only (a store of your own uses it).
+    func testTokensAtRestAreSealed() throws {
+        let dir = URL(fileURLWithPath: NSTemporaryDirectory())
+            .appendingPathComponent("cobo-oauth-swift-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("tokens.json").path
+        let stored = try makeManager(fileTokenStore(path: path)).token(orgId: org)
+        var raw = Data()
+        for name in try FileManager.default.contentsOfDirectory(atPath: path) {
+            raw.append(try Data(contentsOf: URL(fileURLWithPath: (path as NSString).appendingPathComponent(name))))
+        }
+        let text = String(decoding: raw, as: UTF8.self)
+        for token in [stored.token.accessToken.value, stored.token.refreshToken.value] {
+            let chars = Array(token)
+            XCTAssertFalse((0...(chars.count - 9)).contains { text.contains(String(chars[$0..<$0 + 9])) },
+                           "part of a token is stored in clear text")
+        }
+        let appStoreKey = StoreKey.fromAppKey(appKey: app.key)
+        XCTAssertEqual(try fileTokenStore(path: path, storeKey: appStoreKey).load(orgId: org)?.token.accessToken,
+                       stored.token.accessToken)
+
+        let key = try StoreKey.fromBytes(key: Data((0..<32).map { UInt8($0) }))
+        let sealed = try key.seal(orgId: org, token: stored)
+        XCTAssertEqual(try key.open(orgId: org, sealed: sealed)?.token.refreshToken, stored.token.refreshToken)
+        XCTAssertNil(try key.open(orgId: "another-org", sealed: sealed), "sealed for one org only")
+        XCTAssertNil(try StoreKey.fromBytes(key: Data(count: 32)).open(orgId: org, sealed: sealed), "another key")
+        assertCoboError(try StoreKey.fromBytes(key: Data(count: 31))) {
+            guard case .InvalidArgument = $0 else { return XCTFail("got \($0)") }
+        }
+    }
 }

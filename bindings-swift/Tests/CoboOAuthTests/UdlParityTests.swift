@@ -19,9 +19,9 @@ private let swiftReferences: [String: Any] = [
     "cobo_oauth.content_digest(content)": contentDigest(content:),
     "cobo_oauth.classify_refusal(status, body)": classifyRefusal(status:body:),
     "cobo_oauth.memory_token_store()": memoryTokenStore,
-    "cobo_oauth.file_token_store(path)": fileTokenStore(path:),
+    "cobo_oauth.file_token_store(path, store_key)": fileTokenStore(path:storeKey:),
     "cobo_oauth.set_log_sink(sink)": setLogSink(sink:),
-    "cobo_oauth.redis_token_store(url, key_prefix, timeout_ms)": redisTokenStore(url:keyPrefix:timeoutMs:),
+    "cobo_oauth.redis_token_store(url, key_prefix, timeout_ms, store_key)": redisTokenStore(url:keyPrefix:timeoutMs:storeKey:),
     "cobo_oauth.coordinated_token_store(store)": coordinatedTokenStore(store:),
     // [Custom] typedef string Secret
     "Secret": Secret.init(_:),
@@ -109,6 +109,11 @@ private let swiftReferences: [String: Any] = [
     "AppKey.sign_request(method, path, query, body)": AppKey.signRequest(method:path:query:body:),
     "AppKey.sign_request_with_nonce(method, path, query, body, nonce)":
         AppKey.signRequestWithNonce(method:path:query:body:nonce:),
+    // interface StoreKey
+    "StoreKey.from_app_key(app_key)": StoreKey.fromAppKey(appKey:),
+    "StoreKey.from_bytes(key)": StoreKey.fromBytes(key:),
+    "StoreKey.seal(org_id, token)": StoreKey.seal(orgId:token:),
+    "StoreKey.open(org_id, sealed)": StoreKey.open(orgId:sealed:),
     // interface ResponseVerifier
     "ResponseVerifier.constructor(environment)": ResponseVerifier.init(environment:),
     "ResponseVerifier.with_key(public_key_hex)": ResponseVerifier.withKey(publicKeyHex:),

@@ -110,6 +110,11 @@ impl AppKey {
         self.nonces.next()
     }
 
+    /// The seed, from which the token stores' sealing key is derived (sealing.rs).
+    pub(crate) fn seed(&self) -> &[u8; SECRET_KEY_LENGTH] {
+        self.signing.as_bytes()
+    }
+
     #[cfg_attr(not(feature = "kotlin-direct-signing"), allow(dead_code))]
     pub(crate) fn api_key_hex(&self) -> &str {
         &self.api_key

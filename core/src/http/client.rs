@@ -94,6 +94,10 @@ impl OAuthClient {
     }
 
     /// The deadline of a call (or renewal) that starts now: `total_timeout_ms` away.
+    pub(crate) fn app_key(&self) -> &Arc<AppKey> {
+        &self.key
+    }
+
     pub(crate) fn deadline(&self) -> Deadline {
         Instant::now() + self.config.total_timeout
     }

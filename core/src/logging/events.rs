@@ -105,6 +105,13 @@ pub(crate) fn store_file_corrupt(path: &std::path::Path, aside: &std::path::Path
     log::error!(target: TARGET, "token file {} is not a token file: moved to {}, starting empty", path.display(), aside.display());
 }
 
+pub(crate) fn record_unopened(org_id: &str) {
+    log::warn!(
+        target: TARGET,
+        "stored token does not open with this app's store key org_id={org_id}: sealed under another key (an app key rotation?) or for another org; counted as missing"
+    );
+}
+
 pub(crate) fn backing_off(org_id: &str, failures: u32, left: Duration) {
     log::debug!(target: TARGET, "backing off org_id={org_id} failures={failures} retry_in_ms={}", left.as_millis());
 }

@@ -66,7 +66,7 @@ use renewal::{transient, Outcome, Renewal};
 
 use crate::logging::events;
 use crate::util::fork_local::ForkLocal;
-use crate::tokens::store::{memory_token_store, CoordinatedTokenStore, SingleProcess, StoredToken, TokenStore};
+use crate::tokens::store::{memory_token_store, CoordinatedTokenStore, SingleProcess, StoreKey, StoredToken, TokenStore};
 use crate::util::lock::lock;
 use crate::{CoboOAuthError, OAuthClient, Secret};
 
@@ -119,7 +119,10 @@ impl TokenManager {
         config.check()?;
         let store = store.unwrap_or_else(memory_token_store);
         let (store, coordinated) = match store.coordinated() {
-            Some(coordinated) => (coordinated, true),
+            Some(coordinated) => {
+                coordinated.offer_store_key(Arc::new(StoreKey::from_app_key(Arc::clone(client.app_key()))));
+                (coordinated, true)
+            }
             None => {
                 events::single_process_store();
                 (Arc::new(SingleProcess(store)) as Arc<dyn CoordinatedTokenStore>, false)

@@ -2,8 +2,9 @@
 //! per org, so a save costs the same with 10 orgs or 100,000.
 //!
 //! Layout, for the path `tokens.json` an app gives:
-//! - `tokens.json/` (0700): per org, `<h>.json` (its record and version, 0600) and
-//!   `<h>.lock`, where `<h>` is a hash of the org id.
+//! - `tokens.json/` (0700): per org, `<h>.json` (its org id, version and sealed token:
+//!   sealing.rs; 0600) and `<h>.lock`, where `<h>` is a hash of the org id. A token in
+//!   clear text, as versions before sealing wrote it, is read and sealed in place.
 //! - `tokens.json.leases/<h>`: the org's renewal lease, a `flock` held while the renewal
 //!   runs. The kernel drops it when its holder dies, so no lease outlives one.
 //! - `tokens.json.lock`: taken only to create the directory, or to migrate the one JSON
@@ -33,6 +34,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::record::Record;
+use super::sealing::{KeySlot, Opened, StoreKey};
 use super::coordinated::coordinated_token_store;
 use super::deadline;
 use super::traits::{CoordinatedTokenStore, StoredToken, TokenStore, VersionedToken};
@@ -42,8 +44,9 @@ use crate::logging::events;
 use crate::{CoboOAuthError, Secret};
 
 /// A TokenStore on the local filesystem (one file per org under `path`) that the
-/// processes of one host can share.
-pub fn file_token_store(path: String) -> Result<Arc<dyn TokenStore>, CoboOAuthError> {
+/// processes of one host can share. Records are sealed with `store_key`, or else with
+/// the key of the first TokenManager's app.
+pub fn file_token_store(path: String, store_key: Option<Arc<StoreKey>>) -> Result<Arc<dyn TokenStore>, CoboOAuthError> {
     if path.trim().is_empty() {
         return Err(CoboOAuthError::InvalidArgument { reason: "the token file path must not be empty".into() });
     }
@@ -51,6 +54,7 @@ pub fn file_token_store(path: String) -> Result<Arc<dyn TokenStore>, CoboOAuthEr
         path: PathBuf::from(path),
         dir: OnceCell::new(),
         leases: ForkLocal::new(Mutex::default(), |_| Mutex::default()),
+        key: KeySlot::new(store_key),
     };
     Ok(coordinated_token_store(Arc::new(store)))
 }
@@ -63,6 +67,7 @@ struct FileStore {
     /// The lease files this process holds, by org and owner. A forked child starts
     /// with none (the parent releases its own).
     leases: ForkLocal<Mutex<HashMap<(String, String), Locked>>>,
+    key: KeySlot,
 }
 
 /// One org's record file, and one org in the single file older versions wrote (keyed by
@@ -72,6 +77,10 @@ struct Entry {
     /// Which org the file is for, since its name is a hash.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     org_id: String,
+    /// The token, sealed, in hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sealed: Option<String>,
+    /// The token in clear text, as versions before sealing wrote it.
     #[serde(flatten)]
     record: Option<Record>,
     #[serde(default)]
@@ -80,7 +89,7 @@ struct Entry {
 
 impl Entry {
     fn empty(org_id: &str) -> Self {
-        Entry { org_id: org_id.to_owned(), record: None, version: 0 }
+        Entry { org_id: org_id.to_owned(), sealed: None, record: None, version: 0 }
     }
 }
 
@@ -232,6 +241,38 @@ impl FileStore {
         Ok(())
     }
 
+    /// The entry's token: sealed, or in clear text (then sealed in place, if the entry
+    /// is still at `version`). One that does not open counts as missing.
+    fn open(&self, org_id: &str, entry: Entry) -> Result<Option<StoredToken>, CoboOAuthError> {
+        if let Some(sealed) = &entry.sealed {
+            let mut bytes = vec![0; sealed.len() / 2];
+            let opened = match crate::util::hex::decode_into(sealed, &mut bytes) {
+                Ok(()) => self.key.get()?.open_record("", org_id, &bytes),
+                Err(_) => Opened::NotSealed,
+            };
+            return Ok(match opened {
+                Opened::Token(token) => Some(token),
+                Opened::Unopened | Opened::NotSealed => None,
+            });
+        }
+        let (Some(record), Ok(sealing)) = (&entry.record, self.key.get()) else {
+            return Ok(entry.record.map(Record::into_stored));
+        };
+        let version = entry.version;
+        // Best effort: the token was read; the next save seals it anyway.
+        let _ = sealing.seal_record("", org_id, record).and_then(|sealed| {
+            self.change(org_id, |current| {
+                let unchanged = current.version == version && current.sealed.is_none() && current.record.is_some();
+                if unchanged {
+                    current.record = None;
+                    current.sealed = Some(crate::util::hex::encode(&sealed));
+                }
+                ((), unchanged)
+            })
+        });
+        Ok(entry.record.map(Record::into_stored))
+    }
+
     fn lease_path(&self, org_id: &str) -> Result<PathBuf, CoboOAuthError> {
         let dir = with_suffix(self.dir()?, ".leases");
         match fs::DirBuilder::new().mode(0o700).create(&dir) {
@@ -279,29 +320,31 @@ impl CoordinatedTokenStore for FileStore {
             Err(Corrupt) => Some(self.change(&org_id, |entry| (std::mem::replace(entry, Entry::empty(&org_id)), false))?),
         };
         Ok(match entry {
-            Some(entry) => VersionedToken { token: entry.record.map(Record::into_stored), version: entry.version },
+            Some(entry) => VersionedToken { version: entry.version, token: self.open(&org_id, entry)? },
             None => VersionedToken { token: None, version: 0 },
         })
     }
 
     fn save_if_version(&self, org_id: String, token: StoredToken, expected_version: u64) -> Result<bool, CoboOAuthError> {
+        let sealed = crate::util::hex::encode(&self.key.get()?.seal_record("", &org_id, &Record::from_stored(&token))?);
         self.change(&org_id, |entry| {
             if entry.version != expected_version {
                 return (false, false);
             }
-            entry.record = Some(Record::from_stored(&token));
+            entry.sealed = Some(sealed);
+            entry.record = None;
             entry.version += 1;
             (true, true)
         })
     }
 
     fn delete(&self, org_id: String) -> Result<(), CoboOAuthError> {
-        self.change(&org_id, |entry| match entry.record.take() {
-            Some(_) => {
+        self.change(&org_id, |entry| match (entry.sealed.take(), entry.record.take()) {
+            (None, None) => ((), false),
+            _ => {
                 entry.version += 1;
                 ((), true)
             }
-            None => ((), false),
         })
     }
 
@@ -326,6 +369,10 @@ impl CoordinatedTokenStore for FileStore {
     fn release_lease(&self, org_id: String, owner: String) -> Result<(), CoboOAuthError> {
         lock(self.leases.get()).remove(&(org_id, owner));
         Ok(())
+    }
+
+    fn offer_store_key(&self, key: Arc<StoreKey>) {
+        self.key.offer(key);
     }
 }
 
@@ -407,7 +454,12 @@ mod tests {
     }
 
     fn store(path: &Path) -> FileStore {
-        FileStore { path: path.to_owned(), dir: OnceCell::new(), leases: ForkLocal::new(Mutex::default(), |_| Mutex::default()) }
+        FileStore {
+            path: path.to_owned(),
+            dir: OnceCell::new(),
+            leases: ForkLocal::new(Mutex::default(), |_| Mutex::default()),
+            key: KeySlot::new(Some(Arc::new(StoreKey::from_bytes(vec![7; 32]).unwrap()))),
+        }
     }
 
     fn token(access: &str) -> StoredToken {

@@ -1,11 +1,20 @@
-//! A token as the file and Redis stores write it: JSON, times as Unix milliseconds.
+//! A token as stores hold it (`StoredToken`), and as the file and Redis stores write
+//! it (`Record`: JSON, times as Unix milliseconds, then sealed).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use super::traits::StoredToken;
 use crate::{OrgToken, Secret};
+
+/// The last token issued for an organization, and when its refresh token expires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredToken {
+    pub token: OrgToken,
+    pub refresh_expires_at: SystemTime,
+    /// Written to a shared store before the refresh token is presented: see the UDL.
+    pub refresh_in_flight: bool,
+}
 
 #[derive(Serialize, Deserialize)]
 pub(crate) struct Record {

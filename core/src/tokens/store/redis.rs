@@ -1,7 +1,9 @@
 //! Many hosts: one Redis shared by every replica.
 //!
-//! - The record is a hash `<prefix>token:<org>` with `version` and `token` (JSON),
-//!   changed only by Lua compare-and-set; it expires with the refresh token.
+//! - The record is a hash `<prefix>token:<org>` with `version` and `token` (sealed:
+//!   sealing.rs), changed only by Lua compare-and-set; it expires with the refresh
+//!   token. A `token` in clear-text JSON, as versions before sealing wrote it, is read
+//!   and sealed in place.
 //! - The lease is `SET <prefix>lease:<org> <owner> NX PX <ttl>`, extended and released
 //!   by Lua scripts that compare the owner, so nobody releases someone else's lease.
 //! - A failover can grant a lease twice; the compare-and-set still keeps the record
@@ -13,6 +15,7 @@ use std::time::Duration;
 use redis::{Commands, Connection, Script};
 
 use super::record::Record;
+use super::sealing::{KeySlot, Opened, StoreKey};
 use super::coordinated::coordinated_token_store;
 use super::traits::{CoordinatedTokenStore, StoredToken, TokenStore, VersionedToken};
 use crate::util::fork_local::ForkLocal;
@@ -24,6 +27,12 @@ local version = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
 if version ~= tonumber(ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[1], 'version', version + 1, 'token', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1";
+
+/// Seals a clear-text record in place if it is still the one read; the version stays,
+/// since the token did not change.
+const RESEAL: &str = r"
+if redis.call('HGET', KEYS[1], 'token') == ARGV[1] then redis.call('HSET', KEYS[1], 'token', ARGV[2]) end
 return 1";
 
 const DELETE: &str = r"
@@ -43,8 +52,14 @@ const MAX_IDLE: usize = 8;
 
 /// A TokenStore in Redis (`redis://` or `rediss://`, user and password from the URL),
 /// shared by every process and host of one app. Keys start with `key_prefix`;
-/// `timeout_ms` bounds connecting and each command. Connects on first use.
-pub fn redis_token_store(url: Secret, key_prefix: String, timeout_ms: u64) -> Result<Arc<dyn TokenStore>, CoboOAuthError> {
+/// `timeout_ms` bounds connecting and each command. Records are sealed with `store_key`,
+/// or else with the key of the first TokenManager's app. Connects on first use.
+pub fn redis_token_store(
+    url: Secret,
+    key_prefix: String,
+    timeout_ms: u64,
+    store_key: Option<Arc<StoreKey>>,
+) -> Result<Arc<dyn TokenStore>, CoboOAuthError> {
     let invalid = |reason: &str| CoboOAuthError::InvalidArgument { reason: reason.into() };
     if timeout_ms == 0 || timeout_ms > 60_000 {
         return Err(invalid("timeout_ms must be between 1 and 60000"));
@@ -58,8 +73,10 @@ pub fn redis_token_store(url: Secret, key_prefix: String, timeout_ms: u64) -> Re
         prefix: key_prefix,
         timeout: Duration::from_millis(timeout_ms),
         idle: ForkLocal::new(Mutex::default(), |_| Mutex::default()),
+        key: KeySlot::new(store_key),
         scripts: Scripts {
             save_if_version: Script::new(SAVE_IF_VERSION),
+            reseal: Script::new(RESEAL),
             delete: Script::new(DELETE),
             extend: Script::new(EXTEND),
             release: Script::new(RELEASE),
@@ -77,11 +94,13 @@ struct RedisStore {
     /// only. A forked child opens its own (a socket shared with the parent would mix
     /// replies).
     idle: ForkLocal<Mutex<Vec<Connection>>>,
+    key: KeySlot,
     scripts: Scripts,
 }
 
 struct Scripts {
     save_if_version: Script,
+    reseal: Script,
     delete: Script,
     extend: Script,
     release: Script,
@@ -115,6 +134,26 @@ impl RedisStore {
         Ok(connection)
     }
 
+    /// The token in a record's `token` field: sealed, or clear text (then sealed in place).
+    /// One that does not open counts as missing.
+    fn open(&self, key: &str, org_id: &str, stored: &[u8]) -> Result<Option<StoredToken>, CoboOAuthError> {
+        if stored.first() != Some(&b'{') {
+            return Ok(match self.key.get()?.open_record(&self.prefix, org_id, stored) {
+                Opened::Token(token) => Some(token),
+                Opened::Unopened | Opened::NotSealed => None,
+            });
+        }
+        let record = serde_json::from_slice::<Record>(stored)
+            .map_err(|_| CoboOAuthError::Store { reason: format!("redis key {key} holds no token record") })?;
+        if let Ok(sealing) = self.key.get() {
+            // Best effort: the token was read; the next save seals it anyway.
+            let _ = sealing.seal_record(&self.prefix, org_id, &record).and_then(|sealed| {
+                self.run("reseal", |con| self.scripts.reseal.key(key).arg(stored).arg(&sealed).invoke::<i64>(con))
+            });
+        }
+        Ok(Some(record.into_stored()))
+    }
+
     fn error(&self, what: &str, err: &redis::RedisError) -> CoboOAuthError {
         let mut reason = format!("redis {what}: {err}");
         if let Some(password) = self.password.as_ref().filter(|p| !p.expose().is_empty()) {
@@ -127,14 +166,13 @@ impl RedisStore {
 impl CoordinatedTokenStore for RedisStore {
     fn load_versioned(&self, org_id: String) -> Result<VersionedToken, CoboOAuthError> {
         let key = self.key("token", &org_id);
-        let (version, json): (Option<u64>, Option<Secret>) =
-            self.run("load", |con| con.hget(&key, &["version", "token"]).map(|(v, t): (Option<u64>, Option<String>)| (v, t.map(Secret::new))))?;
-        let token = match json {
-            Some(json) => Some(
-                serde_json::from_str::<Record>(json.expose())
-                    .map_err(|_| CoboOAuthError::Store { reason: format!("redis key {key} holds no token record") })?
-                    .into_stored(),
-            ),
+        let (version, stored): (Option<u64>, Option<Vec<u8>>) = self.run("load", |con| con.hget(&key, &["version", "token"]))?;
+        let token = match stored {
+            Some(mut stored) => {
+                let token = self.open(&key, &org_id, &stored);
+                crate::secret::wipe(&mut stored);
+                token?
+            }
             None => None,
         };
         Ok(VersionedToken { token, version: version.unwrap_or(0) })
@@ -142,13 +180,13 @@ impl CoordinatedTokenStore for RedisStore {
 
     fn save_if_version(&self, org_id: String, token: StoredToken, expected_version: u64) -> Result<bool, CoboOAuthError> {
         let record = Record::from_stored(&token);
-        let json = Secret::new(serde_json::to_string(&record).map_err(|e| CoboOAuthError::Store { reason: e.to_string() })?);
+        let sealed = self.key.get()?.seal_record(&self.prefix, &org_id, &record)?;
         let saved: i64 = self.run("save", |con| {
             self.scripts
                 .save_if_version
                 .key(self.key("token", &org_id))
                 .arg(expected_version)
-                .arg(json.expose())
+                .arg(&sealed)
                 .arg(record.ttl_ms())
                 .invoke(con)
         })?;
@@ -176,5 +214,9 @@ impl CoordinatedTokenStore for RedisStore {
     fn release_lease(&self, org_id: String, owner: String) -> Result<(), CoboOAuthError> {
         self.run("release lease", |con| self.scripts.release.key(self.key("lease", &org_id)).arg(owner).invoke::<i64>(con))
             .map(drop)
+    }
+
+    fn offer_store_key(&self, key: Arc<StoreKey>) {
+        self.key.offer(key);
     }
 }

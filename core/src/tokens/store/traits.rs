@@ -2,18 +2,10 @@
 //! hold.
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
-use crate::{CoboOAuthError, OrgToken};
-
-/// The last token issued for an organization, and when its refresh token expires.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredToken {
-    pub token: OrgToken,
-    pub refresh_expires_at: SystemTime,
-    /// Written to a shared store before the refresh token is presented: see the UDL.
-    pub refresh_in_flight: bool,
-}
+pub use super::record::StoredToken;
+use super::sealing::StoreKey;
+use crate::CoboOAuthError;
 
 /// A record as a coordinated store holds it: the token (None before the first save or
 /// after a delete) and its version, 0 before the first save and bumped by every change.
@@ -65,6 +57,11 @@ pub trait CoordinatedTokenStore: Send + Sync {
     fn extend_lease(&self, org_id: String, owner: String, ttl_ms: u64) -> Result<bool, CoboOAuthError>;
     /// Gives the lease up if `owner` holds it (never someone else's).
     fn release_lease(&self, org_id: String, owner: String) -> Result<(), CoboOAuthError>;
+
+    /// The key to seal records with, offered by each TokenManager this store is given
+    /// to (derived from its app key). The built-in stores take the first offer unless
+    /// they were built with a key; a store wrapping one passes it on.
+    fn offer_store_key(&self, _key: Arc<StoreKey>) {}
 
     #[doc(hidden)]
     fn uniffi_foreign_handle(&self) -> Option<uniffi::Handle> {

@@ -38,7 +38,7 @@ class UdlParityTest {
         assertEquals(10, udl.functions.size)
         assertEquals(
             setOf(
-                "LogSink", "AppKey", "ResponseVerifier", "OAuthClient", "TokenStore", "CoordinatedTokenStore", "TokenManager",
+                "LogSink", "AppKey", "ResponseVerifier", "OAuthClient", "TokenStore", "CoordinatedTokenStore", "TokenManager", "StoreKey",
                 "AsyncTokenManager", "AsyncOAuthClient",
             ),
             udl.interfaces.map { it.name }.toSet(),
