@@ -405,6 +405,21 @@ fn main() {
         let store = cobo_oauth::redis_token_store(cobo_oauth::Secret::new(url.clone()), prefix, 2000, None).expect("redis store");
         figures.push(renewals("rust.renewal.redis", "renewal, Redis store (lease, Lua CAS)", store));
     }
+    // The sealing a coordinated renewal adds (tokens at rest): it opens the record up to
+    // three times (first read, under the lease, after) and seals two (the in-flight mark,
+    // the new token).
+    let app_key = mock.app("bench-sealing");
+    let sealing_key = cobo_oauth::StoreKey::from_app_key(app_key.clone());
+    let sample = TokenManager::new(Arc::new(mock.client(app_key)), "bench-sealing".into(), None, None)
+        .and_then(|manager| manager.token(ORG.into()))
+        .expect("a token to seal");
+    figures.push(rate("rust.sealing.renewal", "sealing per coordinated renewal (2 seals, 3 opens)", || {
+        let sealed = sealing_key.seal(ORG.into(), sample.clone()).expect("seal");
+        black_box(sealing_key.seal(ORG.into(), sample.clone()).expect("seal"));
+        for _ in 0..3 {
+            black_box(sealing_key.open(ORG.into(), sealed.clone()).expect("open"));
+        }
+    }));
     // Warming many orgs (a first token each) through one manager: a file store's save
     // costs O(1) in the number of orgs, so its time per org stays near the memory store's.
     let warm_orgs: usize = std::env::var("BENCH_WARM_ORGS").ok().and_then(|n| n.parse().ok()).unwrap_or(20_000);
@@ -474,6 +489,12 @@ fn main() {
     print!("coordinated renewal / uncoordinated: file {:.2}x the time", renewal("rust.renewal.file"));
     if redis_url.is_some() {
         print!(", Redis {:.2}x the time", renewal("rust.renewal.redis"));
+    }
+    println!();
+    let sealing = |id: &str| 100.0 * median(id) / median("rust.sealing.renewal");
+    print!("sealing's share of a coordinated renewal: file {:.2}%", sealing("rust.renewal.file"));
+    if redis_url.is_some() {
+        print!(", Redis {:.2}%", sealing("rust.renewal.redis"));
     }
     println!();
     if let Some(path) = json_out {

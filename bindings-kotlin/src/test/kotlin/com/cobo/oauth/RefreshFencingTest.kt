@@ -98,7 +98,8 @@ class RefreshFencingTest {
         val pool = Executors.newSingleThreadExecutor()
         withClient(app) { client ->
             TokenManager(client, app.clientId, open(), config).use { a ->
-                TokenManager(client, app.clientId, open(), config).use { b ->
+                val storeOfB = open()
+                TokenManager(client, app.clientId, storeOfB, config).use { b ->
                     val first = a.accessToken(app.orgId)
                     assertEquals(first, b.accessToken(app.orgId), "B read A's grant from the store")
                     val before = version()
@@ -120,7 +121,7 @@ class RefreshFencingTest {
                         pool.shutdownNow()
                     }
                     assertEquals(before + 2, version(), "A's late save was refused; the version never went back")
-                    val stored = open().load(app.orgId)!!
+                    val stored = storeOfB.load(app.orgId)!! // B's store: it seals with the app's key
                     assertFalse(stored.refreshInFlight, "B's new grant cleared the mark")
                 }
             }

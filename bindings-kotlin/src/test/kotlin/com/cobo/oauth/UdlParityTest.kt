@@ -86,7 +86,7 @@ class UdlParityTest {
             coordinated.methods.map { it.name },
         )
         assertEquals(listOf("string", "StoredToken", "u64"), coordinated.methods.single { it.name == "save_if_version" }.args.map { it.type })
-        assertEquals(listOf("Secret", "string", "u64"), udl.functions.single { it.name == "redis_token_store" }.args.map { it.type })
+        assertEquals(listOf("Secret", "string", "u64", "StoreKey?"), udl.functions.single { it.name == "redis_token_store" }.args.map { it.type })
         assertEquals(listOf("StoredToken?", "u64"), udl.dictionaries.getValue("VersionedToken").map { it.type })
         val classify = udl.functions.single { it.name == "classify_refusal" }
         assertEquals(listOf("u16", "bytes"), classify.args.map { it.type })
