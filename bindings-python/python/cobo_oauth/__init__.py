@@ -23,6 +23,7 @@ from cobo_oauth._native import (
     VersionedToken,
     __version__,
     Refusal,
+    callback_answer,
     canonical_content,
     classify_refusal,
     content_digest,
@@ -30,6 +31,7 @@ from cobo_oauth._native import (
     file_token_store,
     memory_token_store,
     redis_token_store,
+    verify_delivery,
     verify_webhook,
     verify_webhook_with_key,
 )
@@ -87,6 +89,7 @@ __all__ = [
     "TransportError",
     "UnavailableError",
     "__version__",
+    "callback_answer",
     "canonical_content",
     "classify_refusal",
     "content_digest",
@@ -94,6 +97,7 @@ __all__ = [
     "file_token_store",
     "memory_token_store",
     "redis_token_store",
+    "verify_delivery",
     "verify_webhook",
     "verify_webhook_with_key",
 ]
