@@ -32,7 +32,7 @@ USAGE:
                                    (redis: the URL comes from $COBO_REDIS_URL)
 
 TARGET: --env dev|sandbox|prod | --base-url URL --response-key HEX (a proxy or the mock
-        server); else $COBO_BASE_URL with $COBO_RESPONSE_PUBLIC_KEY, else $COBO_ENV, else prod
+        server); else $COBO_BASE_URL with $COBO_RESPONSE_PUBLIC_KEY, else $COBO_ENV, else prod (said on stderr)
 KEY:    --key-file FILE or $COBO_APP_PRIVATE_KEY (64 hex chars; $COBO_PRIVATE_KEY, deprecated)
 --client-id and --org-id default to $COBO_CLIENT_ID and $COBO_ORG_ID.
 The refresh token is read from $COBO_REFRESH_TOKEN or --refresh-token-file.
@@ -141,6 +141,22 @@ fn environment(name: &str) -> Result<Environment, Failure> {
     }
 }
 
+fn variable(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|value| !value.is_empty())
+}
+
+/// `--env`, else `$COBO_ENV`, else prod, said on stderr: a forgotten variable must not
+/// pass for a sandbox call.
+fn chosen_environment(flags: &HashMap<String, String>) -> Result<Environment, Failure> {
+    match flags.get("env").cloned().or_else(|| variable("COBO_ENV")) {
+        Some(name) => environment(&name),
+        None => {
+            eprintln!("note: no --env or COBO_ENV (nor a base URL): using Cobo's production environment");
+            Ok(Environment::Prod)
+        }
+    }
+}
+
 /// Flags first, then the environment: `--base-url`/`--response-key`, `--env`,
 /// `$COBO_BASE_URL`/`$COBO_RESPONSE_PUBLIC_KEY` (a proxy or the mock), `$COBO_ENV`, prod.
 fn target(flags: &HashMap<String, String>) -> Result<ClientConfig, Failure> {
@@ -148,17 +164,14 @@ fn target(flags: &HashMap<String, String>) -> Result<ClientConfig, Failure> {
         (Some(url), Some(key)) => Ok(ClientConfig::for_base_url(url.as_str(), key.as_str())),
         (Some(_), None) => Err(Failure::Usage("--base-url needs --response-key".into())),
         (None, _) => {
-            if let Some(name) = flags.get("env") {
-                return Ok(ClientConfig::for_environment(environment(name)?));
+            if flags.contains_key("env") {
+                return Ok(ClientConfig::for_environment(chosen_environment(flags)?));
             }
-            let variable = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
             match (variable("COBO_BASE_URL"), variable("COBO_RESPONSE_PUBLIC_KEY")) {
-                (Some(url), Some(key)) => return Ok(ClientConfig::for_base_url(url.as_str(), key.as_str())),
-                (Some(_), None) => return Err(Failure::Usage("COBO_BASE_URL needs COBO_RESPONSE_PUBLIC_KEY".into())),
-                (None, _) => {}
+                (Some(url), Some(key)) => Ok(ClientConfig::for_base_url(url.as_str(), key.as_str())),
+                (Some(_), None) => Err(Failure::Usage("COBO_BASE_URL needs COBO_RESPONSE_PUBLIC_KEY".into())),
+                (None, _) => Ok(ClientConfig::for_environment(chosen_environment(flags)?)),
             }
-            let name = variable("COBO_ENV");
-            Ok(ClientConfig::for_environment(environment(name.as_deref().unwrap_or("prod"))?))
         }
     }
 }
@@ -266,7 +279,7 @@ fn verify_webhook(args: &[String]) -> Result<(), Failure> {
     };
     let verifier = match flags.get("response-key") {
         Some(key) => ResponseVerifier::with_key(key.clone())?,
-        None => ResponseVerifier::new(environment(flags.get("env").map_or("prod", String::as_str))?),
+        None => ResponseVerifier::new(chosen_environment(&flags)?),
     };
     verifier.verify(body, required(&flags, "timestamp")?.into(), required(&flags, "signature")?.into())?;
     println!("valid: signed by Cobo");

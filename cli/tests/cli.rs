@@ -73,6 +73,11 @@ fn mistakes_exit_with_usage_or_a_typed_error() {
     let out = cli(&["sign", "--method", "GET", "--path", "/v2/x"], &[("COBO_APP_PRIVATE_KEY", "abc")]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("invalid key"), "{}", text(&out.stderr));
+    // The production default is never silent.
+    let out = cli(&["verify-webhook", "--timestamp", "1", "--signature", "00", "--body-file", "/dev/null"], &[]);
+    assert!(text(&out.stderr).contains("using Cobo's production environment"), "{}", text(&out.stderr));
+    let out = cli(&["verify-webhook", "--timestamp", "1", "--signature", "00", "--body-file", "/dev/null"], &[("COBO_ENV", "dev")]);
+    assert!(!text(&out.stderr).contains("production"), "{}", text(&out.stderr));
     let out = cli(&["token", "get", "--private-key", "x"], &[]);
     assert_eq!(out.status.code(), Some(2), "keys are never taken from argv");
     let out = cli(&["verify-webhook", "--timestamp", "1", "--signature", "00", "--body-file", "/dev/null", "--env", "dev"], &[]);
