@@ -21,8 +21,8 @@ rm -rf "$VENV" "$WHEELS"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check redis==6.4.0 </dev/null  # test_tokens_at_rest.py reads Redis raw
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check gunicorn==27.0.1 uvicorn==0.54.0 </dev/null  # test_deploy.py: the servers users deploy behind
 
-echo "== mock server"
-cargo build --release -p cobo-oauth-mock </dev/null
+echo "== mock server and the cobo-oauth command (the README's walkthrough runs both)"
+cargo build --release -p cobo-oauth-mock -p cobo-oauth-cli </dev/null
 
 # Linked by zig against glibc 2.17's symbols: the wheel installs on any x86-64 Linux from
 # CentOS 7 on, not only on distributions as new as this machine (glibc 2.36).
@@ -50,6 +50,7 @@ echo "== stubtest"
 
 
 export COBO_OAUTH_MOCK="$REPO/target/release/cobo-oauth-mock"
+export COBO_OAUTH_RELEASE_DIR="$REPO/target/release"
 PYTEST=(-m pytest -p no:cacheprovider --rootdir "$REPO/bindings-python/tests" "$REPO/bindings-python/tests")
 
 # The wheel is abi3 for CPython >= 3.9: when a 3.9 interpreter is on the machine (pyenv

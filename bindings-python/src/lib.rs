@@ -4,6 +4,7 @@
 
 mod completions;
 mod convert;
+mod delivery;
 mod errors;
 mod logging;
 mod manager;
@@ -86,6 +87,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(store::coordinated_token_store, m)?)?;
     m.add_function(wrap_pyfunction!(verify_webhook, m)?)?;
     m.add_function(wrap_pyfunction!(verify_webhook_with_key, m)?)?;
+    m.add_function(wrap_pyfunction!(delivery::verify_delivery, m)?)?;
+    m.add_function(wrap_pyfunction!(delivery::callback_answer, m)?)?;
     m.add_function(wrap_pyfunction!(canonical_content, m)?)?;
     m.add_function(wrap_pyfunction!(content_digest, m)?)?;
     m.add_function(wrap_pyfunction!(refusal::classify_refusal, m)?)?;

@@ -110,6 +110,21 @@ impl ResponseVerifier {
         Ok(py.detach(|| verifier.verify(body, timestamp, signature)).map_err(Error)?)
     }
 
+    /// A webhook or callback delivery with this verifier's key: see `verify_delivery`.
+    #[pyo3(signature = (body, headers, max_age_secs = 300))]
+    fn verify_delivery(
+        &self,
+        py: Python<'_>,
+        body: &Bound<'_, PyAny>,
+        headers: &Bound<'_, PyAny>,
+        max_age_secs: u64,
+    ) -> PyResult<()> {
+        let body = bytes_arg(body, "body")?;
+        let headers = crate::delivery::headers_arg(headers)?;
+        let verifier = &self.inner;
+        Ok(py.detach(|| verifier.verify_delivery(body, headers, max_age_secs)).map_err(Error)?)
+    }
+
     fn __repr__(&self) -> String {
         format!("ResponseVerifier({})", self.description)
     }

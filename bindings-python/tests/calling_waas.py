@@ -14,7 +14,7 @@ def list_wallets(key: AppKey, config: ClientConfig, verifier: ResponseVerifier, 
     client = OAuthClient(key, config)
     manager = TokenManager(client, client_id)
     # One auth per org, or pass a callable that picks the org from each request.
-    auth = CoboHttpxAuth(key, manager, org_id, verifier)
+    auth = CoboHttpxAuth(key, manager, org_id=org_id, verifier=verifier)
     with httpx.Client(base_url=client.base_url(), auth=auth) as http:
         # Cobo answers an expired token with a 500: the manager renews it before this call.
         response = http.get("/wallets", params={"wallet_type": "Custodial", "limit": 10})

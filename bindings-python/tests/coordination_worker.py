@@ -5,7 +5,7 @@ mock's protected endpoint with the tokens they get, for a while. Prints one JSON
 hand and resends nothing, so a nonce two processes drew would show here).
 
 Usage: python coordination_worker.py '<json settings>'; the app key comes from
-$COBO_PRIVATE_KEY and a Redis URL from $COBO_REDIS_URL (never argv: `ps` shows argv).
+$COBO_APP_PRIVATE_KEY and a Redis URL from $COBO_REDIS_URL (never argv: `ps` shows argv).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def store_for(spec: dict[str, Any]) -> cobo_oauth.TokenStore:
 
 
 def main(settings: dict[str, Any]) -> dict[str, int]:
-    key = AppKey(os.environ["COBO_PRIVATE_KEY"])
+    key = AppKey(os.environ["COBO_APP_PRIVATE_KEY"])
     config = ClientConfig(base_url=settings["base_url"], response_public_key=settings["response_public_key"])
     manager = TokenManager(
         OAuthClient(key, config),

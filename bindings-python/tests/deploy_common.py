@@ -5,7 +5,7 @@ token store, the response verifier. Read from the environment the test sets:
   COBO_DEPLOY_SETTINGS  JSON {"base_url", "response_public_key", "client_id", "org_id",
                         "margin_secs", "store": {"kind": "file", "path"} | {"kind": "redis", "prefix"},
                         "ready_dir"}
-  COBO_PRIVATE_KEY      the app key (never argv: `ps` shows argv)
+  COBO_APP_PRIVATE_KEY      the app key (never argv: `ps` shows argv)
   COBO_REDIS_URL        for the Redis store
 
 Nothing here configures the nonce clock: every process of the host shares it by default.
@@ -36,7 +36,7 @@ def token_store() -> cobo_oauth.TokenStore:
 
 
 def build() -> tuple[AppKey, TokenManager, ResponseVerifier]:
-    key = AppKey(os.environ["COBO_PRIVATE_KEY"])
+    key = AppKey(os.environ["COBO_APP_PRIVATE_KEY"])
     client = OAuthClient(
         key, ClientConfig(base_url=SETTINGS["base_url"], response_public_key=SETTINGS["response_public_key"])
     )

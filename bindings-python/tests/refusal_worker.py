@@ -5,7 +5,7 @@ $COBO_OAUTH_CLOCK_DIR, which the test sets: different directories model differen
 so no Cobo clock this process learns reaches the other tests.
 
 Usage: python refusal_worker.py '<json settings>'; the app key comes from
-$COBO_PRIVATE_KEY (never argv: `ps` shows argv). Protocol on stdio, one JSON object a
+$COBO_APP_PRIVATE_KEY (never argv: `ps` shows argv). Protocol on stdio, one JSON object a
 line: the worker gets the org's token, prints {"ready": true} and waits for a line on
 stdin (the test changes the mock meanwhile), then runs its mode and prints its result.
 
@@ -108,7 +108,7 @@ def run_calls(settings: dict[str, Any], key: AppKey, manager: TokenManager, veri
 
 
 def main(settings: dict[str, Any]) -> None:
-    key = AppKey(os.environ["COBO_PRIVATE_KEY"])
+    key = AppKey(os.environ["COBO_APP_PRIVATE_KEY"])
     config = ClientConfig(base_url=settings["base_url"], response_public_key=settings["response_public_key"])
     store = cobo_oauth.file_token_store(settings["store_path"]) if "store_path" in settings else None
     manager = TokenManager(OAuthClient(key, config), settings["client_id"], store, TokenManagerConfig(refresh_margin_secs=0))

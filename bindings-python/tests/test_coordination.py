@@ -44,7 +44,7 @@ def start_worker(mock: Mock, app_key: AppKey, store: dict[str, Any], seconds: fl
         "margin_secs": MARGIN,
         **extra,
     }
-    env = {**os.environ, "COBO_PRIVATE_KEY": app_key.private_key_hex()}
+    env = {**os.environ, "COBO_APP_PRIVATE_KEY": app_key.private_key_hex()}
     if store["kind"] == "redis":
         env["COBO_REDIS_URL"] = redis_url()
     return subprocess.Popen([sys.executable, str(WORKER), json.dumps(settings)], stdout=subprocess.PIPE, env=env)

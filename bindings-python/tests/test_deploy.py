@@ -146,7 +146,7 @@ def serving(
     env = {
         **os.environ,
         "COBO_DEPLOY_SETTINGS": json.dumps(settings),
-        "COBO_PRIVATE_KEY": app_key.private_key_hex(),
+        "COBO_APP_PRIVATE_KEY": app_key.private_key_hex(),
         "PYTHONPATH": os.pathsep.join([str(TESTS), *filter(None, [os.environ.get("PYTHONPATH")])]),
     }
     if store["kind"] == "redis":

@@ -47,14 +47,19 @@ class Member:
     arg_types: dict[str, str] = field(default_factory=dict)
 
 
-ARG = re.compile(r"^(?:optional\s+)?([\w<>?]+)\s+(\w+)(?:\s*=\s*(.+))?$", re.S)
+ARG = re.compile(r"^(?:optional\s+)?([\w?]+(?:<[^>]*>)?\??)\s+(\w+)(?:\s*=\s*(.+))?$", re.S)
+
+
+def split_args(text: str) -> list[str]:
+    """The arguments of a UDL signature: its commas outside `<...>` (`record<string, string>`)."""
+    return re.split(r",(?![^<]*>)", text)
 
 
 def parse_args(text: str) -> tuple[list[str], dict[str, str], dict[str, str]]:
     names: list[str] = []
     defaults: dict[str, str] = {}
     types: dict[str, str] = {}
-    for raw in (a.strip() for a in text.split(",")):
+    for raw in (a.strip() for a in split_args(text)):
         if not raw:
             continue
         arg = ARG.match(raw)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -24,7 +25,8 @@ def snippet_env(mock: Mock, app_key: AppKey) -> dict[str, str]:
     """What the README's snippets read from the environment, pointing at the mock."""
     return {
         **os.environ,
-        "COBO_APP_KEY": app_key.private_key_hex(),
+        "COBO_APP_PRIVATE_KEY": app_key.private_key_hex(),
+        "COBO_ENV": "sandbox",
         "COBO_BASE_URL": mock.base_url,
         "COBO_RESPONSE_PUBLIC_KEY": mock.response_public_key,
         "COBO_CLIENT_ID": CLIENT_ID,
@@ -76,3 +78,42 @@ def test_async_snippet_runs_as_written(mock: Mock, app_key: AppKey, tmp_path: os
     assert result.stdout.splitlines() == ["1 token for 100 concurrent requests"]
     assert mock.counters()["get"] == 1
 
+
+
+def walkthrough() -> str:
+    """The root README's walkthrough: keygen, mock, one set of exports, the quickstart."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## From zero to a first token", 1)[1]
+    match = re.search(r"```sh\n(.*?)```", section, re.S)
+    assert match, "no sh block under ## From zero to a first token"
+    return match.group(1)
+
+
+def test_the_walkthrough_runs_as_written(tmp_path: Path) -> None:
+    """From the clone's root, with the built `cobo-oauth` and this interpreter (the venv
+    holding the installed wheel) as `python3`, and no COBO_ variable set beforehand."""
+    assert (REPO / "target" / "release" / "cobo-oauth").exists(), "build the CLI first (bindings-python/scripts/test.sh does)"
+    env = {name: value for name, value in os.environ.items() if not name.startswith("COBO_")}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    env["TMPDIR"] = str(tmp_path)  # where the walkthrough's `mktemp -d` lands
+    # Its own session: whatever it leaves running (the mock, if a step fails) is stopped below.
+    process = subprocess.Popen(
+        ["bash", "-e", "-c", walkthrough()], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, start_new_session=True,
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=120)
+    finally:
+        try:
+            os.killpg(process.pid, 15)
+        except ProcessLookupError:
+            pass
+    assert process.returncode == 0, stdout + stderr
+    lines = stdout.splitlines()
+    assert lines[0].startswith("api_key: ") and len(lines[0]) == len("api_key: ") + 64, lines
+    assert any(line.startswith("OrgToken(access_token='…', token_type='Bearer'") for line in lines), lines
+    assert any(line.startswith("refreshed; expires at ") for line in lines), lines
+    assert lines[-1] == "400 invalid_grant", lines
+    (workdir,) = [path for path in tmp_path.iterdir() if path.is_dir()]
+    assert (workdir / "app.key").stat().st_mode & 0o777 == 0o600
+    assert json.loads((workdir / "token.json").read_text())["token_type"] == "Bearer"

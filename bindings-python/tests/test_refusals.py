@@ -405,7 +405,7 @@ def start_worker(mock: Mock, app_key: AppKey, clock_dir: Path, **settings: Any) 
         "org_id": ORG_ID,
         **settings,
     }
-    env = {**os.environ, "COBO_PRIVATE_KEY": app_key.private_key_hex(), "COBO_OAUTH_CLOCK_DIR": str(clock_dir)}
+    env = {**os.environ, "COBO_APP_PRIVATE_KEY": app_key.private_key_hex(), "COBO_OAUTH_CLOCK_DIR": str(clock_dir)}
     worker = subprocess.Popen(
         [sys.executable, str(WORKER), json.dumps(settings)],
         stdin=subprocess.PIPE,

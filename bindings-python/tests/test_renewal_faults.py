@@ -92,7 +92,7 @@ EXITING = """
 import asyncio, json, os, sys, urllib.request
 import cobo_oauth
 settings = json.loads(sys.argv[1])
-key = cobo_oauth.AppKey(os.environ["COBO_PRIVATE_KEY"])
+key = cobo_oauth.AppKey(os.environ["COBO_APP_PRIVATE_KEY"])
 config = cobo_oauth.ClientConfig(base_url=settings["base_url"], response_public_key=settings["response_public_key"])
 manager = cobo_oauth.AsyncTokenManager(cobo_oauth.TokenManager(
     cobo_oauth.OAuthClient(key, config), settings["client_id"], cobo_oauth.file_token_store(settings["path"])))
@@ -120,7 +120,7 @@ def test_an_interpreter_exiting_mid_refresh_leaves_no_spent_token_to_present(str
     strict.fault({"kind": "delay", "delay_ms": 2_000}, "refresh")
     settings = {"base_url": strict.base_url, "response_public_key": strict.response_public_key, "control_url": strict.control_url,
                 "client_id": CLIENT_ID, "org_id": ORG_ID, "path": path}
-    env = {**os.environ, "COBO_PRIVATE_KEY": app_key.private_key_hex()}
+    env = {**os.environ, "COBO_APP_PRIVATE_KEY": app_key.private_key_hex()}
     exiting = subprocess.run([sys.executable, "-c", EXITING, json.dumps(settings)], env=env, capture_output=True, timeout=60)
     assert b"exiting" in exiting.stdout, exiting.stderr.decode(errors="replace")
     wait_for("the spent refresh", lambda: strict.counters()["issued"] == 2)

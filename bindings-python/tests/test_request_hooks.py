@@ -232,3 +232,15 @@ def test_the_readme_snippet_lists_wallets(mock: Mock, app_key: AppKey, verifier:
 
     wallets = list_wallets(app_key, mock.config_for(), verifier, CLIENT_ID, ORG_ID)
     assert (wallets["data"], wallets["request"]["query"]) == ([], "wallet_type=Custodial&limit=10")
+
+
+@pytest.mark.parametrize("hook_class", [CoboHttpxAuth, CoboRequestsAuth])
+def test_arguments_in_kotlins_order_fail_at_construction(
+    hook_class: Any, app_key: AppKey, manager: TokenManager, verifier: ResponseVerifier
+) -> None:
+    with pytest.raises(TypeError, match="org_id must be a str or a callable.*by keyword"):
+        hook_class(app_key, manager, verifier, ORG_ID)
+    with pytest.raises(TypeError, match="verifier must be a ResponseVerifier or None, not str"):
+        hook_class(app_key, manager, ORG_ID, "not a verifier")
+    by_keyword = hook_class(app_key, manager, verifier=verifier, org_id=ORG_ID)
+    assert app_key.api_key() in repr(by_keyword)

@@ -18,8 +18,8 @@ cobo-oauth: Cobo WaaS 2.0 OAuth for Portal Apps
 
 USAGE:
   cobo-oauth keygen [--out FILE]
-  cobo-oauth token get --client-id ID --org-id ID [TARGET] [KEY]
-  cobo-oauth token refresh --client-id ID [--refresh-token-file FILE] [TARGET] [KEY]
+  cobo-oauth token get [--client-id ID] [--org-id ID] [TARGET] [KEY]
+  cobo-oauth token refresh [--client-id ID] [--refresh-token-file FILE] [TARGET] [KEY]
   cobo-oauth sign --method METHOD --path PATH [--query QUERY] [--body BODY | --body-file FILE] [--nonce N] [KEY]
   cobo-oauth verify-webhook --timestamp TS --signature HEX [--body-file FILE] [--env ENV | --response-key HEX]
   cobo-oauth mock [MOCK FLAGS]     run the mock Cobo server (see `cobo-oauth mock --help`)
@@ -31,9 +31,10 @@ USAGE:
                                    protected endpoint for S seconds; prints {\"calls\",\"refused\",\"errors\"}
                                    (redis: the URL comes from $COBO_REDIS_URL)
 
-TARGET: --env dev|sandbox|prod (default: $COBO_ENV or prod)
-        | --base-url URL --response-key HEX (a proxy or the mock server)
-KEY:    $COBO_PRIVATE_KEY (64 hex chars) or --key-file FILE
+TARGET: --env dev|sandbox|prod | --base-url URL --response-key HEX (a proxy or the mock
+        server); else $COBO_BASE_URL with $COBO_RESPONSE_PUBLIC_KEY, else $COBO_ENV, else prod (said on stderr)
+KEY:    --key-file FILE or $COBO_APP_PRIVATE_KEY (64 hex chars; $COBO_PRIVATE_KEY, deprecated)
+--client-id and --org-id default to $COBO_CLIENT_ID and $COBO_ORG_ID.
 The refresh token is read from $COBO_REFRESH_TOKEN or --refresh-token-file.
 verify-webhook reads the body from --body-file or stdin.
 `token` prints the token as JSON on stdout (it contains the tokens).
@@ -104,11 +105,29 @@ fn read_file(path: &str) -> Result<String, Failure> {
     std::fs::read_to_string(path).map_err(|e| Failure::Usage(format!("cannot read {path}: {e}")))
 }
 
+/// `--name`, else the environment variable every language's examples read.
+fn flag_or_env(flags: &HashMap<String, String>, name: &str, variable: &str) -> Result<String, Failure> {
+    match flags.get(name) {
+        Some(value) => Ok(value.clone()),
+        None => std::env::var(variable).map_err(|_| Failure::Usage(format!("pass --{name} or set {variable}"))),
+    }
+}
+
+/// The variable the key used to be read from, before one scheme covered every language.
+const DEPRECATED_KEY_VARIABLE: &str = "COBO_PRIVATE_KEY";
+
 fn load_key(flags: &HashMap<String, String>) -> Result<AppKey, Failure> {
     let hex = match flags.get("key-file") {
         Some(path) => read_file(path)?,
-        None => std::env::var("COBO_PRIVATE_KEY")
-            .map_err(|_| Failure::Usage("set COBO_PRIVATE_KEY or pass --key-file".into()))?,
+        None => match std::env::var("COBO_APP_PRIVATE_KEY") {
+            Ok(hex) => hex,
+            Err(_) => {
+                let hex = std::env::var(DEPRECATED_KEY_VARIABLE)
+                    .map_err(|_| Failure::Usage("set COBO_APP_PRIVATE_KEY or pass --key-file".into()))?;
+                eprintln!("warning: {DEPRECATED_KEY_VARIABLE} is deprecated; set COBO_APP_PRIVATE_KEY instead");
+                hex
+            }
+        },
     };
     Ok(AppKey::new(Secret::new(hex))?)
 }
@@ -122,13 +141,37 @@ fn environment(name: &str) -> Result<Environment, Failure> {
     }
 }
 
+fn variable(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|value| !value.is_empty())
+}
+
+/// `--env`, else `$COBO_ENV`, else prod, said on stderr: a forgotten variable must not
+/// pass for a sandbox call.
+fn chosen_environment(flags: &HashMap<String, String>) -> Result<Environment, Failure> {
+    match flags.get("env").cloned().or_else(|| variable("COBO_ENV")) {
+        Some(name) => environment(&name),
+        None => {
+            eprintln!("note: no --env or COBO_ENV (nor a base URL): using Cobo's production environment");
+            Ok(Environment::Prod)
+        }
+    }
+}
+
+/// Flags first, then the environment: `--base-url`/`--response-key`, `--env`,
+/// `$COBO_BASE_URL`/`$COBO_RESPONSE_PUBLIC_KEY` (a proxy or the mock), `$COBO_ENV`, prod.
 fn target(flags: &HashMap<String, String>) -> Result<ClientConfig, Failure> {
     match (flags.get("base-url"), flags.get("response-key")) {
         (Some(url), Some(key)) => Ok(ClientConfig::for_base_url(url.as_str(), key.as_str())),
         (Some(_), None) => Err(Failure::Usage("--base-url needs --response-key".into())),
         (None, _) => {
-            let name = flags.get("env").cloned().or_else(|| std::env::var("COBO_ENV").ok());
-            Ok(ClientConfig::for_environment(environment(name.as_deref().unwrap_or("prod"))?))
+            if flags.contains_key("env") {
+                return Ok(ClientConfig::for_environment(chosen_environment(flags)?));
+            }
+            match (variable("COBO_BASE_URL"), variable("COBO_RESPONSE_PUBLIC_KEY")) {
+                (Some(url), Some(key)) => Ok(ClientConfig::for_base_url(url.as_str(), key.as_str())),
+                (Some(_), None) => Err(Failure::Usage("COBO_BASE_URL needs COBO_RESPONSE_PUBLIC_KEY".into())),
+                (None, _) => Ok(ClientConfig::for_environment(chosen_environment(flags)?)),
+            }
         }
     }
 }
@@ -166,7 +209,7 @@ fn token(args: &[String]) -> Result<(), Failure> {
         "get" => {
             let flags = flags(rest, &[&COMMON[..], &["org-id"]].concat())?;
             let client = OAuthClient::new(Arc::new(load_key(&flags)?), target(&flags)?)?;
-            client.get_org_token(required(&flags, "client-id")?.into(), required(&flags, "org-id")?.into())?
+            client.get_org_token(flag_or_env(&flags, "client-id", "COBO_CLIENT_ID")?, flag_or_env(&flags, "org-id", "COBO_ORG_ID")?)?
         }
         "refresh" => {
             let flags = flags(rest, &[&COMMON[..], &["refresh-token-file"]].concat())?;
@@ -176,7 +219,7 @@ fn token(args: &[String]) -> Result<(), Failure> {
                     .map_err(|_| Failure::Usage("set COBO_REFRESH_TOKEN or pass --refresh-token-file".into()))?,
             };
             let client = OAuthClient::new(Arc::new(load_key(&flags)?), target(&flags)?)?;
-            client.refresh_org_token(required(&flags, "client-id")?.into(), Secret::new(refresh_token))?
+            client.refresh_org_token(flag_or_env(&flags, "client-id", "COBO_CLIENT_ID")?, Secret::new(refresh_token))?
         }
         other => return Err(Failure::Usage(format!("unknown token operation {other:?}"))),
     };
@@ -236,7 +279,7 @@ fn verify_webhook(args: &[String]) -> Result<(), Failure> {
     };
     let verifier = match flags.get("response-key") {
         Some(key) => ResponseVerifier::with_key(key.clone())?,
-        None => ResponseVerifier::new(environment(flags.get("env").map_or("prod", String::as_str))?),
+        None => ResponseVerifier::new(chosen_environment(&flags)?),
     };
     verifier.verify(body, required(&flags, "timestamp")?.into(), required(&flags, "signature")?.into())?;
     println!("valid: signed by Cobo");
@@ -324,7 +367,7 @@ fn workers_demo() -> Result<(), Failure> {
             .args(["--seconds", &SECONDS.to_string(), "--margin-secs", &MARGIN.to_string()])
             .args(["--store", &format!("file:{}", store.display())])
             .args(["--base-url", &server.base_url(), "--response-key", &server.response_public_key()])
-            .env("COBO_PRIVATE_KEY", key.private_key_hex().expose())
+            .env("COBO_APP_PRIVATE_KEY", key.private_key_hex().expose())
             .stdout(std::process::Stdio::piped())
             .spawn()
     };

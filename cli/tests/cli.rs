@@ -6,7 +6,13 @@ use serde_json::Value;
 
 fn cli(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_cobo-oauth"));
-    command.args(args).env_remove("COBO_PRIVATE_KEY").env_remove("COBO_REFRESH_TOKEN").stdin(Stdio::null());
+    command.args(args).stdin(Stdio::null());
+    for name in [
+        "COBO_APP_PRIVATE_KEY", "COBO_PRIVATE_KEY", "COBO_REFRESH_TOKEN", "COBO_ENV", "COBO_BASE_URL",
+        "COBO_RESPONSE_PUBLIC_KEY", "COBO_CLIENT_ID", "COBO_ORG_ID",
+    ] {
+        command.env_remove(name);
+    }
     for (name, value) in env {
         command.env(name, value);
     }
@@ -37,7 +43,7 @@ fn sign_matches_the_first_signing_vector() {
     let field = |name: &str| case[name].as_str().unwrap().to_owned();
     let out = cli(
         &["sign", "--method", &field("method"), "--path", &field("path"), "--query", &field("query"), "--body", &field("body"), "--nonce", &field("nonce")],
-        &[("COBO_PRIVATE_KEY", &field("private_key_hex"))],
+        &[("COBO_APP_PRIVATE_KEY", &field("private_key_hex"))],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let expected = format!(
@@ -55,7 +61,7 @@ fn keygen_output_is_a_loadable_key() {
     let stdout = text(&out.stdout);
     let line = |prefix: &str| stdout.lines().find_map(|l| l.strip_prefix(prefix)).unwrap().to_owned();
     let (api_key, private_key) = (line("api_key: "), line("private_key: "));
-    let signed = cli(&["sign", "--method", "GET", "--path", "/v2/oauth/token"], &[("COBO_PRIVATE_KEY", &private_key)]);
+    let signed = cli(&["sign", "--method", "GET", "--path", "/v2/oauth/token"], &[("COBO_APP_PRIVATE_KEY", &private_key)]);
     assert!(text(&signed.stdout).starts_with(&format!("Biz-Api-Key: {api_key}\n")));
 }
 
@@ -63,10 +69,15 @@ fn keygen_output_is_a_loadable_key() {
 fn mistakes_exit_with_usage_or_a_typed_error() {
     let out = cli(&["token", "get", "--client-id", "a", "--org-id", "b"], &[]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("COBO_PRIVATE_KEY"));
-    let out = cli(&["sign", "--method", "GET", "--path", "/v2/x"], &[("COBO_PRIVATE_KEY", "abc")]);
+    assert!(text(&out.stderr).contains("COBO_APP_PRIVATE_KEY"));
+    let out = cli(&["sign", "--method", "GET", "--path", "/v2/x"], &[("COBO_APP_PRIVATE_KEY", "abc")]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("invalid key"), "{}", text(&out.stderr));
+    // The production default is never silent.
+    let out = cli(&["verify-webhook", "--timestamp", "1", "--signature", "00", "--body-file", "/dev/null"], &[]);
+    assert!(text(&out.stderr).contains("using Cobo's production environment"), "{}", text(&out.stderr));
+    let out = cli(&["verify-webhook", "--timestamp", "1", "--signature", "00", "--body-file", "/dev/null"], &[("COBO_ENV", "dev")]);
+    assert!(!text(&out.stderr).contains("production"), "{}", text(&out.stderr));
     let out = cli(&["token", "get", "--private-key", "x"], &[]);
     assert_eq!(out.status.code(), Some(2), "keys are never taken from argv");
     let out = cli(&["verify-webhook", "--timestamp", "1", "--signature", "00", "--body-file", "/dev/null", "--env", "dev"], &[]);
@@ -93,14 +104,24 @@ fn token_get_and_refresh_against_the_cli_mock() {
     let (url, key) = (started["base_url"].as_str().unwrap(), started["response_public_key"].as_str().unwrap());
     let target = ["--base-url", url, "--response-key", key, "--client-id", "cli-app"];
 
-    let got = cli(&[&["token", "get", "--org-id", "cli-org"][..], &target].concat(), &[("COBO_PRIVATE_KEY", &private_key)]);
+    let got = cli(&[&["token", "get", "--org-id", "cli-org"][..], &target].concat(), &[("COBO_APP_PRIVATE_KEY", &private_key)]);
     assert!(got.status.success(), "{}", text(&got.stderr));
+    assert_eq!(text(&got.stderr), "");
     let token: Value = serde_json::from_slice(&got.stdout).unwrap();
     assert_eq!(token["expires_in"], 43199);
+    // The README's exports alone are enough: no flag at all.
+    let exports = [
+        ("COBO_APP_PRIVATE_KEY", private_key.as_str()), ("COBO_ENV", "sandbox"), ("COBO_BASE_URL", url),
+        ("COBO_RESPONSE_PUBLIC_KEY", key), ("COBO_CLIENT_ID", "cli-app"), ("COBO_ORG_ID", "cli-org"),
+    ];
+    let from_env = cli(&["token", "get"], &exports);
+    assert!(from_env.status.success(), "{}", text(&from_env.stderr));
     let refresh_token = token["refresh_token"].as_str().unwrap();
+    // The key's old variable still works, with a warning on stderr.
     let env = [("COBO_PRIVATE_KEY", private_key.as_str()), ("COBO_REFRESH_TOKEN", refresh_token)];
     let refreshed = cli(&[&["token", "refresh"][..], &target].concat(), &env);
     assert!(refreshed.status.success(), "{}", text(&refreshed.stderr));
+    assert!(text(&refreshed.stderr).contains("COBO_PRIVATE_KEY is deprecated; set COBO_APP_PRIVATE_KEY"));
     let again = cli(&[&["token", "refresh"][..], &target].concat(), &env);
     assert_eq!(again.status.code(), Some(1));
     assert!(text(&again.stderr).contains("invalid_grant"));

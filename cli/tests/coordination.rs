@@ -74,7 +74,7 @@ impl Harness {
             .args(["worker", "--client-id", CLIENT_ID, "--org-id", ORG, "--threads", "4", "--store", store])
             .args(["--seconds", &seconds.to_string(), "--margin-secs", &MARGIN.to_string(), "--lease-ttl-ms", "1000"])
             .args(["--base-url", &self.server.base_url(), "--response-key", &self.server.response_public_key()])
-            .env("COBO_PRIVATE_KEY", self.key.private_key_hex().expose())
+            .env("COBO_APP_PRIVATE_KEY", self.key.private_key_hex().expose())
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .spawn()

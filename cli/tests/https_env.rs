@@ -33,7 +33,7 @@ impl Setup {
         let mut command = Command::new(env!("CARGO_BIN_EXE_cobo-oauth"));
         command.args(["token", "get", "--client-id", CLIENT_ID, "--org-id", ORG_ID]);
         command.args(["--base-url", &self.server.base_url(), "--response-key", &self.server.response_public_key()]);
-        command.env("COBO_PRIVATE_KEY", self.key.private_key_hex().expose()).stdin(Stdio::null());
+        command.env("COBO_APP_PRIVATE_KEY", self.key.private_key_hex().expose()).stdin(Stdio::null());
         for name in INHERITED {
             command.env_remove(name);
         }

@@ -14,6 +14,7 @@ mod secret;
 mod tokens;
 mod util;
 
+pub use auth::delivery::{callback_answer, verify_delivery, DELIVERY_MAX_AGE_SECS};
 pub use auth::environment::Environment;
 pub use auth::keys::AppKey;
 pub use auth::signing::{canonical_content, content_digest, SignedRequest};
@@ -33,8 +34,8 @@ pub use tokens::store::{
     StoredToken, TokenStore, VersionedToken,
 };
 
-/// The README's Rust quickstart, compiled by `cargo test`.
-#[doc = include_str!("../../README.md")]
+/// core/README.md's Rust blocks, compiled by `cargo test`.
+#[doc = include_str!("../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 

@@ -125,8 +125,8 @@ def paced() -> None:
 
 
 def cli(*args: str, private_key_hex: str, env: Optional[dict[str, str]] = None) -> str:
-    """Runs our `cobo-oauth` command with the key in COBO_PRIVATE_KEY; returns stdout."""
-    environment = {**os.environ, "COBO_PRIVATE_KEY": private_key_hex, **(env or {})}
+    """Runs our `cobo-oauth` command with the key in COBO_APP_PRIVATE_KEY; returns stdout."""
+    environment = {**os.environ, "COBO_APP_PRIVATE_KEY": private_key_hex, **(env or {})}
     done = subprocess.run(
         [os.environ["COBO_OAUTH_CLI"], *args], env=environment, stdin=subprocess.DEVNULL,
         capture_output=True, text=True, timeout=30,

@@ -24,6 +24,7 @@ from cobo_oauth._native import (
     VersionedToken,
     __version__,
     Refusal,
+    callback_answer,
     canonical_content,
     classify_refusal,
     content_digest,
@@ -31,6 +32,7 @@ from cobo_oauth._native import (
     file_token_store,
     memory_token_store,
     redis_token_store,
+    verify_delivery,
     verify_webhook,
     verify_webhook_with_key,
 )
@@ -89,6 +91,7 @@ __all__ = [
     "TransportError",
     "UnavailableError",
     "__version__",
+    "callback_answer",
     "canonical_content",
     "classify_refusal",
     "content_digest",
@@ -96,6 +99,7 @@ __all__ = [
     "file_token_store",
     "memory_token_store",
     "redis_token_store",
+    "verify_delivery",
     "verify_webhook",
     "verify_webhook_with_key",
 ]

@@ -4,7 +4,7 @@ import asyncio
 import contextvars
 import os
 from datetime import datetime
-from typing import Any, Callable, Generator, final
+from typing import Any, Callable, Generator, Iterable, Mapping, final
 
 from cobo_oauth.environment import Environment
 from cobo_oauth.protocols import CoordinatedTokenStoreProtocol, TokenStoreProtocol
@@ -30,6 +30,7 @@ __all__ = [
     "TokenManagerConfig",
     "TokenStore",
     "VersionedToken",
+    "callback_answer",
     "canonical_content",
     "classify_refusal",
     "content_digest",
@@ -37,6 +38,7 @@ __all__ = [
     "file_token_store",
     "memory_token_store",
     "redis_token_store",
+    "verify_delivery",
     "verify_webhook",
     "verify_webhook_with_key",
 ]
@@ -92,6 +94,15 @@ class ResponseVerifier:
     def verify(self, body: bytes | bytearray, timestamp: str, signature: str) -> None:
         """Returns when ``signature`` is Cobo's over ``<body>|<timestamp>``; raises
         ``ResponseSignatureError`` otherwise. Does no I/O."""
+
+    def verify_delivery(
+        self,
+        body: bytes | bytearray,
+        headers: Mapping[str, str] | Mapping[bytes, bytes] | Iterable[tuple[str | bytes, str | bytes]],
+        max_age_secs: int = 300,
+    ) -> None:
+        """As the module's ``verify_delivery``, with this verifier's key (Cobo's, a
+        proxy's, the mock's)."""
 
 @final
 class OAuthClient:
@@ -306,6 +317,22 @@ def verify_webhook(body: bytes | bytearray, timestamp: str, signature: str, envi
 
 def verify_webhook_with_key(body: bytes | bytearray, timestamp: str, signature: str, public_key_hex: str) -> None:
     """As ``verify_webhook``, with an explicit Cobo public key (64 hex chars)."""
+
+def verify_delivery(
+    body: bytes | bytearray,
+    headers: Mapping[str, str] | Mapping[bytes, bytes] | Iterable[tuple[str | bytes, str | bytes]],
+    environment: Environment,
+    max_age_secs: int = 300,
+) -> None:
+    """Checks a webhook or callback delivery as a web framework hands it over: the raw
+    body and the request's headers (a dict, Starlette's or Werkzeug's ``Headers``, or
+    ASGI's raw pairs; ``Biz-Timestamp`` and ``Biz-Resp-Signature`` in any case, ``-`` or
+    ``_``), signed with the environment's key, the timestamp within ``max_age_secs`` of
+    this host's clock either way. Raises ``ResponseSignatureError`` otherwise. Does no I/O."""
+
+def callback_answer(approve: bool) -> str:
+    """The plain-text body Cobo expects in answer to a callback: ``"ok"`` approves,
+    ``"deny"`` refuses."""
 
 def canonical_content(method: str, path: str, nonce: str, query: str, body: str) -> str:
     """The canonical CoboAuth string ``METHOD|PATH|nonce|QUERY|BODY``, for debugging."""

@@ -66,6 +66,18 @@ class RequestAuth(Generic[RequestT]):
         org_id: Union[str, Callable[[RequestT], str]],
         verifier: Optional[ResponseVerifier],
     ) -> None:
+        # Kotlin and Swift take (key, manager, verifier, org): a call in their order
+        # must fail here, not on the first request.
+        if not isinstance(org_id, str) and (isinstance(org_id, ResponseVerifier) or not callable(org_id)):
+            raise TypeError(
+                f"org_id must be a str or a callable picking it per request, not {type(org_id).__name__}; "
+                "pass org_id= and verifier= by keyword"
+            )
+        if verifier is not None and not isinstance(verifier, ResponseVerifier):
+            raise TypeError(
+                f"verifier must be a ResponseVerifier or None, not {type(verifier).__name__}; "
+                "pass org_id= and verifier= by keyword"
+            )
         if isinstance(org_id, str) and not org_id.strip():
             raise InvalidArgumentError("invalid argument: org_id must not be empty", reason="org_id must not be empty")
         self._key = key

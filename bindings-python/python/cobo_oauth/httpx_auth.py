@@ -4,7 +4,7 @@ checks Cobo's signature on the answer and sends the request again when Cobo refu
 before acting (its nonce or its token), for ``httpx.Client`` and ``httpx.AsyncClient``
 alike::
 
-    auth = CoboHttpxAuth(key, manager, org_id, ResponseVerifier(Environment.PROD))
+    auth = CoboHttpxAuth(key, manager, org_id=org_id, verifier=ResponseVerifier(Environment.PROD))
     httpx.get("https://api.cobo.com/v2/wallets", params={"limit": 10}, auth=auth)
 """
 

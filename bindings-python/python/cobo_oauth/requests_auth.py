@@ -3,7 +3,7 @@ signs each prepared request over the path, query and body bytes requests sends, 
 the org's Bearer token, checks Cobo's signature on the answer, and sends the request
 again when Cobo refused it before acting (its nonce or its token)::
 
-    auth = CoboRequestsAuth(key, manager, org_id, ResponseVerifier(Environment.PROD))
+    auth = CoboRequestsAuth(key, manager, org_id=org_id, verifier=ResponseVerifier(Environment.PROD))
     requests.get("https://api.cobo.com/v2/wallets", params={"limit": 10}, auth=auth)
 """
 

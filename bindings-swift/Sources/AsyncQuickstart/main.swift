@@ -5,13 +5,15 @@ import Foundation
 let env = ProcessInfo.processInfo.environment
 guard let privateKeyHex = env["COBO_APP_PRIVATE_KEY"],
       let clientId = env["COBO_CLIENT_ID"],
-      let orgId = env["COBO_ORG_ID"]
+      let orgId = env["COBO_ORG_ID"],
+      // Cobo's environment by name, as every example reads it: dev, sandbox or prod.
+      let environment = ["dev": Environment.dev, "sandbox": .sandbox, "prod": .prod][env["COBO_ENV"] ?? "sandbox"]
 else {
-    print("set COBO_APP_PRIVATE_KEY, COBO_CLIENT_ID and COBO_ORG_ID")
+    print("set COBO_APP_PRIVATE_KEY, COBO_CLIENT_ID and COBO_ORG_ID (and COBO_ENV: dev, sandbox or prod)")
     exit(2)
 }
 let config = ClientConfig(
-    environment: .prod,
+    environment: environment,
     baseUrl: env["COBO_BASE_URL"],
     responsePublicKey: env["COBO_RESPONSE_PUBLIC_KEY"]
 )

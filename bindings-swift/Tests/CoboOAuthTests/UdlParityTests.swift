@@ -23,6 +23,9 @@ private let swiftReferences: [String: Any] = [
     "cobo_oauth.set_log_sink(sink)": setLogSink(sink:),
     "cobo_oauth.redis_token_store(url, key_prefix, timeout_ms, store_key)": redisTokenStore(url:keyPrefix:timeoutMs:storeKey:),
     "cobo_oauth.coordinated_token_store(store)": coordinatedTokenStore(store:),
+    "cobo_oauth.verify_delivery(body, headers, environment, max_age_secs)":
+        verifyDelivery(body:headers:environment:maxAgeSecs:),
+    "cobo_oauth.callback_answer(approve)": callbackAnswer(approve:),
     // [Custom] typedef string Secret
     "Secret": Secret.init(_:),
     // enum Environment
@@ -118,6 +121,8 @@ private let swiftReferences: [String: Any] = [
     "ResponseVerifier.constructor(environment)": ResponseVerifier.init(environment:),
     "ResponseVerifier.with_key(public_key_hex)": ResponseVerifier.withKey(publicKeyHex:),
     "ResponseVerifier.verify(body, timestamp, signature)": ResponseVerifier.verify(body:timestamp:signature:),
+    "ResponseVerifier.verify_delivery(body, headers, max_age_secs)":
+        ResponseVerifier.verifyDelivery(body:headers:maxAgeSecs:),
     // interface OAuthClient
     "OAuthClient.constructor(key, config)": OAuthClient.init(key:config:),
     "OAuthClient.base_url()": OAuthClient.baseUrl,
@@ -286,8 +291,30 @@ struct UdlSurface {
         guard let match = matches(pattern, in: member).first else {
             throw TestSetupError(description: "unparsed UDL member: \(member)")
         }
-        let arguments = match[3].split(separator: ",").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        let arguments = topLevelArguments(match[3]).map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
         return (match[1], match[2], arguments.filter { !$0.isEmpty })
+    }
+
+    /// The comma-separated arguments of a signature; commas inside `<...>`
+    /// (`record<string, string>`) belong to a type.
+    private static func topLevelArguments(_ text: String) -> [String] {
+        var arguments: [String] = []
+        var current = ""
+        var depth = 0
+        for character in text {
+            switch character {
+            case "<": depth += 1
+            case ">": depth -= 1
+            case "," where depth == 0:
+                arguments.append(current)
+                current = ""
+                continue
+            default: break
+            }
+            current.append(character)
+        }
+        arguments.append(current)
+        return arguments
     }
 
     /// `[attrs] optional? Type?? name (= default)?` -> its name and default.

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::{hex_array, normalize_api_key};
+use crate::stop_signal;
 use crate::{App, MockConfig, MockServer, TlsMode};
 
 const USAGE: &str = "\
@@ -42,7 +43,8 @@ Flags:
   --tls-cert FILE --tls-key FILE [--tls-ca FILE]
                                 HTTPS with this PEM chain and key (clients trust
                                 --tls-ca, or the chain's file)
-  --ignore-stdin                keep running after stdin closes (stop with SIGTERM)
+  --ignore-stdin                keep running after stdin closes (stop with SIGTERM or
+                                SIGINT; either also stops it without the flag)
   --help                        print this help
 
 Proxy: an HTTP CONNECT proxy for tests, tunnelling to loopback only. Prints one JSON
@@ -103,6 +105,8 @@ pub fn run_cli(args: Vec<String>) -> i32 {
             return 2;
         }
     };
+    // Before the server's threads start, so that they inherit the blocked signals.
+    let stop = stop_signal::stop_channel();
     let server = match MockServer::start(config) {
         Ok(server) => server,
         Err(e) => {
@@ -122,8 +126,8 @@ pub fn run_cli(args: Vec<String>) -> i32 {
         return 1;
     }
     eprintln!("cobo-oauth-mock: listening on {}", server.base_url());
-    wait_for_stdin(ignore_stdin);
-    server.shutdown();
+    wait_for_stop(ignore_stdin, stop);
+    server.shutdown(); // removes the CA file
     0
 }
 
@@ -135,15 +139,16 @@ pub(crate) fn print_ready(ready: &impl Serialize) -> io::Result<()> {
     stdout.flush()
 }
 
-/// Blocks until stdin closes: a harness that dies closes it, so the server never
-/// outlives it. With `ignore_stdin`, blocks for ever (stop with a signal).
-pub(crate) fn wait_for_stdin(ignore_stdin: bool) {
-    if ignore_stdin {
-        loop {
-            std::thread::park();
-        }
+/// Blocks until stdin closes (a harness that dies closes it, so the server never outlives
+/// it), or until SIGTERM or SIGINT. With `ignore_stdin`, only a signal stops it.
+pub(crate) fn wait_for_stop(ignore_stdin: bool, (sender, stopped): stop_signal::StopChannel) {
+    if !ignore_stdin {
+        std::thread::spawn(move || {
+            let _ = io::copy(&mut io::stdin().lock(), &mut io::sink());
+            let _ = sender.send(());
+        });
     }
-    let _ = io::copy(&mut io::stdin().lock(), &mut io::sink());
+    let _ = stopped.recv();
 }
 
 fn parse_args(args: Vec<String>) -> Result<Command, String> {

@@ -19,6 +19,7 @@ mod protected;
 mod proxy;
 mod proxy_cli;
 mod server;
+mod stop_signal;
 mod tls;
 mod tokens;
 

@@ -4,7 +4,8 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use crate::cli::{print_ready, wait_for_stdin};
+use crate::cli::{print_ready, wait_for_stop};
+use crate::stop_signal;
 use crate::{ConnectProxy, ProxyConfig};
 
 #[derive(Serialize)]
@@ -22,6 +23,7 @@ pub(crate) fn run(args: Vec<String>) -> i32 {
             return 2;
         }
     };
+    let stop = stop_signal::stop_channel();
     let proxy = match ConnectProxy::start(config) {
         Ok(proxy) => proxy,
         Err(e) => {
@@ -35,7 +37,7 @@ pub(crate) fn run(args: Vec<String>) -> i32 {
         return 1;
     }
     eprintln!("cobo-oauth-mock proxy: listening on {}", proxy.proxy_url());
-    wait_for_stdin(ignore_stdin);
+    wait_for_stop(ignore_stdin, stop);
     0
 }
 

@@ -67,6 +67,20 @@ fn tls_prints_the_ca_and_keeps_the_control_api_plain() {
     assert_eq!(body(&info)["base_url"], base_url);
 }
 
+/// SIGTERM (a service manager, `kill`, a shell's job control) stops the mock as closing
+/// stdin does: it exits 0 and leaves no CA file behind.
+#[cfg(unix)]
+#[test]
+fn sigterm_removes_the_ca_file() {
+    let mut mock = start(&["--tls", "--ignore-stdin"]);
+    let ca_file = std::path::PathBuf::from(mock.ready["ca_file"].as_str().unwrap());
+    assert!(ca_file.exists());
+    let pid = mock.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(mock.child.wait().unwrap().success());
+    assert!(!ca_file.exists(), "{} left behind", ca_file.display());
+}
+
 #[test]
 fn tls_serves_a_certificate_loaded_from_files() {
     let dir = std::env::temp_dir().join(format!("cobo-oauth-mock-files-{}", std::process::id()));

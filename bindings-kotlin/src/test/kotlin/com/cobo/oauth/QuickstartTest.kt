@@ -31,6 +31,19 @@ class QuickstartTest(private val mock: MockServer) {
         assertEquals("Bearer", token.tokenType)
     }
 
+    /** The root README's walkthrough, Kotlin step: main() in a fresh JVM, from the exported variables alone. */
+    @Test
+    fun `main reads the walkthrough's variables`() {
+        val environment = mapOf(
+            "COBO_ENV" to "sandbox", "COBO_APP_PRIVATE_KEY" to privateKeyHex, "COBO_CLIENT_ID" to app.clientId,
+            "COBO_ORG_ID" to app.orgId, "COBO_BASE_URL" to mock.baseUrl, "COBO_RESPONSE_PUBLIC_KEY" to mock.responsePublicKey,
+        )
+        val child = ChildJvm.start(ChildJvm.testClassPath, "com.cobo.oauth.quickstart.QuickstartKt", emptyList(), environment)
+        val output = child.inputStream.bufferedReader().readText()
+        assertEquals(0, child.waitFor())
+        assertTrue(output.lines().any { it.startsWith("refreshed; expires at 20") }) { output }
+    }
+
     @Test
     fun `it returns null when Cobo refuses`() {
         assertNull(getAndRefresh(privateKeyHex, app.clientId, "org-that-never-installed", mock.config()))

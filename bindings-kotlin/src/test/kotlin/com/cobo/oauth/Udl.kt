@@ -54,7 +54,8 @@ class Udl(source: String) {
     private fun callable(declaration: String): Callable {
         val signature = stripAttributes(declaration)
         val head = Regex("""^(.*?)(\w+)\s*\(""", RegexOption.DOT_MATCHES_ALL).find(signature)!!
-        val args = signature.substringAfter('(').substringBeforeLast(')').split(',')
+        // Commas inside `<...>` (`record<string, string>`) belong to a type.
+        val args = signature.substringAfter('(').substringBeforeLast(')').split(Regex(",(?![^<]*>)"))
             .map { it.trim() }.filter { it.isNotEmpty() }.map { member(it) }
         val async = Regex("""^\[[^\]]*\bAsync\b""").containsMatchIn(declaration)
         return Callable(head.groupValues[2], args, head.groupValues[1].trim(), async)

@@ -35,7 +35,7 @@ class UdlParityTest {
 
     @Test
     fun `the parser found the whole UDL`() {
-        assertEquals(10, udl.functions.size)
+        assertEquals(12, udl.functions.size)
         assertEquals(
             setOf(
                 "LogSink", "AppKey", "ResponseVerifier", "OAuthClient", "TokenStore", "CoordinatedTokenStore", "TokenManager", "StoreKey",
@@ -226,6 +226,7 @@ class UdlParityTest {
         "u32" -> "int"
         "u64" -> "long"
         "timestamp", "timestamp?" -> "Instant"
+        "record<string, string>" -> "Map"
         else -> udlType.removeSuffix("?")
     }
 }

@@ -47,4 +47,20 @@ fun getAndRefresh(
         }
     }
 }
+
+/**
+ * The walkthrough's last step in Kotlin: the same variables as the CLI and the Python
+ * quickstart (COBO_ENV, COBO_APP_PRIVATE_KEY, COBO_CLIENT_ID, COBO_ORG_ID, and for a proxy
+ * or the mock COBO_BASE_URL with COBO_RESPONSE_PUBLIC_KEY).
+ */
+fun main() {
+    val env = System.getenv()
+    val config = ClientConfig(
+        environment = Environment.valueOf(env.getOrDefault("COBO_ENV", "sandbox").uppercase()),
+        baseUrl = env["COBO_BASE_URL"],
+        responsePublicKey = env["COBO_RESPONSE_PUBLIC_KEY"],
+    )
+    val token = getAndRefresh(env.getValue("COBO_APP_PRIVATE_KEY"), env.getValue("COBO_CLIENT_ID"), env.getValue("COBO_ORG_ID"), config)
+    println(if (token != null) "refreshed; expires at ${token.expiresAt}" else "refused")
+}
 // quickstart:end
