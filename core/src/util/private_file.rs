@@ -56,6 +56,7 @@ pub(crate) fn restrict(file: &File) -> io::Result<()> {
 
 /// Creates a directory only this user can enter (the parent must exist).
 pub(crate) fn create_dir(path: &Path) -> io::Result<()> {
+    #[allow(unused_mut)]
     let mut builder = fs::DirBuilder::new();
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
