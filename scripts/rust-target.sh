@@ -5,6 +5,8 @@
 set -euo pipefail
 
 triple=$1
+# The host's own target needs nothing (and no rustup).
+[ "$triple" != "$(rustc -vV | sed -n 's/^host: //p')" ] || exit 0
 if ! rustup target list --installed | grep -qx "$triple"; then
     echo "rust-target: rustup target add $triple" >&2
     rustup target add "$triple" >&2
