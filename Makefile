@@ -2,10 +2,10 @@
 CARGO ?= cargo
 RELEASE_DIR := target/release
 
-.PHONY: help build bindgen demo test test-rust test-python test-interop test-kotlin test-swift test-sdist bench
+.PHONY: help build bindgen demo test test-rust test-python test-interop test-kotlin test-swift test-platforms-smoke test-platforms test-sdist bench
 
 help: ## List the targets and what they do
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-21s %s\n", $$1, $$2}'
 
 build: ## Release build of the core library (.so, with the Kotlin binding's direct signing), the cobo-oauth CLI and the mock server
 	$(CARGO) build --release -p cobo-oauth -p cobo-oauth-cli -p cobo-oauth-mock --features cobo-oauth/redis,cobo-oauth/kotlin-direct-signing
@@ -16,7 +16,7 @@ bindgen: ## Release build of the workspace's uniffi-bindgen (Kotlin and Swift ge
 demo: build ## Start the embedded mock, register a key, get, refresh, rotate; the token manager; worker processes sharing one store
 	$(RELEASE_DIR)/cobo-oauth demo
 
-test: test-rust test-python test-interop test-kotlin test-swift ## Run every test suite
+test: test-rust test-python test-interop test-kotlin test-swift test-platforms-smoke ## Run every test suite (the long platform runs are in test-platforms)
 
 test-rust: ## Rust unit and integration tests (against the mock server and a throwaway redis-server); no import cycle; READMEs' links
 	python3 scripts/check-import-cycles.py core/src bindings-python/src
@@ -34,6 +34,16 @@ test-kotlin: ## Kotlin binding: build core, generate, JUnit 5 tests (next to a t
 
 test-swift: ## Swift: install the toolchain chroot if missing, generate, XCTest against the mock (and a throwaway Redis)
 	bash tests/redis/with-redis.sh bash bindings-swift/scripts/test.sh
+
+test-platforms-smoke: ## Other platforms, short: the release workflow parses and names what exists; the CLI's tests and the vectors on Windows (wine)
+	python3 scripts/check-release-workflow.py
+	bash scripts/test-windows.sh smoke
+
+test-platforms: ## Other platforms, long; not in `test`: the Rust suite under wine, the Windows wheel and DLL, arm64 (wheel under qemu, library), the jar with all three libraries
+	bash tests/redis/with-redis.sh bash scripts/test-windows.sh full
+	bash scripts/build-windows-artifacts.sh
+	bash scripts/test-arm64.sh full
+	bash scripts/build-platform-jar.sh
 
 test-sdist: ## Python sdist: build it, pip install it in a fresh venv (compiles the core), sign the vectors; not in `test`
 	bash bindings-python/scripts/test-sdist.sh

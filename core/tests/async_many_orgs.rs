@@ -2,6 +2,8 @@
 //! bounded pool of blocking threads instead of starting a thread each, and every org
 //! still gets its token with one request. Alone in its test binary, so the pool threads
 //! counted are this test's.
+// Linux only: it counts the pool's threads by name in /proc/self/task.
+#![cfg(target_os = "linux")]
 
 mod common;
 

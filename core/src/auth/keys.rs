@@ -1,7 +1,6 @@
 //! The Portal App's Ed25519 key: parsing, generation, and the API key it implies.
 
 use std::fmt;
-use std::io::Read;
 use std::sync::Arc;
 
 use ed25519_dalek::{Signer, SigningKey, SECRET_KEY_LENGTH};
@@ -30,9 +29,7 @@ impl AppKey {
     /// A fresh key pair, seeded from the operating system's CSPRNG.
     pub fn generate() -> Result<Self, CoboOAuthError> {
         let mut seed = [0u8; SECRET_KEY_LENGTH];
-        std::fs::File::open("/dev/urandom")
-            .and_then(|mut random| random.read_exact(&mut seed))
-            .map_err(Error::from)?;
+        getrandom::getrandom(&mut seed).map_err(|e| Error::from(std::io::Error::other(e.to_string())))?;
         let key = Self::from_seed(&seed);
         wipe(&mut seed);
         Ok(key)

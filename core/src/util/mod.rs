@@ -3,4 +3,5 @@
 pub(crate) mod fork_local;
 pub(crate) mod hex;
 pub(crate) mod lock;
+pub(crate) mod private_file;
 pub(crate) mod random;

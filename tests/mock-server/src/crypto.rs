@@ -1,6 +1,6 @@
 //! Hex, randomness and Cobo's signature primitives, as small as the mock needs them.
 
-use std::io::{self, Read};
+use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -54,7 +54,7 @@ pub(crate) fn now_ms() -> u64 {
 
 pub(crate) fn os_random32() -> io::Result<[u8; 32]> {
     let mut seed = [0u8; 32];
-    std::fs::File::open("/dev/urandom")?.read_exact(&mut seed)?;
+    getrandom::getrandom(&mut seed).map_err(|e| io::Error::other(e.to_string()))?;
     Ok(seed)
 }
 

@@ -59,7 +59,7 @@ pub struct MockConfig {
     pub refresh_ttl_secs: u64,
     /// Accepted distance between `Biz-Api-Nonce` and server time; default 60 000.
     pub nonce_window_ms: u64,
-    /// Seed of the response-signing key; `None` draws one from /dev/urandom.
+    /// Seed of the response-signing key; `None` draws one from the OS CSPRNG.
     /// A fixed seed gives a fixed [`MockServer::response_public_key`].
     pub response_seed: Option<[u8; 32]>,
     /// Serve `/v2` over HTTPS with this certificate; `None` (the default) is plain HTTP.

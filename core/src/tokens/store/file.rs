@@ -23,9 +23,8 @@
 //! Local filesystems only: `flock` over NFS is not reliable.
 
 use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{ErrorKind, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -40,6 +39,7 @@ use super::deadline;
 use super::traits::{CoordinatedTokenStore, StoredToken, TokenStore, VersionedToken};
 use crate::util::fork_local::ForkLocal;
 use crate::util::lock::lock;
+use crate::util::private_file;
 use crate::logging::events;
 use crate::{CoboOAuthError, Secret};
 
@@ -144,17 +144,14 @@ impl FileStore {
             Err(e) => return Err(self.error("cannot be read", &e)),
         };
         let building = with_suffix(dir, &format!(".tmp-{:016x}", crate::util::random::u64()));
-        let built = fs::DirBuilder::new()
-            .mode(0o700)
-            .create(&building)
+        let built = private_file::create_dir(&building)
             .map_err(|e| self.error("directory cannot be created", &e))
             .and_then(|()| {
                 for (org_id, mut entry) in entries {
                     entry.org_id = org_id;
                     self.write(&building.join(record_name(&entry.org_id, "json")), &entry, true)?;
                 }
-                File::open(&building)
-                    .and_then(|built| built.sync_all())
+                private_file::sync_dir(&building)
                     .and_then(|()| fs::rename(&building, dir))
                     .and_then(|()| sync_parent(dir))
                     .map_err(|e| self.error("directory cannot be created", &e))
@@ -216,14 +213,12 @@ impl FileStore {
     fn write(&self, path: &Path, entry: &Entry, durable: bool) -> Result<(), CoboOAuthError> {
         let json = Secret::new(serde_json::to_string_pretty(entry).map_err(|e| self.error("cannot be encoded", &e))?);
         let temp = path.with_extension(format!("tmp-{:016x}", crate::util::random::u64()));
-        let written = OpenOptions::new()
+        let written = private_file::open_options()
             .write(true)
             .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
             .open(&temp)
             .and_then(|mut file| {
-                file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+                private_file::restrict(&file)?;
                 file.write_all(json.expose().as_bytes())?;
                 if durable {
                     file.sync_all()?;
@@ -275,7 +270,7 @@ impl FileStore {
 
     fn lease_path(&self, org_id: &str) -> Result<PathBuf, CoboOAuthError> {
         let dir = with_suffix(self.dir()?, ".leases");
-        match fs::DirBuilder::new().mode(0o700).create(&dir) {
+        match private_file::create_dir(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
             Err(e) => return Err(self.error("lease directory cannot be created", &e)),
@@ -308,7 +303,7 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 
 /// Syncs the directory holding `path`, so a rename into it survives a crash.
 fn sync_parent(path: &Path) -> std::io::Result<()> {
-    File::open(path.parent().unwrap_or(path))?.sync_all()
+    private_file::sync_dir(path.parent().unwrap_or(path))
 }
 
 impl CoordinatedTokenStore for FileStore {
@@ -394,13 +389,11 @@ impl Locked {
     /// or removed meanwhile, since a lock on an unlinked file excludes nobody.
     fn open(path: &Path, wait: Wait) -> std::io::Result<Locked> {
         loop {
-            let file = OpenOptions::new()
+            let file = private_file::lock_options()
                 .read(true)
                 .write(true)
                 .create(true)
                 .truncate(false)
-                .mode(0o600)
-                .custom_flags(libc::O_NOFOLLOW)
                 .open(path)?;
             let mut pause = LOCK_POLL.0;
             loop {
@@ -425,10 +418,7 @@ impl Locked {
     }
 
     fn is_at(&self, path: &Path) -> bool {
-        match (self.0.metadata(), fs::symlink_metadata(path)) {
-            (Ok(held), Ok(named)) => held.dev() == named.dev() && held.ino() == named.ino(),
-            _ => false,
-        }
+        private_file::same_file(&self.0, path)
     }
 }
 
@@ -444,7 +434,8 @@ impl Drop for Locked {
 mod tests {
     use super::*;
     use crate::OrgToken;
-    use std::os::unix::fs::PermissionsExt;
+    #[cfg(unix)]
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
     use std::time::{Duration, SystemTime};
 
     fn dir() -> PathBuf {
@@ -531,6 +522,7 @@ mod tests {
         assert_eq!(loaded.version, 7);
         assert_eq!(loaded.token.unwrap().token.access_token, Secret::new("a"));
         assert_eq!(store.load_versioned("gone".into()).unwrap(), VersionedToken { token: None, version: 3 });
+        #[cfg(unix)]
         assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o700);
         assert_eq!(names(&dir), ["old.json", "old.json.lock", "tokens.json", "tokens.json.lock"]);
 
@@ -544,6 +536,7 @@ mod tests {
 
     /// A save rewrites its org's file alone, whatever the number of orgs.
     #[test]
+    #[cfg(unix)]
     fn a_save_touches_one_org() {
         let dir = dir();
         let store = store(&dir.join("tokens.json"));
@@ -560,6 +553,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)]
     fn records_are_0600_whatever_they_were_before() {
         let dir = dir();
         let store = store(&dir.join("tokens.json"));
@@ -572,6 +566,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)]
     fn a_lock_file_that_is_a_link_is_not_followed() {
         let dir = dir();
         let path = dir.join("tokens.json");
@@ -584,6 +579,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)]
     fn a_lease_is_exclusive_until_released_and_lost_when_its_file_goes() {
         let dir = dir();
         let store = store(&dir.join("tokens.json"));
