@@ -154,7 +154,8 @@ final class FencingTests: XCTestCase {
     /// the version check, and A adopts B's token.
     private func deletedLease(store: () throws -> TokenStore, deleteLease: @escaping () throws -> Void,
                               version: @escaping () throws -> Int) throws {
-        let (a, b) = (try makeManager(store()), try makeManager(store()))
+        let storeOfB = try store() // given to B's manager: it seals with the app's key
+        let (a, b) = (try makeManager(store()), try makeManager(storeOfB))
         let first = try a.accessToken(orgId: org)
         XCTAssertEqual(try b.accessToken(orgId: org), first)
         let before = try version()
@@ -172,7 +173,7 @@ final class FencingTests: XCTestCase {
         }.start()
         try waitFor("A's refresh") { try self.mock.counters()["refresh"] == 1 }
         XCTAssertEqual(try version(), before + 1, "A marked its refresh token in flight")
-        let marked = try XCTUnwrap(try store().load(orgId: org))
+        let marked = try XCTUnwrap(try storeOfB.load(orgId: org))
         XCTAssertTrue(marked.refreshInFlight, "the store reads the mark back")
         try deleteLease()
 
@@ -183,7 +184,7 @@ final class FencingTests: XCTestCase {
         XCTAssertEqual(try result.get(), theirs, "A adopted B's token instead of saving its own")
         XCTAssertEqual(try a.accessToken(orgId: org), theirs)
         XCTAssertEqual(try version(), before + 2, "A's late save was refused; the version never went back")
-        XCTAssertFalse(try XCTUnwrap(try store().load(orgId: org)).refreshInFlight, "B's grant cleared the mark")
+        XCTAssertFalse(try XCTUnwrap(try storeOfB.load(orgId: org)).refreshInFlight, "B's grant cleared the mark")
 
         let counters = try assertNoSpentTokenPresented("lease deleted mid-refresh")
         XCTAssertEqual(counters["refresh"], 1, "only A presented the refresh token: \(counters)")
