@@ -96,7 +96,16 @@ pub(crate) fn after_collision() {
             // At least half the span: a host running ahead hands out every millisecond
             // of its lead, so a short jump lands among its nonces again.
             let jump = span / 2 + 1 + crate::util::random::u64() % (span / 2 + 1);
-            (last < ceiling).then(|| last.saturating_add(jump).min(ceiling))
+            match last.saturating_add(jump) {
+                next if next <= ceiling => Some(next),
+                // Past the ceiling a long jump would leave Cobo's window, and hosts stopped
+                // at the ceiling would hand out the same nonces: a short random jump (at
+                // most 1 s) still moves this host off the other's.
+                _ => {
+                    let short = COLLISION_JUMP_MS << doublings.min(4);
+                    Some(last.saturating_add(short / 2 + 1 + crate::util::random::u64() % (short / 2 + 1)))
+                }
+            }
         });
     }
 }
