@@ -236,8 +236,13 @@ impl Mock {
     /// A fresh key registered for `client_id`. A key of its own per benchmark: above
     /// 1000 requests/s its nonces run ahead of the clock, and the mock's window is 60 s.
     fn app(&self, client_id: &str) -> Arc<AppKey> {
+        self.app_in(client_id, vec![ORG.into()])
+    }
+
+    /// An app (a fresh key) that `orgs` installed.
+    fn app_in(&self, client_id: &str, orgs: Vec<String>) -> Arc<AppKey> {
         let key = Arc::new(AppKey::generate().expect("key"));
-        let app = App { client_id: client_id.into(), api_key: key.api_key(), orgs: vec![ORG.into()] };
+        let app = App { client_id: client_id.into(), api_key: key.api_key(), orgs };
         match self {
             Mock::InProcess(server) => server.register_app(app),
             Mock::Process { control_url, .. } => {
@@ -425,7 +430,8 @@ fn main() {
     let warm_orgs: usize = std::env::var("BENCH_WARM_ORGS").ok().and_then(|n| n.parse().ok()).unwrap_or(20_000);
     let warm = |id: &'static str, label: &'static str, store: Arc<dyn cobo_oauth::TokenStore>, rates: &mut Vec<f64>| {
         let app = format!("bench-warm-{id}-{}", rates.len());
-        let manager = TokenManager::new(Arc::new(mock.client(mock.app(&app))), app, Some(store), None).expect("token manager");
+        let key = mock.app_in(&app, (0..warm_orgs).map(|org| format!("warm-{org}")).collect());
+        let manager = TokenManager::new(Arc::new(mock.client(key)), app, Some(store), None).expect("token manager");
         let start = Instant::now();
         for org in 0..warm_orgs {
             black_box(manager.access_token(format!("warm-{org}")).expect("first token"));
