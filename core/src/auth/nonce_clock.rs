@@ -95,19 +95,20 @@ pub(crate) fn after_collision() {
             let span = COLLISION_JUMP_MS.saturating_add(ahead.saturating_mul(2)) << doublings;
             // At least half the span: a host running ahead hands out every millisecond
             // of its lead, so a short jump lands among its nonces again.
-            let jump = span / 2 + 1 + crate::util::random::u64() % (span / 2 + 1);
-            match last.saturating_add(jump) {
+            match last.saturating_add(random_jump(span)) {
                 next if next <= ceiling => Some(next),
                 // Past the ceiling a long jump would leave Cobo's window, and hosts stopped
                 // at the ceiling would hand out the same nonces: a short random jump (at
                 // most 1 s) still moves this host off the other's.
-                _ => {
-                    let short = COLLISION_JUMP_MS << doublings.min(4);
-                    Some(last.saturating_add(short / 2 + 1 + crate::util::random::u64() % (short / 2 + 1)))
-                }
+                _ => Some(last.saturating_add(random_jump(COLLISION_JUMP_MS << doublings.min(4)))),
             }
         });
     }
+}
+
+/// A random jump of at least half `span` and at most `span` (plus one).
+fn random_jump(span: u64) -> u64 {
+    span / 2 + 1 + crate::util::random::u64() % (span / 2 + 1)
 }
 
 impl NonceClock {
