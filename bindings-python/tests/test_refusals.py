@@ -9,7 +9,7 @@ Nothing else is sent twice.
 The mock's counters are the evidence: `issued` counts renewals, `protected_refused` the
 refused sends, `nonce_reuses` / `nonce_out_of_window` the nonce refusals. Tests that move
 the mock's clock or model other hosts run their callers in subprocesses
-(refusal_worker.py) with their own COBO_OAUTH_CLOCK_DIR, so the Cobo clock they learn
+(worker.py) with their own COBO_OAUTH_CLOCK_DIR, so the Cobo clock they learn
 stays out of this process."""
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from cobo_oauth.httpx_auth import CoboHttpxAuth  # noqa: E402
 from cobo_oauth.requests_auth import CoboRequestsAuth  # noqa: E402
 from conftest import CLIENT_ID, ORG_ID, Mock  # noqa: E402
 
-WORKER = Path(__file__).with_name("refusal_worker.py")
+WORKER = Path(__file__).with_name("worker.py")
 HOOK_NAMES = ["requests", "httpx", "httpx-async"]
 
 
@@ -474,7 +474,7 @@ def test_a_refresh_refused_for_its_nonce_is_resent_and_never_falls_back(
 ) -> None:
     client_id, key = fresh_app
     worker = start_worker(
-        mock, key, tmp_path / "clock", mode="renew", store_path=str(tmp_path / "tokens.json"), client_id=client_id
+        mock, key, tmp_path / "clock", mode="renew", store={"kind": "file", "path": str(tmp_path / "tokens.json")}, client_id=client_id
     )
     clock_offset(offset_ms)
     revoke(mock, expire_only=True)  # the access token is expired; the refresh token is good

@@ -245,10 +245,7 @@ impl FileStore {
                 Ok(()) => self.key.get()?.open_record("", org_id, &bytes),
                 Err(_) => Opened::NotSealed,
             };
-            return Ok(match opened {
-                Opened::Token(token) => Some(token),
-                Opened::Unopened | Opened::NotSealed => None,
-            });
+            return Ok(opened.token());
         }
         let (Some(record), Ok(sealing)) = (&entry.record, self.key.get()) else {
             return Ok(entry.record.map(Record::into_stored));

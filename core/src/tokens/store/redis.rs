@@ -15,7 +15,7 @@ use std::time::Duration;
 use redis::{Commands, Connection, Script};
 
 use super::record::Record;
-use super::sealing::{KeySlot, Opened, StoreKey};
+use super::sealing::{KeySlot, StoreKey};
 use super::coordinated::coordinated_token_store;
 use super::traits::{CoordinatedTokenStore, StoredToken, TokenStore, VersionedToken};
 use crate::util::fork_local::ForkLocal;
@@ -138,10 +138,7 @@ impl RedisStore {
     /// One that does not open counts as missing.
     fn open(&self, key: &str, org_id: &str, stored: &[u8]) -> Result<Option<StoredToken>, CoboOAuthError> {
         if stored.first() != Some(&b'{') {
-            return Ok(match self.key.get()?.open_record(&self.prefix, org_id, stored) {
-                Opened::Token(token) => Some(token),
-                Opened::Unopened | Opened::NotSealed => None,
-            });
+            return Ok(self.key.get()?.open_record(&self.prefix, org_id, stored).token());
         }
         let record = serde_json::from_slice::<Record>(stored)
             .map_err(|_| CoboOAuthError::Store { reason: format!("redis key {key} holds no token record") })?;

@@ -50,6 +50,17 @@ pub(crate) enum Opened {
     Unopened,
 }
 
+impl Opened {
+    /// The token, if it opened: a record not sealed where a sealed one belongs counts as
+    /// missing too.
+    pub(crate) fn token(self) -> Option<StoredToken> {
+        match self {
+            Opened::Token(token) => Some(token),
+            Opened::NotSealed | Opened::Unopened => None,
+        }
+    }
+}
+
 impl StoreKey {
     /// Derived from the app key: what the file and Redis stores use unless given a key.
     pub fn from_app_key(app_key: Arc<AppKey>) -> Self {

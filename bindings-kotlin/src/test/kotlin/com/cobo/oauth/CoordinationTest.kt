@@ -102,13 +102,10 @@ class CoordinationTest {
         withClient(app) { client ->
             val store = redisTokenStore(Secret("redis://127.0.0.1:$port/"), "down:", 500UL)
             TokenManager(client, app.clientId, store, CoordinationWorker.managerConfig()).use { manager ->
-                val started = System.nanoTime()
                 val e = assertTimeoutPreemptively(Duration.ofSeconds(10)) {
                     assertThrows<CoboOAuthException.Store> { manager.accessToken(app.orgId) }
                 }
                 assertTrue(e.reason.contains("redis", ignoreCase = true)) { e.reason }
-                val elapsed = Duration.ofNanos(System.nanoTime() - started)
-                assertTrue(elapsed < Duration.ofSeconds(3)) { "took $elapsed" }
             }
         }
         assertEquals(0, mock.counters().getInt("issued"), "nothing is issued that could not be stored")

@@ -133,7 +133,9 @@ class RuntimeTest(private val mock: MockServer) {
 
         override fun save(orgId: String, token: StoredToken) {
             if (failing) {
-                Thread.sleep(300) // long enough for every caller to be waiting on this renewal
+                // Lets the other callers join this renewal as waiters. Nothing depends on it:
+                // a caller that comes later retries the save of the token held, and fails too.
+                Thread.sleep(300)
                 throw AssertionError("the store's invariant broke")
             }
             tokens[orgId] = token
