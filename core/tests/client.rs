@@ -8,49 +8,27 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use cobo_oauth::{AppKey, ClientConfig, CoboOAuthError, OAuthClient, OrgToken, Secret};
-use cobo_oauth_mock::{Fault, FaultTarget, MockConfig, MockServer};
+use cobo_oauth_mock::{Fault, FaultTarget, MockConfig};
 use serde_json::Value;
+
+use common::Mocked;
 
 const CLIENT_ID: &str = "test-portal-app";
 const ORG_ID: &str = "e3986401-4aec-480a-973d-e775a4518413";
 
-struct Harness {
-    server: MockServer,
-    key: Arc<AppKey>,
+fn start() -> Mocked {
+    Mocked::start(MockConfig::default(), CLIENT_ID, &[ORG_ID])
 }
 
-impl Harness {
-    fn start() -> Harness {
-        let (server, key) = common::mock_with_app(MockConfig::default(), CLIENT_ID, &[ORG_ID]);
-        Harness { server, key }
-    }
-
-    fn config(&self) -> ClientConfig {
-        ClientConfig {
-            retry_base_delay_ms: 1,
-            retry_max_delay_ms: 5,
-            ..common::client_config(&self.server)
-        }
-    }
-
-    fn client_with(&self, config: ClientConfig) -> OAuthClient {
-        OAuthClient::new(self.key.clone(), config).unwrap()
-    }
-
-    fn client(&self) -> OAuthClient {
-        self.client_with(self.config())
-    }
-
-    fn get(&self, client: &OAuthClient) -> Result<OrgToken, CoboOAuthError> {
-        client.get_org_token(CLIENT_ID.into(), ORG_ID.into())
-    }
+fn get(client: &OAuthClient) -> Result<OrgToken, CoboOAuthError> {
+    client.get_org_token(CLIENT_ID.into(), ORG_ID.into())
 }
 
 #[test]
 fn get_returns_a_token_with_its_absolute_expiry() {
-    let h = Harness::start();
+    let h = start();
     let before = SystemTime::now();
-    let token = h.get(&h.client()).unwrap();
+    let token = get(&h.client(h.config())).unwrap();
     assert_eq!(token.token_type, "Bearer");
     assert_eq!(token.scope, "");
     assert_eq!(token.expires_in, 43199);
@@ -62,9 +40,9 @@ fn get_returns_a_token_with_its_absolute_expiry() {
 
 #[test]
 fn refresh_rotates_and_the_spent_token_is_refused() {
-    let h = Harness::start();
-    let client = h.client();
-    let first = h.get(&client).unwrap();
+    let h = start();
+    let client = h.client(h.config());
+    let first = get(&client).unwrap();
     let second = client.refresh_org_token(CLIENT_ID.into(), first.refresh_token.clone()).unwrap();
     assert_ne!(second.access_token, first.access_token);
     assert_ne!(second.refresh_token, first.refresh_token);
@@ -79,10 +57,10 @@ fn refresh_rotates_and_the_spent_token_is_refused() {
 
 #[test]
 fn token_lifetimes_follow_the_server() {
-    let h = Harness::start();
+    let h = start();
     h.server.set_token_ttls(1, 0);
-    let client = h.client();
-    let token = h.get(&client).unwrap();
+    let client = h.client(h.config());
+    let token = get(&client).unwrap();
     assert_eq!(token.expires_in, 1);
     std::thread::sleep(Duration::from_millis(20));
     let err = client.refresh_org_token(CLIENT_ID.into(), token.refresh_token).unwrap_err();
@@ -91,24 +69,24 @@ fn token_lifetimes_follow_the_server() {
 
 #[test]
 fn cobo_refusals_arrive_as_oauth_errors() {
-    let h = Harness::start();
-    let client = h.client();
+    let h = start();
+    let client = h.client(h.config());
     let err = client.get_org_token(CLIENT_ID.into(), "not-installed".into()).unwrap_err();
     assert!(matches!(&err, CoboOAuthError::OAuth { status: 403, error, .. } if error == "unauthorized_client"), "{err:?}");
     let err = client.get_org_token("unknown-app".into(), ORG_ID.into()).unwrap_err();
     assert!(matches!(&err, CoboOAuthError::OAuth { status: 401, error, .. } if error == "invalid_client"), "{err:?}");
     // A key Cobo does not know for this app.
     let stranger = OAuthClient::new(Arc::new(AppKey::generate().unwrap()), h.config()).unwrap();
-    let err = h.get(&stranger).unwrap_err();
+    let err = get(&stranger).unwrap_err();
     assert!(matches!(&err, CoboOAuthError::OAuth { status: 401, error, .. } if error == "invalid_client"), "{err:?}");
 }
 
 #[test]
 fn a_wrong_response_key_rejects_every_answer() {
-    let h = Harness::start();
+    let h = start();
     let other = AppKey::generate().unwrap().api_key();
-    let client = h.client_with(ClientConfig::for_base_url(h.server.base_url(), other));
-    let err = h.get(&client).unwrap_err();
+    let client = h.client(ClientConfig::for_base_url(h.server.base_url(), other));
+    let err = get(&client).unwrap_err();
     assert!(matches!(err, CoboOAuthError::ResponseSignature { .. }), "{err:?}");
 }
 
@@ -118,19 +96,19 @@ fn fault_matrix() {
     let path = format!("{}/../tests/faults.json", env!("CARGO_MANIFEST_DIR"));
     let matrix: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     assert!(matrix.len() >= 15, "the matrix lost entries");
-    let h = Harness::start();
+    let h = start();
     for entry in matrix {
         let name = entry["name"].as_str().unwrap();
         let fault: Fault = serde_json::from_value(entry["fault"].clone()).unwrap();
-        let client = h.client_with(apply_overrides(h.config(), &entry["client"]));
+        let client = h.client(apply_overrides(h.config(), &entry["client"]));
         h.server.reset();
         let err = match entry["operation"].as_str().unwrap() {
             "get" => {
                 h.server.inject_for(fault, 1, FaultTarget::Get);
-                h.get(&client).unwrap_err()
+                get(&client).unwrap_err()
             }
             "refresh" => {
-                let token = h.get(&client).unwrap();
+                let token = get(&client).unwrap();
                 h.server.inject_for(fault, 1, FaultTarget::Refresh);
                 client.refresh_org_token(CLIENT_ID.into(), token.refresh_token).unwrap_err()
             }
@@ -145,12 +123,12 @@ fn fault_matrix() {
 fn fault_matrix_through_the_async_client() {
     let path = format!("{}/../tests/faults.json", env!("CARGO_MANIFEST_DIR"));
     let matrix: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let h = Harness::start();
+    let h = start();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     for entry in matrix {
         let name = entry["name"].as_str().unwrap();
         let fault: Fault = serde_json::from_value(entry["fault"].clone()).unwrap();
-        let client = cobo_oauth::AsyncOAuthClient::new(Arc::new(h.client_with(apply_overrides(h.config(), &entry["client"]))));
+        let client = cobo_oauth::AsyncOAuthClient::new(h.client(apply_overrides(h.config(), &entry["client"])));
         h.server.reset();
         let err = runtime.block_on(async {
             match entry["operation"].as_str().unwrap() {
@@ -215,8 +193,8 @@ fn assert_error(name: &str, err: &CoboOAuthError, expect: &Value) {
 /// final.
 #[test]
 fn a_nonce_taken_by_another_host_is_signed_again() {
-    let h = Harness::start();
-    let client = h.client();
+    let h = start();
+    let client = h.client(h.config());
     let taken = || Fault::ServerError {
         status: 401,
         error_code: 2041,
@@ -224,7 +202,7 @@ fn a_nonce_taken_by_another_host_is_signed_again() {
         error_id: None,
     };
     h.server.inject_for(taken(), 1, FaultTarget::Get);
-    let token = h.get(&client).unwrap();
+    let token = get(&client).unwrap();
     h.server.inject_for(taken(), 1, FaultTarget::Refresh);
     client.refresh_org_token(CLIENT_ID.into(), token.refresh_token).unwrap();
     assert_eq!((h.server.counters().get, h.server.counters().refresh), (2, 2));
@@ -232,61 +210,61 @@ fn a_nonce_taken_by_another_host_is_signed_again() {
     // max_retries is 0 here: the resends are a budget apart (3), then the refusal.
     h.server.reset();
     h.server.inject_for(taken(), 4, FaultTarget::Get);
-    let refused = h.get(&client);
+    let refused = get(&client);
     assert!(matches!(&refused, Err(CoboOAuthError::OAuth { status: 401, error, .. }) if error == "error_code 2041"), "{refused:?}");
     assert_eq!(h.server.counters().get, 4);
 
     h.server.reset();
     let other = Fault::OAuthError { status: 401, error: "invalid_client".into(), error_description: "bad signature".into() };
     h.server.inject_for(other, 1, FaultTarget::Get);
-    assert!(matches!(h.get(&client), Err(CoboOAuthError::OAuth { status: 401, .. })));
+    assert!(matches!(get(&client), Err(CoboOAuthError::OAuth { status: 401, .. })));
     assert_eq!(h.server.counters().get, 1);
 }
 
 #[test]
 fn the_get_is_retried_after_server_errors_and_rate_limits() {
-    let h = Harness::start();
-    let client = h.client();
+    let h = start();
+    let client = h.client(h.config());
     h.server.inject_for(Fault::ServerError { status: 500, error_code: 1, error_message: "x".into(), error_id: None }, 1, FaultTarget::Get);
-    h.get(&client).unwrap();
+    get(&client).unwrap();
     assert_eq!(h.server.counters().get, 2);
 
     h.server.reset();
     h.server.inject_for(Fault::Unsigned { status: 429, retry_after_secs: None, retry_after_as_date: false }, 1, FaultTarget::Get);
     h.server.inject_for(Fault::DropConnection, 1, FaultTarget::Get);
-    h.get(&client).unwrap();
+    get(&client).unwrap();
     assert_eq!(h.server.counters().get, 3);
 
     h.server.reset();
     h.server.inject_for(Fault::TruncatedBody, 1, FaultTarget::Get);
     h.server.inject_for(Fault::Delay { delay_ms: 400 }, 1, FaultTarget::Get);
-    let impatient = h.client_with(ClientConfig { timeout_ms: 200, ..h.config() });
-    h.get(&impatient).unwrap();
+    let impatient = h.client(ClientConfig { timeout_ms: 200, ..h.config() });
+    get(&impatient).unwrap();
     assert_eq!(h.server.counters().get, 3);
 
     // Bounded: max_retries 2 means three attempts, then the last error.
     h.server.reset();
     h.server.inject_for(Fault::Unsigned { status: 503, retry_after_secs: None, retry_after_as_date: false }, 5, FaultTarget::Get);
-    assert_eq!(h.get(&client).unwrap_err(), CoboOAuthError::Unavailable { status: 503 });
+    assert_eq!(get(&client).unwrap_err(), CoboOAuthError::Unavailable { status: 503 });
     assert_eq!(h.server.counters().get, 3);
 
     // 414 and 4XX are answers, not accidents: never retried.
     h.server.reset();
     h.server.inject_for(Fault::Unsigned { status: 414, retry_after_secs: None, retry_after_as_date: false }, 5, FaultTarget::Get);
-    assert_eq!(h.get(&client).unwrap_err(), CoboOAuthError::Unavailable { status: 414 });
+    assert_eq!(get(&client).unwrap_err(), CoboOAuthError::Unavailable { status: 414 });
     assert_eq!(h.server.counters().get, 1);
 }
 
 #[test]
 fn the_refresh_is_never_replayed_once_sent() {
-    let h = Harness::start();
-    let client = h.client();
+    let h = start();
+    let client = h.client(h.config());
     for fault in [
         Fault::DropConnection,
         Fault::Unsigned { status: 503, retry_after_secs: None, retry_after_as_date: false },
         Fault::ServerError { status: 500, error_code: 1, error_message: "x".into(), error_id: None },
     ] {
-        let token = h.get(&client).unwrap();
+        let token = get(&client).unwrap();
         h.server.reset();
         h.server.inject_for(fault, 1, FaultTarget::Refresh);
         client.refresh_org_token(CLIENT_ID.into(), token.refresh_token).unwrap_err();
@@ -313,8 +291,8 @@ fn a_refused_connection_is_a_transport_error() {
 
 #[test]
 fn bad_arguments_fail_before_any_io() {
-    let h = Harness::start();
-    let client = h.client();
+    let h = start();
+    let client = h.client(h.config());
     for (client_id, org_id) in [("", ORG_ID), (CLIENT_ID, ""), ("  ", ORG_ID)] {
         let err = client.get_org_token(client_id.into(), org_id.into()).unwrap_err();
         assert!(matches!(err, CoboOAuthError::InvalidArgument { .. }), "{err:?}");
@@ -361,8 +339,8 @@ fn bad_configurations_are_refused() {
 
 #[test]
 fn sixteen_threads_share_one_client() {
-    let h = Harness::start();
-    let client = Arc::new(h.client());
+    let h = start();
+    let client = Arc::new(h.client(h.config()));
     let threads: Vec<_> = (0..16)
         .map(|_| {
             let client = client.clone();
@@ -383,9 +361,9 @@ fn sixteen_threads_share_one_client() {
 
 #[test]
 fn secrets_stay_out_of_debug_and_errors() {
-    let h = Harness::start();
-    let client = h.client();
-    let token = h.get(&client).unwrap();
+    let h = start();
+    let client = h.client(h.config());
+    let token = get(&client).unwrap();
     let seed = h.key.private_key_hex();
     let spent = client.refresh_org_token(CLIENT_ID.into(), token.refresh_token.clone()).unwrap();
     let reuse = client.refresh_org_token(CLIENT_ID.into(), token.refresh_token.clone()).unwrap_err();
@@ -433,8 +411,8 @@ fn underscore_signature_headers_are_accepted() {
 
 #[test]
 fn oversized_arguments_are_refused_before_any_io() {
-    let h = Harness::start();
-    let client = h.client();
+    let h = start();
+    let client = h.client(h.config());
     let huge = "x".repeat(10 << 20);
     let err = client.get_org_token(huge.clone(), ORG_ID.into()).unwrap_err();
     assert!(matches!(err, CoboOAuthError::InvalidArgument { .. }), "{err:?}");
@@ -445,17 +423,17 @@ fn oversized_arguments_are_refused_before_any_io() {
 
 #[test]
 fn a_proxys_retry_after_is_honoured_within_the_retry_budget() {
-    let h = Harness::start();
-    let client = h.client_with(ClientConfig { retry_max_delay_ms: 2_000, ..h.config() });
+    let h = start();
+    let client = h.client(ClientConfig { retry_max_delay_ms: 2_000, ..h.config() });
     h.server.inject_for(Fault::Unsigned { status: 429, retry_after_secs: Some(1), retry_after_as_date: false }, 1, FaultTarget::Get);
     let started = std::time::Instant::now();
-    h.get(&client).unwrap();
+    get(&client).unwrap();
     assert!(started.elapsed() >= Duration::from_secs(1));
     assert_eq!(h.server.counters().get, 2);
 
     // Asked to wait longer than the budget: the caller hears at once, Cobo is not polled.
     h.server.reset();
     h.server.inject_for(Fault::Unsigned { status: 503, retry_after_secs: Some(30), retry_after_as_date: false }, 1, FaultTarget::Get);
-    assert_eq!(h.get(&client).unwrap_err(), CoboOAuthError::Unavailable { status: 503 });
+    assert_eq!(get(&client).unwrap_err(), CoboOAuthError::Unavailable { status: 503 });
     assert_eq!(h.server.counters().get, 1);
 }

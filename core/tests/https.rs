@@ -7,37 +7,20 @@ mod common;
 
 use std::sync::Arc;
 
-use cobo_oauth::{AppKey, ClientConfig, CoboOAuthError, OAuthClient, OrgToken, Secret, TokenManager};
-use cobo_oauth_mock::{ConnectProxy, Fault, FaultTarget, MockConfig, MockServer, ProxyConfig, TlsMode};
+use cobo_oauth::{ClientConfig, CoboOAuthError, OAuthClient, OrgToken, Secret, TokenManager};
+use cobo_oauth_mock::{ConnectProxy, Fault, FaultTarget, MockConfig, ProxyConfig, TlsMode};
+use common::Mocked;
 use serde_json::Value;
 
 const CLIENT_ID: &str = "https-portal-app";
 const ORG_ID: &str = "e3986401-4aec-480a-973d-e775a4518413";
 
-struct Harness {
-    server: MockServer,
-    key: Arc<AppKey>,
+fn start(tls: TlsMode) -> Mocked {
+    Mocked::start(MockConfig { tls: Some(tls), ..MockConfig::default() }, CLIENT_ID, &[ORG_ID])
 }
 
-impl Harness {
-    fn start(tls: TlsMode) -> Harness {
-        let (server, key) = common::mock_with_app(MockConfig { tls: Some(tls), ..MockConfig::default() }, CLIENT_ID, &[ORG_ID]);
-        Harness { server, key }
-    }
-
-    /// Pointed at the mock and trusting its CA.
-    fn config(&self) -> ClientConfig {
-        ClientConfig {
-            retry_base_delay_ms: 1,
-            retry_max_delay_ms: 5,
-            extra_ca_pem: self.server.ca_pem(),
-            ..common::client_config(&self.server)
-        }
-    }
-
-    fn get_with(&self, config: ClientConfig) -> Result<OrgToken, CoboOAuthError> {
-        OAuthClient::new(self.key.clone(), config)?.get_org_token(CLIENT_ID.into(), ORG_ID.into())
-    }
+fn get_with(h: &Mocked, config: ClientConfig) -> Result<OrgToken, CoboOAuthError> {
+    OAuthClient::new(h.key.clone(), config)?.get_org_token(CLIENT_ID.into(), ORG_ID.into())
 }
 
 fn transport_reason(result: Result<OrgToken, CoboOAuthError>) -> String {
@@ -49,7 +32,7 @@ fn transport_reason(result: Result<OrgToken, CoboOAuthError>) -> String {
 
 #[test]
 fn the_mock_serves_https_with_a_ca_it_prints() {
-    let h = Harness::start(TlsMode::Valid);
+    let h = start(TlsMode::Valid);
     assert!(h.server.base_url().starts_with("https://127.0.0.1:"), "{}", h.server.base_url());
     assert!(h.server.control_url().starts_with("http://"), "the control API stays plain");
     let file = h.server.ca_file().unwrap();
@@ -58,7 +41,7 @@ fn the_mock_serves_https_with_a_ca_it_prints() {
 
 #[test]
 fn get_and_refresh_over_https_trusting_the_mocks_ca() {
-    let h = Harness::start(TlsMode::Valid);
+    let h = start(TlsMode::Valid);
     let client = OAuthClient::new(h.key.clone(), h.config()).unwrap();
     let token = client.get_org_token(CLIENT_ID.into(), ORG_ID.into()).unwrap();
     let fresh = client.refresh_org_token(CLIENT_ID.into(), token.refresh_token.clone()).unwrap();
@@ -69,7 +52,7 @@ fn get_and_refresh_over_https_trusting_the_mocks_ca() {
 
 #[test]
 fn the_token_manager_works_over_https() {
-    let h = Harness::start(TlsMode::Valid);
+    let h = start(TlsMode::Valid);
     let client = Arc::new(OAuthClient::new(h.key.clone(), h.config()).unwrap());
     let manager = TokenManager::new(client, CLIENT_ID.into(), None, None).unwrap();
     let header = manager.authorization_header(ORG_ID.into()).unwrap();
@@ -86,7 +69,7 @@ fn faults_from_the_matrix_over_https() {
         serde_json::from_str(&std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/faults.json")).unwrap())
             .unwrap();
     let entry = |name: &str| matrix.iter().find(|e| e["name"] == name).unwrap().clone();
-    let h = Harness::start(TlsMode::Valid);
+    let h = start(TlsMode::Valid);
     let client = OAuthClient::new(h.key.clone(), ClientConfig { max_retries: 0, ..h.config() }).unwrap();
 
     let server_error = entry("refresh_server_error_500");
@@ -108,29 +91,29 @@ fn faults_from_the_matrix_over_https() {
 
 #[test]
 fn without_the_ca_the_certificate_is_refused_as_unknown_issuer() {
-    let h = Harness::start(TlsMode::Valid);
-    let reason = transport_reason(h.get_with(ClientConfig { extra_ca_pem: None, max_retries: 0, ..h.config() }));
+    let h = start(TlsMode::Valid);
+    let reason = transport_reason(get_with(&h, ClientConfig { extra_ca_pem: None, max_retries: 0, ..h.config() }));
     assert!(reason.contains("invalid peer certificate: UnknownIssuer"), "{reason}");
     assert_eq!(h.server.counters().total, 0, "nothing reached the server");
 }
 
 #[test]
 fn a_certificate_for_another_host_is_refused() {
-    let h = Harness::start(TlsMode::WrongHost);
-    let reason = transport_reason(h.get_with(ClientConfig { max_retries: 0, ..h.config() }));
+    let h = start(TlsMode::WrongHost);
+    let reason = transport_reason(get_with(&h, ClientConfig { max_retries: 0, ..h.config() }));
     assert!(reason.contains("invalid peer certificate") && reason.contains("not valid for name"), "{reason}");
 }
 
 #[test]
 fn an_expired_certificate_is_refused() {
-    let h = Harness::start(TlsMode::Expired);
-    let reason = transport_reason(h.get_with(ClientConfig { max_retries: 0, ..h.config() }));
+    let h = start(TlsMode::Expired);
+    let reason = transport_reason(get_with(&h, ClientConfig { max_retries: 0, ..h.config() }));
     assert!(reason.contains("invalid peer certificate: certificate expired"), "{reason}");
 }
 
 #[test]
 fn unusable_ca_pem_is_an_invalid_argument_at_construction() {
-    let h = Harness::start(TlsMode::Valid);
+    let h = start(TlsMode::Valid);
     let key_pem = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
     for (pem, says) in [("not a certificate", "no \"BEGIN CERTIFICATE\" block"), (key_pem, "no \"BEGIN CERTIFICATE\" block")] {
         match OAuthClient::new(h.key.clone(), ClientConfig { extra_ca_pem: Some(pem.into()), ..h.config() }) {
@@ -140,8 +123,8 @@ fn unusable_ca_pem_is_an_invalid_argument_at_construction() {
     }
     // One good CA among several is fine; a broken block among good ones is not.
     let ca = h.server.ca_pem().unwrap();
-    let other = Harness::start(TlsMode::Valid).server.ca_pem().unwrap();
-    assert!(h.get_with(ClientConfig { extra_ca_pem: Some(format!("{other}{ca}")), ..h.config() }).is_ok());
+    let other = start(TlsMode::Valid).server.ca_pem().unwrap();
+    assert!(get_with(&h, ClientConfig { extra_ca_pem: Some(format!("{other}{ca}")), ..h.config() }).is_ok());
     let broken = format!("{ca}-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
     match OAuthClient::new(h.key.clone(), ClientConfig { extra_ca_pem: Some(broken), ..h.config() }) {
         Err(CoboOAuthError::InvalidArgument { reason }) => assert!(reason.contains("certificate 2"), "{reason}"),
@@ -151,7 +134,7 @@ fn unusable_ca_pem_is_an_invalid_argument_at_construction() {
 
 #[test]
 fn an_explicit_proxy_tunnels_get_and_refresh_without_clear_text() {
-    let h = Harness::start(TlsMode::Valid);
+    let h = start(TlsMode::Valid);
     let proxy = ConnectProxy::start(ProxyConfig::default()).unwrap();
     let config = ClientConfig { proxy_url: Some(Secret::new(proxy.proxy_url())), ..h.config() };
     let client = OAuthClient::new(h.key.clone(), config).unwrap();
@@ -166,18 +149,18 @@ fn an_explicit_proxy_tunnels_get_and_refresh_without_clear_text() {
 
 #[test]
 fn proxy_credentials_come_from_the_url_and_never_show() {
-    let h = Harness::start(TlsMode::Valid);
+    let h = start(TlsMode::Valid);
     let proxy = ConnectProxy::start(ProxyConfig { credentials: Some("app:s3cret-pw".into()), ..ProxyConfig::default() }).unwrap();
     let with = |userinfo: &str| ClientConfig {
         proxy_url: Some(Secret::new(proxy.proxy_url().replace("http://", &format!("http://{userinfo}@")))),
         max_retries: 0,
         ..h.config()
     };
-    h.get_with(with("app:s3cret-pw")).unwrap();
+    get_with(&h, with("app:s3cret-pw")).unwrap();
 
     let wrong = with("app:wr0ng-pw");
     assert!(!format!("{wrong:?}").contains("wr0ng-pw"), "Debug shows the proxy password");
-    let err = h.get_with(wrong).unwrap_err();
+    let err = get_with(&h, wrong).unwrap_err();
     let rendered = format!("{err} {err:?}");
     assert!(matches!(err, CoboOAuthError::Transport { .. }), "{rendered}");
     assert!(!rendered.contains("wr0ng-pw") && !rendered.contains("app:"), "{rendered}");
@@ -186,11 +169,11 @@ fn proxy_credentials_come_from_the_url_and_never_show() {
 
 #[test]
 fn a_refusing_proxy_is_a_transport_error() {
-    let h = Harness::start(TlsMode::Valid);
+    let h = start(TlsMode::Valid);
     for status in [403, 407] {
         let proxy = ConnectProxy::start(ProxyConfig { refuse: Some(status), ..ProxyConfig::default() }).unwrap();
         let config = ClientConfig { proxy_url: Some(Secret::new(proxy.proxy_url())), max_retries: 0, ..h.config() };
-        let reason = transport_reason(h.get_with(config));
+        let reason = transport_reason(get_with(&h, config));
         assert!(reason.contains("tunnel") || reason.contains("proxy"), "{status}: {reason}");
         assert_eq!(proxy.seen().refused, 1);
     }
@@ -199,7 +182,7 @@ fn a_refusing_proxy_is_a_transport_error() {
 
 #[test]
 fn an_unusable_proxy_url_is_an_invalid_argument_that_does_not_echo_it() {
-    let h = Harness::start(TlsMode::Valid);
+    let h = start(TlsMode::Valid);
     for url in ["socks5://user:pw-123@127.0.0.1:1080", "not a url pw-123", "http://user:pw-123@"] {
         match OAuthClient::new(h.key.clone(), ClientConfig { proxy_url: Some(Secret::new(url)), ..h.config() }) {
             Err(CoboOAuthError::InvalidArgument { reason }) => {

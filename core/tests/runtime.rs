@@ -9,46 +9,32 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 use cobo_oauth::{
-    memory_token_store, AppKey, ClientConfig, CoboOAuthError, OAuthClient, StoredToken, TokenManager,
+    memory_token_store, ClientConfig, CoboOAuthError, OAuthClient, StoredToken, TokenManager,
     TokenManagerConfig, TokenStore,
 };
-use cobo_oauth_mock::{App, Fault, FaultTarget, MockConfig, MockServer};
+use cobo_oauth_mock::{App, Fault, FaultTarget, MockConfig};
+use common::Mocked;
 
 const CLIENT_ID: &str = "runtime-app";
 const ORG: &str = "org-runtime";
 
-struct Harness {
-    server: MockServer,
-    key: Arc<AppKey>,
+fn start() -> Mocked {
+    Mocked::start(MockConfig::default(), CLIENT_ID, &[ORG])
 }
 
-impl Harness {
-    fn start() -> Harness {
-        let (server, key) = common::mock_with_app(MockConfig::default(), CLIENT_ID, &[ORG]);
-        Harness { server, key }
-    }
+/// No retries unless a test asks for them: the mock counts each request made.
+fn no_retries(h: &Mocked) -> ClientConfig {
+    ClientConfig { max_retries: 0, ..h.config() }
+}
 
-    fn config(&self) -> ClientConfig {
-        ClientConfig {
-            max_retries: 0,
-            retry_base_delay_ms: 1,
-            retry_max_delay_ms: 5,
-            ..common::client_config(&self.server)
-        }
-    }
+fn manager(h: &Mocked, store: Arc<dyn TokenStore>, manager_config: TokenManagerConfig) -> TokenManager {
+    h.manager(no_retries(h), store, manager_config)
+}
 
-    fn client(&self, config: ClientConfig) -> Arc<OAuthClient> {
-        Arc::new(OAuthClient::new(self.key.clone(), config).unwrap())
-    }
-
-    fn manager(&self, store: Arc<dyn TokenStore>, config: TokenManagerConfig) -> TokenManager {
-        TokenManager::new(self.client(self.config()), CLIENT_ID.into(), Some(store), Some(config)).unwrap()
-    }
-
-    fn counters(&self) -> (u64, u64) {
-        let counters = self.server.counters();
-        (counters.get, counters.refresh)
-    }
+/// The mock's (grants, refreshes).
+fn counters(h: &Mocked) -> (u64, u64) {
+    let counters = h.server.counters();
+    (counters.get, counters.refresh)
 }
 
 fn no_backoff() -> TokenManagerConfig {
@@ -63,8 +49,8 @@ fn unavailable() -> Fault {
 
 #[test]
 fn a_dripping_or_stalled_body_ends_at_the_attempt_timeout() {
-    let h = Harness::start();
-    let client = h.client(ClientConfig { timeout_ms: 800, ..h.config() });
+    let h = start();
+    let client = h.client(ClientConfig { timeout_ms: 800, ..no_retries(&h) });
     let token = client.get_org_token(CLIENT_ID.into(), ORG.into()).unwrap();
     for fault in [Fault::SlowBody { interval_ms: 200 }, Fault::StallMidBody { stall_ms: 10_000 }] {
         for target in [FaultTarget::Get, FaultTarget::Refresh] {
@@ -83,9 +69,9 @@ fn a_dripping_or_stalled_body_ends_at_the_attempt_timeout() {
 
 #[test]
 fn the_total_deadline_bounds_retries_and_their_waits() {
-    let h = Harness::start();
+    let h = start();
     let config =
-        ClientConfig { max_retries: 10, timeout_ms: 400, total_timeout_ms: 1_000, retry_max_delay_ms: 300, ..h.config() };
+        ClientConfig { max_retries: 10, timeout_ms: 400, total_timeout_ms: 1_000, retry_max_delay_ms: 300, ..no_retries(&h) };
     let client = h.client(config);
     h.server.inject_for(Fault::Delay { delay_ms: 2_000 }, 20, FaultTarget::Get);
     let started = Instant::now();
@@ -97,14 +83,14 @@ fn the_total_deadline_bounds_retries_and_their_waits() {
 
 #[test]
 fn a_renewal_shares_one_deadline_across_refresh_and_fallback() {
-    let h = Harness::start();
-    let config = ClientConfig { timeout_ms: 700, total_timeout_ms: 1_000, ..h.config() };
+    let h = start();
+    let config = ClientConfig { timeout_ms: 700, total_timeout_ms: 1_000, ..no_retries(&h) };
     let manager =
         TokenManager::new(h.client(config), CLIENT_ID.into(), Some(memory_token_store()), Some(no_backoff())).unwrap();
     let stored = manager.token(ORG.into()).unwrap();
     // Someone else spends the refresh token, so the manager's refresh is refused (slowly),
     // then the fallback GET stalls: one deadline for both.
-    h.client(h.config()).refresh_org_token(CLIENT_ID.into(), stored.token.refresh_token).unwrap();
+    h.client(no_retries(&h)).refresh_org_token(CLIENT_ID.into(), stored.token.refresh_token).unwrap();
     manager.invalidate(ORG.into(), stored.token.access_token).unwrap();
     h.server.inject_for(Fault::Delay { delay_ms: 600 }, 1, FaultTarget::Refresh);
     h.server.inject_for(Fault::StallMidBody { stall_ms: 5_000 }, 1, FaultTarget::Get);
@@ -147,11 +133,11 @@ impl TokenStore for PanickingStore {
 
 #[test]
 fn a_panicking_store_releases_every_waiter_and_leaves_the_org_usable() {
-    let h = Harness::start();
+    let h = start();
     let store = Arc::new(PanickingStore::default());
     store.panicking.store(true, Ordering::SeqCst);
     *store.pause.lock().unwrap() = Duration::from_millis(300);
-    let manager = Arc::new(h.manager(store.clone(), no_backoff()));
+    let manager = Arc::new(manager(&h, store.clone(), no_backoff()));
     let barrier = Arc::new(Barrier::new(8));
     let callers: Vec<_> = (0..8)
         .map(|_| {
@@ -171,16 +157,16 @@ fn a_panicking_store_releases_every_waiter_and_leaves_the_org_usable() {
     *store.pause.lock().unwrap() = Duration::ZERO;
     let token = manager.access_token(ORG.into()).unwrap();
     assert_eq!(store.load(ORG.into()).unwrap().unwrap().token.access_token, token);
-    assert_eq!(h.counters(), (1, 0), "one grant, kept through the panic");
+    assert_eq!(counters(&h), (1, 0), "one grant, kept through the panic");
 }
 
 // --- a valid token is never withheld ----------------------------------------------------
 
 /// A manager holding a token for ORG that is valid for `left` seconds, all inside the
 /// refresh margin, and that token.
-fn stale_manager(h: &Harness, left: u64, config: TokenManagerConfig) -> (Arc<TokenManager>, cobo_oauth::Secret) {
+fn stale_manager(h: &Mocked, left: u64, config: TokenManagerConfig) -> (Arc<TokenManager>, cobo_oauth::Secret) {
     h.server.set_token_ttls(left, 30 * 24 * 3600);
-    let manager = Arc::new(h.manager(memory_token_store(), TokenManagerConfig { refresh_margin_secs: 3600, ..config }));
+    let manager = Arc::new(manager(h, memory_token_store(), TokenManagerConfig { refresh_margin_secs: 3600, ..config }));
     let token = manager.access_token(ORG.into()).unwrap();
     h.server.set_token_ttls(43_199, 30 * 24 * 3600);
     h.server.reset();
@@ -193,7 +179,7 @@ fn backoff_ms(ms: u64) -> TokenManagerConfig {
 
 #[test]
 fn a_stale_token_is_served_at_once_while_one_caller_renews() {
-    let h = Harness::start();
+    let h = start();
     let (manager, stale) = stale_manager(&h, 600, no_backoff());
     h.server.inject_for(Fault::Delay { delay_ms: 1_500 }, 1, FaultTarget::Refresh);
     let renewer = {
@@ -212,27 +198,27 @@ fn a_stale_token_is_served_at_once_while_one_caller_renews() {
     let renewed = renewer.join().unwrap();
     assert_ne!(renewed, stale);
     assert_eq!(manager.access_token(ORG.into()).unwrap(), renewed);
-    assert_eq!(h.counters(), (0, 1), "one refresh");
+    assert_eq!(counters(&h), (0, 1), "one refresh");
 }
 
 #[test]
 fn a_transient_failure_inside_the_margin_serves_the_valid_token_and_backs_off() {
-    let h = Harness::start();
+    let h = start();
     let (manager, stale) = stale_manager(&h, 600, backoff_ms(400));
     h.server.inject_for(unavailable(), 1, FaultTarget::Refresh);
     assert_eq!(manager.access_token(ORG.into()).unwrap(), stale, "the renewing caller gets the valid token");
     for _ in 0..50 {
         assert_eq!(manager.access_token(ORG.into()).unwrap(), stale);
     }
-    assert_eq!(h.counters(), (0, 1), "no request while backing off");
+    assert_eq!(counters(&h), (0, 1), "no request while backing off");
     std::thread::sleep(Duration::from_millis(450));
     assert_ne!(manager.access_token(ORG.into()).unwrap(), stale);
-    assert_eq!(h.counters(), (0, 2));
+    assert_eq!(counters(&h), (0, 2));
 }
 
 #[test]
 fn an_expired_token_gets_the_error_once_then_the_backoff_answers() {
-    let h = Harness::start();
+    let h = start();
     let (manager, _) = stale_manager(&h, 1, backoff_ms(500));
     std::thread::sleep(Duration::from_millis(1_100));
     h.server.inject_for(unavailable(), 1, FaultTarget::Refresh);
@@ -240,16 +226,16 @@ fn an_expired_token_gets_the_error_once_then_the_backoff_answers() {
     for _ in 0..100 {
         assert_eq!(manager.access_token(ORG.into()).unwrap_err(), CoboOAuthError::Unavailable { status: 503 });
     }
-    assert_eq!(h.counters(), (0, 1), "100 callers in the backoff window made no request");
+    assert_eq!(counters(&h), (0, 1), "100 callers in the backoff window made no request");
     std::thread::sleep(Duration::from_millis(550));
     manager.access_token(ORG.into()).unwrap();
-    assert_eq!(h.counters(), (0, 2));
+    assert_eq!(counters(&h), (0, 2));
 }
 
 #[test]
 fn an_org_that_needs_authorization_is_not_asked_again_on_every_call() {
-    let h = Harness::start();
-    let manager = h.manager(memory_token_store(), TokenManagerConfig { refresh_margin_secs: 0, ..backoff_ms(60_000) });
+    let h = start();
+    let manager = manager(&h, memory_token_store(), TokenManagerConfig { refresh_margin_secs: 0, ..backoff_ms(60_000) });
     let token = manager.access_token(ORG.into()).unwrap();
     h.server.register_app(App { client_id: CLIENT_ID.into(), api_key: h.key.api_key(), orgs: vec![] });
     manager.invalidate(ORG.into(), token).unwrap();
@@ -258,22 +244,22 @@ fn an_org_that_needs_authorization_is_not_asked_again_on_every_call() {
         let err = manager.access_token(ORG.into()).unwrap_err();
         assert!(matches!(err, CoboOAuthError::AuthorizationRequired { status: 403, .. }), "{err:?}");
     }
-    assert_eq!(h.counters(), (1, 1), "one refresh, one grant, then the recorded answer");
+    assert_eq!(counters(&h), (1, 1), "one refresh, one grant, then the recorded answer");
 }
 
 // --- invalidate only what the caller saw ----------------------------------------------
 
 #[test]
 fn invalidate_expires_only_the_token_the_caller_used() {
-    let h = Harness::start();
-    let manager = Arc::new(h.manager(memory_token_store(), no_backoff()));
+    let h = start();
+    let manager = Arc::new(manager(&h, memory_token_store(), no_backoff()));
     let first = manager.access_token(ORG.into()).unwrap();
     assert!(manager.invalidate(ORG.into(), first.clone()).unwrap());
     let second = manager.access_token(ORG.into()).unwrap();
     assert_ne!(second, first);
     assert!(!manager.invalidate(ORG.into(), first.clone()).unwrap(), "a stale report is ignored");
     assert_eq!(manager.access_token(ORG.into()).unwrap(), second);
-    assert_eq!(h.counters(), (1, 1));
+    assert_eq!(counters(&h), (1, 1));
 
     // 16 callers saw `second` refused: one renewal between them.
     let barrier = Arc::new(Barrier::new(16));
@@ -289,7 +275,7 @@ fn invalidate_expires_only_the_token_the_caller_used() {
         .collect();
     let tokens: std::collections::HashSet<_> = callers.into_iter().map(|c| c.join().unwrap().expose().to_owned()).collect();
     assert_eq!(tokens.len(), 1, "everyone ends with the one new token");
-    assert_eq!(h.counters(), (1, 2), "one more refresh, not sixteen");
+    assert_eq!(counters(&h), (1, 2), "one more refresh, not sixteen");
     assert!(matches!(manager.invalidate(" ".into(), second), Err(CoboOAuthError::InvalidArgument { .. })));
 }
 
@@ -297,9 +283,9 @@ fn invalidate_expires_only_the_token_the_caller_used() {
 
 #[test]
 fn load_balancer_answers_are_unavailable_and_retried() {
-    let h = Harness::start();
-    let once = h.client(h.config());
-    let retrying = h.client(ClientConfig { max_retries: 1, ..h.config() });
+    let h = start();
+    let once = h.client(no_retries(&h));
+    let retrying = h.client(ClientConfig { max_retries: 1, ..no_retries(&h) });
     for status in [500, 502, 503, 504, 520, 521, 522, 523, 524] {
         let fault = Fault::Unsigned { status, retry_after_secs: None, retry_after_as_date: false };
         h.server.inject_for(fault.clone(), 1, FaultTarget::Get);
@@ -307,27 +293,27 @@ fn load_balancer_answers_are_unavailable_and_retried() {
         h.server.reset();
         h.server.inject_for(fault, 1, FaultTarget::Get);
         retrying.get_org_token(CLIENT_ID.into(), ORG.into()).unwrap();
-        assert_eq!(h.counters(), (2, 0), "HTTP {status} retried");
+        assert_eq!(counters(&h), (2, 0), "HTTP {status} retried");
         h.server.reset();
     }
 }
 
 #[test]
 fn retry_after_dates_and_signed_rate_limits_are_retried() {
-    let h = Harness::start();
-    let client = h.client(ClientConfig { max_retries: 1, retry_max_delay_ms: 3_000, ..h.config() });
+    let h = start();
+    let client = h.client(ClientConfig { max_retries: 1, retry_max_delay_ms: 3_000, ..no_retries(&h) });
     let dated = Fault::Unsigned { status: 503, retry_after_secs: Some(2), retry_after_as_date: true };
     h.server.inject_for(dated, 1, FaultTarget::Get);
     let started = Instant::now();
     client.get_org_token(CLIENT_ID.into(), ORG.into()).unwrap();
     assert!(started.elapsed() >= Duration::from_millis(900), "waited {:?}", started.elapsed());
-    assert_eq!(h.counters(), (2, 0));
+    assert_eq!(counters(&h), (2, 0));
 
     h.server.reset();
     let signed = Fault::OAuthError { status: 429, error: "rate_limited".into(), error_description: "slow down".into() };
     h.server.inject_for(signed.clone(), 1, FaultTarget::Get);
     client.get_org_token(CLIENT_ID.into(), ORG.into()).unwrap();
-    assert_eq!(h.counters(), (2, 0), "Cobo's own 429 is retried");
+    assert_eq!(counters(&h), (2, 0), "Cobo's own 429 is retried");
     h.server.inject_for(signed, 2, FaultTarget::Get);
     let err = client.get_org_token(CLIENT_ID.into(), ORG.into()).unwrap_err();
     assert!(matches!(err, CoboOAuthError::OAuth { status: 429, .. }), "{err:?}");
@@ -335,22 +321,22 @@ fn retry_after_dates_and_signed_rate_limits_are_retried() {
 
 #[test]
 fn a_refresh_refused_with_a_non_oauth_answer_falls_back_once() {
-    let h = Harness::start();
-    let manager = h.manager(memory_token_store(), no_backoff());
+    let h = start();
+    let manager = manager(&h, memory_token_store(), no_backoff());
     let unsigned_404 = Fault::Unsigned { status: 404, retry_after_secs: None, retry_after_as_date: false };
     for (round, fault) in [Fault::MalformedJson, Fault::MissingFields, unsigned_404].into_iter().enumerate() {
         let token = manager.access_token(ORG.into()).unwrap();
         manager.invalidate(ORG.into(), token.clone()).unwrap();
         h.server.inject_for(fault.clone(), 1, FaultTarget::Refresh);
         assert_ne!(manager.access_token(ORG.into()).unwrap(), token, "{fault:?}");
-        assert_eq!(h.counters(), (2 + round as u64, 1 + round as u64), "{fault:?}: refresh, then one grant");
+        assert_eq!(counters(&h), (2 + round as u64, 1 + round as u64), "{fault:?}: refresh, then one grant");
     }
 }
 
 #[test]
 fn absurd_manager_configurations_are_refused() {
-    let h = Harness::start();
-    let client = h.client(h.config());
+    let h = start();
+    let client = h.client(no_retries(&h));
     for config in [
         TokenManagerConfig { refresh_token_lifetime_secs: 400 * 365 * 24 * 3600, ..Default::default() },
         TokenManagerConfig { refresh_token_lifetime_secs: u64::MAX, ..Default::default() },
@@ -363,7 +349,7 @@ fn absurd_manager_configurations_are_refused() {
         assert!(matches!(made, Err(CoboOAuthError::InvalidArgument { .. })), "{config:?}");
     }
     assert!(matches!(
-        OAuthClient::new(h.key.clone(), ClientConfig { total_timeout_ms: 0, ..h.config() }),
+        OAuthClient::new(h.key.clone(), ClientConfig { total_timeout_ms: 0, ..no_retries(&h) }),
         Err(CoboOAuthError::InvalidArgument { .. })
     ));
 }
@@ -386,10 +372,10 @@ fn a_counting_store_sees_each_rotation_once() {
             Ok(())
         }
     }
-    let h = Harness::start();
+    let h = start();
     let store = Arc::new(Counting::default());
     h.server.set_token_ttls(600, 30 * 24 * 3600);
-    let manager = h.manager(store.clone(), TokenManagerConfig { refresh_margin_secs: 3600, ..no_backoff() });
+    let manager = manager(&h, store.clone(), TokenManagerConfig { refresh_margin_secs: 3600, ..no_backoff() });
     for _ in 0..5 {
         manager.access_token(ORG.into()).unwrap();
     }

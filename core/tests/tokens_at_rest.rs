@@ -7,42 +7,32 @@ mod common;
 use std::path::Path;
 use std::sync::Arc;
 
-use cobo_oauth::{
-    file_token_store, AppKey, ClientConfig, OAuthClient, Secret, StoreKey, StoredToken, TokenManager, TokenStore,
-};
-use cobo_oauth_mock::{MockConfig, MockServer};
+use cobo_oauth::{file_token_store, ClientConfig, Secret, StoreKey, StoredToken, TokenManager, TokenManagerConfig, TokenStore};
+use cobo_oauth_mock::MockConfig;
+use common::Mocked;
 
 const CLIENT_ID: &str = "at-rest-app";
 const ORG: &str = "org-at-rest-a";
 const OTHER_ORG: &str = "org-at-rest-b";
 
-struct Harness {
-    server: MockServer,
-    key: Arc<AppKey>,
+fn start() -> Mocked {
+    Mocked::start(MockConfig::default(), CLIENT_ID, &[ORG, OTHER_ORG])
 }
 
-impl Harness {
-    fn start() -> Harness {
-        let (server, key) = common::mock_with_app(MockConfig::default(), CLIENT_ID, &[ORG, OTHER_ORG]);
-        Harness { server, key }
-    }
+fn manager_on(h: &Mocked, store: Arc<dyn TokenStore>) -> TokenManager {
+    h.manager(ClientConfig { max_retries: 0, ..h.config() }, store, TokenManagerConfig::default())
+}
 
-    fn manager(&self, store: Arc<dyn TokenStore>) -> TokenManager {
-        let client = OAuthClient::new(self.key.clone(), ClientConfig { max_retries: 0, ..common::client_config(&self.server) });
-        TokenManager::new(Arc::new(client.unwrap()), CLIENT_ID.into(), Some(store), None).unwrap()
-    }
-
-    /// A first token, then a refresh: the store has held two of each kind. Returns all four
-    /// and what the store holds last.
-    fn tokens(&self, store: &Arc<dyn TokenStore>) -> (Vec<Secret>, StoredToken) {
-        let manager = self.manager(store.clone());
-        let first = store_after(&manager, store);
-        assert!(manager.invalidate(ORG.into(), first.token.access_token.clone()).unwrap());
-        let second = store_after(&manager, store);
-        assert_eq!(self.server.counters().refresh, 1);
-        let tokens = [&first, &second].into_iter().flat_map(|s| [s.token.access_token.clone(), s.token.refresh_token.clone()]);
-        (tokens.collect(), second)
-    }
+/// A first token, then a refresh: the store has held two of each kind. Returns all four
+/// and what the store holds last.
+fn two_of_each(h: &Mocked, store: &Arc<dyn TokenStore>) -> (Vec<Secret>, StoredToken) {
+    let manager = manager_on(h, store.clone());
+    let first = store_after(&manager, store);
+    assert!(manager.invalidate(ORG.into(), first.token.access_token.clone()).unwrap());
+    let second = store_after(&manager, store);
+    assert_eq!(h.server.counters().refresh, 1);
+    let tokens = [&first, &second].into_iter().flat_map(|s| [s.token.access_token.clone(), s.token.refresh_token.clone()]);
+    (tokens.collect(), second)
 }
 
 fn store_after(manager: &TokenManager, store: &Arc<dyn TokenStore>) -> StoredToken {
@@ -98,21 +88,21 @@ fn clear_text(stored: &StoredToken) -> serde_json::Value {
 
 #[test]
 fn the_token_files_hold_no_token() {
-    let h = Harness::start();
+    let h = start();
     let dir = temp_dir("raw");
     let store = file_token_store(dir.join("tokens.json").display().to_string(), None).unwrap();
-    let (tokens, _) = h.tokens(&store);
+    let (tokens, _) = two_of_each(&h, &store);
     assert_no_token_in(&every_byte(&dir), &tokens);
     std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn a_record_file_copied_to_another_org_does_not_open_and_that_org_gets_its_own_token() {
-    let h = Harness::start();
+    let h = start();
     let dir = temp_dir("moved");
     let path = dir.join("tokens.json");
     let store = file_token_store(path.display().to_string(), None).unwrap();
-    let manager = h.manager(store.clone());
+    let manager = manager_on(&h, store.clone());
     let token = manager.access_token(ORG.into()).unwrap();
     let record = common::record_file(&path);
     // The other org's record file, named as the store names it, holding this org's record
@@ -127,7 +117,7 @@ fn a_record_file_copied_to_another_org_does_not_open_and_that_org_gets_its_own_t
     moved["org_id"] = OTHER_ORG.into();
     std::fs::write(&other, moved.to_string()).unwrap();
 
-    let restarted = h.manager(file_token_store(path.display().to_string(), None).unwrap());
+    let restarted = manager_on(&h, file_token_store(path.display().to_string(), None).unwrap());
     let gets = h.server.counters().get;
     let other_token = restarted.access_token(OTHER_ORG.into()).unwrap();
     assert_ne!(other_token, token, "the copied record was refused");
@@ -137,10 +127,10 @@ fn a_record_file_copied_to_another_org_does_not_open_and_that_org_gets_its_own_t
 
 #[test]
 fn a_clear_text_record_is_served_once_read_and_sealed() {
-    let h = Harness::start();
+    let h = start();
     let dir = temp_dir("clear");
     let path = dir.join("tokens.json");
-    let (tokens, stored) = h.tokens(&file_token_store(path.display().to_string(), None).unwrap());
+    let (tokens, stored) = two_of_each(&h, &file_token_store(path.display().to_string(), None).unwrap());
     let record = common::record_file(&path);
     let mut old = clear_text(&stored);
     old["org_id"] = ORG.into();
@@ -148,7 +138,7 @@ fn a_clear_text_record_is_served_once_read_and_sealed() {
     std::fs::write(&record, old.to_string()).unwrap();
 
     let gets = h.server.counters();
-    let manager = h.manager(file_token_store(path.display().to_string(), None).unwrap());
+    let manager = manager_on(&h, file_token_store(path.display().to_string(), None).unwrap());
     assert_eq!(manager.access_token(ORG.into()).unwrap(), stored.token.access_token, "the clear-text token is served");
     assert_eq!((h.server.counters().get, h.server.counters().refresh), (gets.get, gets.refresh), "nothing was renewed");
     assert_no_token_in(&every_byte(&dir), &tokens);
@@ -159,17 +149,17 @@ fn a_clear_text_record_is_served_once_read_and_sealed() {
 /// counts as missing, and the manager gets a new token with org_implicit.
 #[test]
 fn a_record_sealed_under_another_key_counts_as_missing() {
-    let h = Harness::start();
+    let h = start();
     let dir = temp_dir("rotated");
     let path = dir.join("tokens.json").display().to_string();
     let old_key = Arc::new(StoreKey::from_bytes(vec![1; 32]).unwrap());
-    let old = h.manager(file_token_store(path.clone(), Some(old_key.clone())).unwrap());
+    let old = manager_on(&h, file_token_store(path.clone(), Some(old_key.clone())).unwrap());
     let token = old.access_token(ORG.into()).unwrap();
 
     let new_key = Arc::new(StoreKey::from_bytes(vec![2; 32]).unwrap());
     let store = file_token_store(path.clone(), Some(new_key)).unwrap();
     assert_eq!(store.load(ORG.into()).unwrap(), None);
-    let renewed = h.manager(store.clone()).access_token(ORG.into()).unwrap();
+    let renewed = manager_on(&h, store.clone()).access_token(ORG.into()).unwrap();
     assert_ne!(renewed, token);
     assert_eq!((h.server.counters().get, h.server.counters().refresh), (2, 0), "a new grant, nothing spent");
     assert_eq!(store.load(ORG.into()).unwrap().unwrap().token.access_token, renewed, "sealed under the new key");
@@ -222,19 +212,19 @@ mod redis_store {
     #[test]
     fn redis_holds_no_token() {
         let Some(url) = url() else { return };
-        let h = Harness::start();
+        let h = start();
         let prefix = prefix("raw");
-        let (tokens, _) = h.tokens(&store(&url, &prefix));
+        let (tokens, _) = two_of_each(&h, &store(&url, &prefix));
         assert_no_token_in(&every_byte(&url, &prefix), &tokens);
     }
 
     #[test]
     fn a_redis_record_copied_to_another_org_or_prefix_does_not_open() {
         let Some(url) = url() else { return };
-        let h = Harness::start();
+        let h = start();
         let prefix = prefix("moved");
         let store = store(&url, &prefix);
-        let token = h.manager(store.clone()).access_token(ORG.into()).unwrap();
+        let token = manager_on(&h, store.clone()).access_token(ORG.into()).unwrap();
         let mut con = raw(&url);
         let sealed: Vec<u8> = redis::cmd("HGET").arg(format!("{prefix}token:{ORG}")).arg("token").query(&mut con).unwrap();
         let copy = |key: String| {
@@ -244,9 +234,9 @@ mod redis_store {
         let elsewhere = self::prefix("elsewhere");
         copy(format!("{elsewhere}token:{ORG}"));
 
-        let restarted = h.manager(self::store(&url, &prefix));
+        let restarted = manager_on(&h, self::store(&url, &prefix));
         assert_ne!(restarted.access_token(OTHER_ORG.into()).unwrap(), token, "the copied record was refused");
-        let other_prefix = h.manager(self::store(&url, &elsewhere));
+        let other_prefix = manager_on(&h, self::store(&url, &elsewhere));
         assert_ne!(other_prefix.access_token(ORG.into()).unwrap(), token, "another prefix's copy was refused");
         assert_eq!(h.server.counters().get, 3, "each got a new grant");
     }
@@ -254,9 +244,9 @@ mod redis_store {
     #[test]
     fn a_clear_text_redis_record_is_served_once_read_and_sealed() {
         let Some(url) = url() else { return };
-        let h = Harness::start();
+        let h = start();
         let prefix = prefix("clear");
-        let (tokens, stored) = h.tokens(&store(&url, &prefix));
+        let (tokens, stored) = two_of_each(&h, &store(&url, &prefix));
         let () = redis::cmd("HSET")
             .arg(format!("{prefix}token:{ORG}"))
             .arg("token")
@@ -265,7 +255,7 @@ mod redis_store {
             .unwrap();
 
         let before = h.server.counters();
-        let manager = h.manager(store(&url, &prefix));
+        let manager = manager_on(&h, store(&url, &prefix));
         assert_eq!(manager.access_token(ORG.into()).unwrap(), stored.token.access_token, "the clear-text token is served");
         let after = h.server.counters();
         assert_eq!((after.get, after.refresh), (before.get, before.refresh), "nothing was renewed");

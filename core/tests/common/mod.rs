@@ -1,6 +1,6 @@
-//! What the integration tests share: the mock with one app registered, a client config
-//! for it, the file store's record on disk, and the async tests' harness (a manager whose
-//! token was just refused).
+//! What the integration tests share: the mock with one app registered and the clients and
+//! managers built on it (`Mocked`), the file store's record on disk, and the async tests'
+//! harness (a manager whose token was just refused).
 
 #![allow(dead_code)] // each test file uses a part
 
@@ -26,6 +26,38 @@ pub fn mock_with_app(config: MockConfig, client_id: &str, orgs: &[&str]) -> (Moc
 /// A client config for the mock: its URL and response key, the defaults otherwise.
 pub fn client_config(server: &MockServer) -> ClientConfig {
     ClientConfig::for_base_url(server.base_url(), server.response_public_key())
+}
+
+/// The mock with one app (a fresh key) that some orgs installed, and what a test builds
+/// on it: a client config, clients, managers.
+pub struct Mocked {
+    pub server: MockServer,
+    pub key: Arc<AppKey>,
+    pub client_id: String,
+}
+
+impl Mocked {
+    pub fn start(config: MockConfig, client_id: &str, orgs: &[&str]) -> Mocked {
+        let (server, key) = mock_with_app(config, client_id, orgs);
+        Mocked { server, key, client_id: client_id.into() }
+    }
+
+    /// Pointed at the mock (trusting its CA if it serves TLS), retrying 1 to 5 ms apart;
+    /// the defaults otherwise.
+    pub fn config(&self) -> ClientConfig {
+        let extra_ca_pem = self.server.ca_pem();
+        ClientConfig { retry_base_delay_ms: 1, retry_max_delay_ms: 5, extra_ca_pem, ..client_config(&self.server) }
+    }
+
+    pub fn client(&self, config: ClientConfig) -> Arc<OAuthClient> {
+        Arc::new(OAuthClient::new(self.key.clone(), config).unwrap())
+    }
+
+    /// A manager for the app on its own client (`config`): another process, as far as a
+    /// shared store can tell.
+    pub fn manager(&self, config: ClientConfig, store: Arc<dyn TokenStore>, manager_config: TokenManagerConfig) -> TokenManager {
+        TokenManager::new(self.client(config), self.client_id.clone(), Some(store), Some(manager_config)).unwrap()
+    }
 }
 
 /// The file holding the one org's record in a file store's directory.
