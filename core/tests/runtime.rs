@@ -55,14 +55,13 @@ fn a_dripping_or_stalled_body_ends_at_the_attempt_timeout() {
     for fault in [Fault::SlowBody { interval_ms: 200 }, Fault::StallMidBody { stall_ms: 10_000 }] {
         for target in [FaultTarget::Get, FaultTarget::Refresh] {
             h.server.inject_for(fault.clone(), 1, target);
-            let started = Instant::now();
+            // Untimed, the drip would take minutes and the stall end in a broken body:
+            // only the attempt's timeout makes either a Timeout.
             let err = match target {
                 FaultTarget::Get => client.get_org_token(CLIENT_ID.into(), ORG.into()).unwrap_err(),
                 _ => client.refresh_org_token(CLIENT_ID.into(), token.refresh_token.clone()).unwrap_err(),
             };
-            let took = started.elapsed();
             assert!(matches!(err, CoboOAuthError::Timeout { .. }), "{fault:?} {target:?}: {err:?}");
-            assert!(took < Duration::from_millis(800 + 700), "{fault:?} {target:?} took {took:?}");
         }
     }
 }
@@ -74,30 +73,30 @@ fn the_total_deadline_bounds_retries_and_their_waits() {
         ClientConfig { max_retries: 10, timeout_ms: 400, total_timeout_ms: 1_000, retry_max_delay_ms: 300, ..no_retries(&h) };
     let client = h.client(config);
     h.server.inject_for(Fault::Delay { delay_ms: 2_000 }, 20, FaultTarget::Get);
-    let started = Instant::now();
     let err = client.get_org_token(CLIENT_ID.into(), ORG.into()).unwrap_err();
     assert!(matches!(err, CoboOAuthError::Timeout { .. }), "{err:?}");
-    assert!(started.elapsed() < Duration::from_millis(1_000 + 500), "took {:?}", started.elapsed());
-    assert!(h.server.counters().get >= 2, "it did retry within the deadline");
+    // Each attempt lasts its 400 ms: at most three start within 1 s, against eleven allowed.
+    let attempts = h.server.counters().get;
+    assert!((2..=3).contains(&attempts), "{attempts} attempts: it retried, and stopped at the deadline");
 }
 
 #[test]
 fn a_renewal_shares_one_deadline_across_refresh_and_fallback() {
     let h = start();
-    let config = ClientConfig { timeout_ms: 700, total_timeout_ms: 1_000, ..no_retries(&h) };
+    let config = ClientConfig { timeout_ms: 5_000, total_timeout_ms: 1_000, ..no_retries(&h) };
     let manager =
         TokenManager::new(h.client(config), CLIENT_ID.into(), Some(memory_token_store()), Some(no_backoff())).unwrap();
     let stored = manager.token(ORG.into()).unwrap();
-    // Someone else spends the refresh token, so the manager's refresh is refused (slowly),
-    // then the fallback GET stalls: one deadline for both.
+    // Someone else spends the refresh token, so the manager's refresh is refused (after
+    // 600 ms), then the fallback grant takes 800 ms: within its own 5 s timeout, but not
+    // within what is left of the renewal's one deadline.
     h.client(no_retries(&h)).refresh_org_token(CLIENT_ID.into(), stored.token.refresh_token).unwrap();
     manager.invalidate(ORG.into(), stored.token.access_token).unwrap();
     h.server.inject_for(Fault::Delay { delay_ms: 600 }, 1, FaultTarget::Refresh);
-    h.server.inject_for(Fault::StallMidBody { stall_ms: 5_000 }, 1, FaultTarget::Get);
-    let started = Instant::now();
+    h.server.inject_for(Fault::Delay { delay_ms: 800 }, 1, FaultTarget::Get);
     let err = manager.access_token(ORG.into()).unwrap_err();
     assert!(matches!(err, CoboOAuthError::Timeout { .. }), "{err:?}");
-    assert!(started.elapsed() < Duration::from_millis(1_000 + 500), "took {:?}", started.elapsed());
+    assert_eq!(counters(&h), (2, 2), "the refresh, then the fallback grant");
 }
 
 // --- panics in stores ----------------------------------------------------------------
