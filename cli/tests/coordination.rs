@@ -29,31 +29,13 @@ fn redis_url() -> String {
 struct Harness {
     server: MockServer,
     key: Arc<AppKey>,
-    dir: tempdir::Dir,
+    dir: tempfile::TempDir,
 }
 
-mod tempdir {
-    /// A directory removed on drop.
-    pub struct Dir(pub std::path::PathBuf);
-
-    impl Dir {
-        pub fn new() -> Dir {
-            let path = std::env::temp_dir().join(format!("cobo-oauth-coordination-{:x}", rand()));
-            std::fs::create_dir_all(&path).unwrap();
-            Dir(path)
-        }
-    }
-
-    pub fn rand() -> u64 {
-        use std::hash::{BuildHasher, Hasher};
-        std::collections::hash_map::RandomState::new().build_hasher().finish()
-    }
-
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+/// A random suffix for names (Redis prefixes) two runs must not share.
+fn unique() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    std::collections::hash_map::RandomState::new().build_hasher().finish()
 }
 
 impl Harness {
@@ -62,11 +44,11 @@ impl Harness {
         let server = MockServer::start(config).unwrap();
         let key = Arc::new(AppKey::generate().unwrap());
         server.register_app(App { client_id: CLIENT_ID.into(), api_key: key.api_key(), orgs: vec![ORG.into()] });
-        Harness { server, key, dir: tempdir::Dir::new() }
+        Harness { server, key, dir: tempfile::tempdir().unwrap() }
     }
 
     fn file(&self) -> String {
-        self.dir.0.join("tokens.json").display().to_string()
+        self.dir.path().join("tokens.json").display().to_string()
     }
 
     fn worker(&self, store: &str, seconds: u64, env: &[(&str, &str)]) -> Child {
@@ -138,9 +120,9 @@ fn replicas_on_one_redis_renew_once_per_expiry() {
     let harness = Harness::start(true, ACCESS_TTL);
     // Two replicas of one app (one key prefix), two processes each; another app's
     // prefix holds the same org id and must not interfere.
-    let prefix = format!("redis:app-{:x}:", tempdir::rand());
+    let prefix = format!("redis:app-{:x}:", unique());
     let other = Harness::start(false, 3600);
-    let other_manager = other.manager(redis_store(&format!("other-{:x}:", tempdir::rand())), TokenManagerConfig::default());
+    let other_manager = other.manager(redis_store(&format!("other-{:x}:", unique())), TokenManagerConfig::default());
     other_manager.access_token(ORG.into()).unwrap();
     let url = redis_url();
     harness.run_workers(&[prefix.clone(), prefix.clone(), prefix.clone(), prefix], 6, &[("COBO_REDIS_URL", &url)]);
@@ -155,7 +137,7 @@ fn workers_reach_redis_over_tls_with_an_acl_user() {
     let (credentials, _) = acl.trim_start_matches("redis://").split_once('@').unwrap();
     let tls = url.replacen("rediss://", &format!("rediss://{credentials}@"), 1);
     let harness = Harness::start(true, ACCESS_TTL);
-    let prefix = format!("redis:tls-{:x}:", tempdir::rand());
+    let prefix = format!("redis:tls-{:x}:", unique());
     harness.run_workers(&[prefix.clone(), prefix], 3, &[("COBO_REDIS_URL", &tls), ("SSL_CERT_FILE", &ca)]);
 }
 
@@ -195,15 +177,15 @@ fn killed_holder(store: &str, reopen: impl Fn() -> Arc<dyn TokenStore>, env: &[(
 
 #[test]
 fn a_killed_lease_holder_on_the_token_file_blocks_nobody() {
-    let harness_dir = tempdir::Dir::new();
-    let path = harness_dir.0.join("tokens.json").display().to_string();
+    let harness_dir = tempfile::tempdir().unwrap();
+    let path = harness_dir.path().join("tokens.json").display().to_string();
     let reopen = || file_token_store(path.clone(), None).unwrap();
     killed_holder(&format!("file:{path}"), reopen, &[]);
 }
 
 #[test]
 fn a_killed_lease_holder_on_redis_blocks_others_for_the_lease_ttl_at_most() {
-    let prefix = format!("killed-{:x}:", tempdir::rand());
+    let prefix = format!("killed-{:x}:", unique());
     let url = redis_url();
     killed_holder(&format!("redis:{prefix}"), || redis_store(&prefix), &[("COBO_REDIS_URL", &url)]);
 }
@@ -239,7 +221,7 @@ fn deleted_lease(store: impl Fn() -> Arc<dyn TokenStore>, delete_lease: impl Fn(
 
 #[test]
 fn a_deleted_redis_lease_refuses_the_stale_writers_save() {
-    let prefix = format!("deleted-{:x}:", tempdir::rand());
+    let prefix = format!("deleted-{:x}:", unique());
     let raw = redis::Client::open(redis_url()).unwrap();
     let delete = || {
         let removed: i64 = redis::cmd("DEL").arg(format!("{prefix}lease:{ORG}")).query(&mut raw.get_connection().unwrap()).unwrap();
@@ -253,9 +235,9 @@ fn a_deleted_redis_lease_refuses_the_stale_writers_save() {
 
 #[test]
 fn a_deleted_lease_file_refuses_the_stale_writers_save() {
-    let dir = tempdir::Dir::new();
-    let path = dir.0.join("tokens.json");
-    let leases = dir.0.join("tokens.json.leases");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens.json");
+    let leases = dir.path().join("tokens.json.leases");
     let delete = || {
         let files: Vec<_> = std::fs::read_dir(&leases).unwrap().collect();
         assert_eq!(files.len(), 1);
@@ -275,7 +257,7 @@ fn a_deleted_lease_file_refuses_the_stale_writers_save() {
 #[test]
 fn a_server_slower_than_the_lease_causes_no_double_spend() {
     let harness = Harness::start(true, 3600);
-    let prefix = format!("slow-{:x}:", tempdir::rand());
+    let prefix = format!("slow-{:x}:", unique());
     let (a, b) = (harness.manager(redis_store(&prefix), coordinated(500)), harness.manager(redis_store(&prefix), coordinated(500)));
     let first = a.access_token(ORG.into()).unwrap();
     assert_eq!(b.access_token(ORG.into()).unwrap(), first);
@@ -342,7 +324,7 @@ fn redis_urls_and_credentials_are_checked_and_never_quoted() {
         Err(CoboOAuthError::Store { reason }) => assert!(!reason.contains("wrong-password-x"), "{reason}"),
         other => panic!("expected a Store error, got {other:?}"),
     }
-    let store = redis_token_store(Secret::new(acl), format!("acl-{:x}:", tempdir::rand()), 2000, None).unwrap();
+    let store = redis_token_store(Secret::new(acl), format!("acl-{:x}:", unique()), 2000, None).unwrap();
     harness.manager(store, coordinated(1000)).access_token(ORG.into()).unwrap();
 }
 
@@ -384,14 +366,14 @@ fn holder_lost_mid_refresh(store: &str, reopen: impl Fn() -> Arc<dyn TokenStore>
 
 #[test]
 fn a_holder_killed_mid_refresh_on_the_token_file_leaves_no_spent_token_to_present() {
-    let dir = tempdir::Dir::new();
-    let path = dir.0.join("tokens.json").display().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens.json").display().to_string();
     holder_lost_mid_refresh(&format!("file:{path}"), || file_token_store(path.clone(), None).unwrap(), &[], false);
 }
 
 #[test]
 fn a_holder_killed_mid_refresh_on_redis_leaves_no_spent_token_to_present() {
-    let prefix = format!("killed-refresh-{:x}:", tempdir::rand());
+    let prefix = format!("killed-refresh-{:x}:", unique());
     let url = redis_url();
     holder_lost_mid_refresh(&format!("redis:{prefix}"), || redis_store(&prefix), &[("COBO_REDIS_URL", &url)], false);
 }
@@ -400,7 +382,7 @@ fn a_holder_killed_mid_refresh_on_redis_leaves_no_spent_token_to_present() {
 /// renews with a new grant; the holder, continued, adopts that instead of saving its own.
 #[test]
 fn a_holder_stopped_past_its_redis_lease_mid_refresh_leaves_no_spent_token_to_present() {
-    let prefix = format!("stopped-refresh-{:x}:", tempdir::rand());
+    let prefix = format!("stopped-refresh-{:x}:", unique());
     let url = redis_url();
     holder_lost_mid_refresh(&format!("redis:{prefix}"), || redis_store(&prefix), &[("COBO_REDIS_URL", &url)], true);
 }

@@ -15,9 +15,9 @@ const ORG: &str = "org-skew";
 
 #[test]
 fn nonces_follow_cobo_clock_after_the_first_answer() {
-    let dir = std::env::temp_dir().join(format!("cobo-oauth-skew-{}", std::process::id()));
+    let dir = tempfile::tempdir().unwrap();
     // Before any nonce is drawn: this process's clock is its own.
-    std::env::set_var("COBO_OAUTH_CLOCK_DIR", &dir);
+    std::env::set_var("COBO_OAUTH_CLOCK_DIR", dir.path());
     let (server, key) = common::mock_with_app(MockConfig { strict_rotation: true, ..MockConfig::default() }, CLIENT_ID, &[ORG]);
     let config = ClientConfig { max_retries: 0, ..common::client_config(&server) };
     let client = OAuthClient::new(key.clone(), config).unwrap();
@@ -53,5 +53,4 @@ fn nonces_follow_cobo_clock_after_the_first_answer() {
     let refused = OAuthClient::new(other, config).unwrap().get_org_token(CLIENT_ID.into(), ORG.into());
     assert!(matches!(refused, Err(cobo_oauth::CoboOAuthError::OAuth { status: 401, .. })), "{refused:?}");
     assert_eq!(server.counters().get - before, 1 + 3, "3 resends, then the refusal");
-    let _ = std::fs::remove_dir_all(dir);
 }

@@ -46,9 +46,8 @@ fn records(dir: &std::path::Path) -> Vec<(std::path::PathBuf, std::time::SystemT
 #[test]
 fn five_thousand_orgs_one_file_each_and_a_renewal_rewrites_one() {
     let server = MockServer::start(MockConfig::default()).unwrap();
-    let dir = std::env::temp_dir().join(format!("cobo-oauth-scale-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("tokens.json");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens.json");
 
     let (_, memory) = warm(&server, memory_token_store(), "scale-memory");
     let (manager, file) = warm(&server, file_token_store(path.display().to_string(), None).unwrap(), "scale-file");
@@ -65,5 +64,4 @@ fn five_thousand_orgs_one_file_each_and_a_renewal_rewrites_one() {
     let after = records(&path);
     let changed: Vec<_> = before.iter().zip(&after).filter(|(b, a)| b != a).map(|(b, _)| b.0.clone()).collect();
     assert_eq!(changed.len(), 1, "the renewal rewrote its org's record alone: {changed:?}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }

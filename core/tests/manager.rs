@@ -241,9 +241,8 @@ fn a_spent_refresh_token_falls_back_to_one_new_grant() {
 #[test]
 fn a_forgotten_org_leaves_the_cache_and_the_store() {
     let h = Harness::start();
-    let dir = std::env::temp_dir().join(format!("cobo-oauth-forget-{}", std::process::id()));
-    let path = dir.join("tokens.json");
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens.json");
     let store = file_token_store(path.display().to_string(), None).unwrap();
     let manager = h.manager(store.clone());
     let token = manager.access_token(ORG.into()).unwrap();
@@ -259,7 +258,6 @@ fn a_forgotten_org_leaves_the_cache_and_the_store() {
     assert_eq!(manager.access_token(OTHER_ORG.into()).unwrap(), other);
     assert_eq!(h.server.counters().get, 3, "the forgotten org asked again; the other was served");
     assert!(matches!(manager.forget(" ".into()), Err(CoboOAuthError::InvalidArgument { .. })));
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -344,9 +342,8 @@ fn headers_margins_and_arguments() {
 #[test]
 fn the_file_store_persists_across_managers_with_private_atomic_writes() {
     let h = Harness::start();
-    let dir = std::env::temp_dir().join(format!("cobo-oauth-store-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("tokens.json");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens.json");
     let path_text = path.to_str().unwrap().to_owned();
     let token = h.manager(file_token_store(path_text.clone(), None).unwrap()).access_token(ORG.into()).unwrap();
     #[cfg(unix)]
@@ -355,7 +352,7 @@ fn the_file_store_persists_across_managers_with_private_atomic_writes() {
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o700, "a directory of records");
         assert_eq!(std::fs::metadata(common::record_file(&path)).unwrap().permissions().mode() & 0o777, 0o600);
     }
-    let mut names: Vec<String> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     names.sort();
     assert_eq!(names, ["tokens.json", "tokens.json.leases", "tokens.json.lock"], "no temp file left behind");
     let restarted = h.manager(file_token_store(path_text.clone(), None).unwrap());
@@ -368,7 +365,6 @@ fn the_file_store_persists_across_managers_with_private_atomic_writes() {
     assert_ne!(broken.access_token(ORG.into()).unwrap(), token);
     assert_eq!(h.server.counters().get, 2);
     assert!(matches!(file_token_store(" ".into(), None), Err(CoboOAuthError::InvalidArgument { .. })));
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -384,9 +380,8 @@ fn invalidate_before_first_use_still_renews() {
 
 #[test]
 fn file_stores_on_one_path_never_lose_a_write() {
-    let dir = std::env::temp_dir().join(format!("cobo-oauth-store-race-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("tokens.json").to_str().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens.json").to_str().unwrap().to_owned();
     let h = Harness::start();
     let sample = h.manager(memory_token_store()).token(ORG.into()).unwrap();
     // Used without a manager: each store is given the key to seal with.
@@ -410,7 +405,6 @@ fn file_stores_on_one_path_never_lose_a_write() {
             assert_eq!(loaded.token.access_token, sample.token.access_token);
         }
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -55,12 +55,6 @@ impl Harness {
 }
 
 
-fn temp_file(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("cobo-oauth-store-faults-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join("tokens.json")
-}
-
 /// A coordinated store whose saves numbered in `failing` (from 1) fail, writing nothing.
 struct Flaky {
     inner: Arc<dyn CoordinatedTokenStore>,
@@ -139,9 +133,9 @@ fn a_failed_save_after_rotation_is_saved_again(store: impl Fn() -> Arc<dyn Token
 
 #[test]
 fn file_store_a_failed_save_after_rotation_is_saved_again() {
-    let path = temp_file("save");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens.json");
     a_failed_save_after_rotation_is_saved_again(|| file_token_store(path.display().to_string(), None).unwrap());
-    let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }
 
 #[test]
@@ -161,7 +155,8 @@ fn redis_store_a_failed_save_after_rotation_is_saved_again() {
 #[test]
 fn a_rolled_back_file_is_renewed_from_the_newer_token_held() {
     let h = Harness::start();
-    let path = temp_file("rollback");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens.json");
     let store = file_token_store(path.display().to_string(), None).unwrap();
     let a = h.manager(store.clone());
     a.access_token(ORG.into()).unwrap();
@@ -177,7 +172,6 @@ fn a_rolled_back_file_is_renewed_from_the_newer_token_held() {
     // A process that starts now reads that record and renews from it.
     h.renew(&h.manager(file_token_store(path.display().to_string(), None).unwrap()));
     h.assert_no_reuse();
-    let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }
 
 struct Captured(Mutex<Vec<String>>);
@@ -195,7 +189,8 @@ fn a_store_error_quoting_the_tokens_is_scrubbed() {
     let h = Harness::start();
     let sink = Arc::new(Captured(Mutex::new(Vec::new())));
     set_log_sink(Some(sink.clone()));
-    let path = temp_file("scrub");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens.json");
     // Save 1, the first grant, fails quoting it.
     let a = h.manager(Flaky::over(&file_token_store(path.display().to_string(), None).unwrap(), 1..2, true));
     let err = a.access_token(ORG.into()).unwrap_err();
@@ -209,7 +204,6 @@ fn a_store_error_quoting_the_tokens_is_scrubbed() {
     for text in logged.iter().chain([reason]) {
         assert!(!text.contains(token.expose()), "a token in {text:?}");
     }
-    let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }
 
 /// The renewal ends (the process exits, its deadline passes) with Cobo's rotated token
@@ -218,7 +212,8 @@ fn a_store_error_quoting_the_tokens_is_scrubbed() {
 #[test]
 fn a_renewal_that_never_saves_leaves_its_refresh_token_marked() {
     let h = Harness::start();
-    let path = temp_file("never-saves");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens.json");
     let store = || file_token_store(path.display().to_string(), None).unwrap();
     let kept = store();
     let a = h.manager(Arc::clone(&kept));
@@ -235,14 +230,14 @@ fn a_renewal_that_never_saves_leaves_its_refresh_token_marked() {
     let counters = h.server.counters();
     assert_eq!((counters.refresh, counters.get), (1, 2), "the spent token was not presented again: {counters:?}");
     h.assert_no_reuse();
-    let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }
 
 /// The mark cannot be written: nothing is sent, and the refresh token stays usable.
 #[test]
 fn no_refresh_is_sent_when_the_mark_cannot_be_written() {
     let h = Harness::start();
-    let path = temp_file("no-mark");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens.json");
     let store = || file_token_store(path.display().to_string(), None).unwrap();
     // Save 1: the first grant; 2: the mark, fails.
     let a = h.manager(Flaky::over(&store(), 2..3, false));
@@ -255,7 +250,6 @@ fn no_refresh_is_sent_when_the_mark_cannot_be_written() {
     let counters = h.server.counters();
     assert_eq!((counters.refresh, counters.get), (1, 1), "{counters:?}");
     h.assert_no_reuse();
-    let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }
 
 /// Another process holds the token file's lock (stopped mid-write, say): a renewal gives
@@ -264,7 +258,8 @@ fn no_refresh_is_sent_when_the_mark_cannot_be_written() {
 #[test]
 fn a_held_file_lock_ends_with_the_deadline_and_the_valid_token_is_served() {
     let h = Harness::start();
-    let path = temp_file("held-lock");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens.json");
     let store = file_token_store(path.display().to_string(), None).unwrap();
     // A margin as long as the token's life: each token is stale (renewed, served) at once.
     let config = TokenManagerConfig {
@@ -285,5 +280,4 @@ fn a_held_file_lock_ends_with_the_deadline_and_the_valid_token_is_served() {
     let renewed = manager.access_token(ORG.into()).unwrap();
     assert_ne!(renewed, token);
     assert_eq!(h.server.counters().refresh, 1);
-    let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }

@@ -51,12 +51,6 @@ fn assert_no_token_in(raw: &[u8], tokens: &[Secret]) {
     }
 }
 
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("cobo-oauth-at-rest-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// Every byte of every file under `dir`.
 fn every_byte(dir: &Path) -> Vec<u8> {
@@ -89,18 +83,17 @@ fn clear_text(stored: &StoredToken) -> serde_json::Value {
 #[test]
 fn the_token_files_hold_no_token() {
     let h = start();
-    let dir = temp_dir("raw");
-    let store = file_token_store(dir.join("tokens.json").display().to_string(), None).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = file_token_store(dir.path().join("tokens.json").display().to_string(), None).unwrap();
     let (tokens, _) = two_of_each(&h, &store);
-    assert_no_token_in(&every_byte(&dir), &tokens);
-    std::fs::remove_dir_all(dir).unwrap();
+    assert_no_token_in(&every_byte(dir.path()), &tokens);
 }
 
 #[test]
 fn a_record_file_copied_to_another_org_does_not_open_and_that_org_gets_its_own_token() {
     let h = start();
-    let dir = temp_dir("moved");
-    let path = dir.join("tokens.json");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens.json");
     let store = file_token_store(path.display().to_string(), None).unwrap();
     let manager = manager_on(&h, store.clone());
     let token = manager.access_token(ORG.into()).unwrap();
@@ -122,14 +115,13 @@ fn a_record_file_copied_to_another_org_does_not_open_and_that_org_gets_its_own_t
     let other_token = restarted.access_token(OTHER_ORG.into()).unwrap();
     assert_ne!(other_token, token, "the copied record was refused");
     assert_eq!(h.server.counters().get, gets + 1, "a new grant replaced it");
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn a_clear_text_record_is_served_once_read_and_sealed() {
     let h = start();
-    let dir = temp_dir("clear");
-    let path = dir.join("tokens.json");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens.json");
     let (tokens, stored) = two_of_each(&h, &file_token_store(path.display().to_string(), None).unwrap());
     let record = common::record_file(&path);
     let mut old = clear_text(&stored);
@@ -141,8 +133,7 @@ fn a_clear_text_record_is_served_once_read_and_sealed() {
     let manager = manager_on(&h, file_token_store(path.display().to_string(), None).unwrap());
     assert_eq!(manager.access_token(ORG.into()).unwrap(), stored.token.access_token, "the clear-text token is served");
     assert_eq!((h.server.counters().get, h.server.counters().refresh), (gets.get, gets.refresh), "nothing was renewed");
-    assert_no_token_in(&every_byte(&dir), &tokens);
-    std::fs::remove_dir_all(dir).unwrap();
+    assert_no_token_in(&every_byte(dir.path()), &tokens);
 }
 
 /// The app key changed (or the store was given another key): the record no longer opens,
@@ -150,8 +141,8 @@ fn a_clear_text_record_is_served_once_read_and_sealed() {
 #[test]
 fn a_record_sealed_under_another_key_counts_as_missing() {
     let h = start();
-    let dir = temp_dir("rotated");
-    let path = dir.join("tokens.json").display().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens.json").display().to_string();
     let old_key = Arc::new(StoreKey::from_bytes(vec![1; 32]).unwrap());
     let old = manager_on(&h, file_token_store(path.clone(), Some(old_key.clone())).unwrap());
     let token = old.access_token(ORG.into()).unwrap();
@@ -164,7 +155,6 @@ fn a_record_sealed_under_another_key_counts_as_missing() {
     assert_eq!((h.server.counters().get, h.server.counters().refresh), (2, 0), "a new grant, nothing spent");
     assert_eq!(store.load(ORG.into()).unwrap().unwrap().token.access_token, renewed, "sealed under the new key");
     assert_eq!(file_token_store(path, Some(old_key)).unwrap().load(ORG.into()).unwrap(), None);
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[cfg(feature = "redis")]
