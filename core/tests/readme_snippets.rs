@@ -38,7 +38,8 @@ fn the_readme_shows_the_snippets_verbatim() {
 fn the_snippets_run_against_the_mock() {
     let (server, key) = common::mock_with_app(MockConfig::default(), "readme-app", &["readme-org"]);
     let dir = std::env::temp_dir().join(format!("cobo-oauth-readme-{}", std::process::id()));
-    let token_file = dir.join("cobo-tokens");
+    std::fs::create_dir_all(&dir).unwrap();
+    let token_file = dir.join("cobo-tokens.json");
     for (name, value) in [
         ("COBO_APP_PRIVATE_KEY", key.private_key_hex().expose().to_owned()),
         ("COBO_BASE_URL", server.base_url()),

@@ -10,7 +10,7 @@ fn main() -> Result<(), CoboOAuthError> {
     };
     let client = Arc::new(OAuthClient::new(Arc::new(key), config)?);
     // Tokens survive restarts in 0600 files, one per org; any TokenStore works (memory is the default).
-    let store = file_token_store(std::env::var("COBO_TOKEN_FILE").unwrap_or("cobo-tokens".into()), None)?;
+    let store = file_token_store(std::env::var("COBO_TOKEN_FILE").unwrap_or("cobo-tokens.json".into()), None)?;
     let manager = TokenManager::new(client, var("COBO_CLIENT_ID"), Some(store), None)?;
 
     // From any thread: a cached token while more than 5 minutes are left, else one
