@@ -131,3 +131,13 @@ fn swift_test_command_is_the_makefile_recipe() {
     assert_eq!(shown.len(), 1, "one sh block under ## Test");
     assert_eq!(commands(shown[0]), [make_recipe("test-swift")]);
 }
+
+/// bench/README.md's `make bench` line: the target runs `bash bench/run.sh`, which reads BENCH_PARTS.
+#[test]
+fn bench_command_is_the_makefile_recipe() {
+    let text = read("bench/README.md");
+    let shown = blocks(&text, "# Benchmarks", "sh");
+    assert_eq!(shown, ["make bench            # = bash bench/run.sh; BENCH_PARTS=\"rust python kotlin swift\" picks parts\n"]);
+    assert_eq!(make_recipe("bench"), "bash bench/run.sh");
+    assert!(read("bench/run.sh").contains(r#"PARTS="${BENCH_PARTS:-rust python kotlin swift}""#));
+}
