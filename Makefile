@@ -18,9 +18,10 @@ demo: build ## Start the embedded mock, register a key, get, refresh, rotate; th
 
 test: test-rust test-python test-interop test-kotlin test-swift test-platforms-smoke ## Run every test suite (the long platform runs are in test-platforms)
 
-test-rust: ## Rust unit and integration tests (against the mock server and a throwaway redis-server); no import cycle; READMEs' links
+test-rust: ## Rust unit and integration tests (against the mock server and a throwaway redis-server); no import cycle; READMEs' links; every README code block claimed by a test
 	python3 scripts/check-import-cycles.py core/src bindings-python/src
 	python3 scripts/check-readme-links.py
+	python3 scripts/check-readme-snippets.py
 	bash tests/redis/with-redis.sh $(CARGO) test --release --no-fail-fast -p cobo-oauth -p cobo-oauth-cli -p cobo-oauth-mock --features cobo-oauth/redis,cobo-oauth/kotlin-direct-signing
 
 test-python: ## Python: build the abi3 wheel, install it in a fresh venv, stubtest + pytest against the mock (and a throwaway Redis)

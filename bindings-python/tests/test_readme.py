@@ -117,3 +117,49 @@ def test_the_walkthrough_runs_as_written(tmp_path: Path) -> None:
     (workdir,) = [path for path in tmp_path.iterdir() if path.is_dir()]
     assert (workdir / "app.key").stat().st_mode & 0o777 == 0o600
     assert json.loads((workdir / "token.json").read_text())["token_type"] == "Bearer"
+
+
+def sh_block(readme: str, heading: str, index: int = 0) -> list[str]:
+    """The command lines of the `index`th sh block under `heading`."""
+    section = (REPO / readme).read_text(encoding="utf-8").split(heading, 1)[1]
+    return re.findall(r"```sh\n(.*?)```", section, re.S)[index].strip().splitlines()
+
+
+def test_the_wheel_install_block_is_what_test_sh_builds_and_installs() -> None:
+    """bindings-python/README.md's second install block: the same tools, maturin flags and
+    wheel file as this suite's build (test.sh), whose wheel these tests run against.
+    test.sh builds `--profile dist` (release, with thin LTO) into target/py-wheels."""
+    tools, build, install = sh_block("bindings-python/README.md", "## Install", 1)
+    script = (REPO / "bindings-python" / "scripts" / "test.sh").read_text(encoding="utf-8")
+    assert tools == "pip install maturin ziglang"
+    assert '"maturin>=1.9.4,<2" ziglang==' in script
+    assert build.startswith("cd bindings-python && maturin build --release ")
+    flags = build.split("--release ", 1)[1].replace(" --out dist", "")
+    assert f"maturin\" build --profile dist {flags}" in script.replace("\\\n    ", ""), flags
+    wheel = install.removeprefix("pip install dist/")
+    built = sorted(path.name for path in (REPO / "target" / "py-wheels").glob("*.whl"))
+    assert built == [wheel], f"test.sh built {built}; the README installs {wheel}"
+
+
+def test_the_one_line_install_is_what_test_sdist_sh_runs() -> None:
+    (command,) = sh_block("bindings-python/README.md", "## Install", 0)
+    script = (REPO / "bindings-python" / "scripts" / "test-sdist.sh").read_text(encoding="utf-8")
+    assert command == "pip install ./bindings-python"
+    assert 'pip" install --quiet --disable-pip-version-check \\\n    ./bindings-python' in script
+
+
+def test_the_make_blocks_name_the_makefile_targets() -> None:
+    """README.md's and CONTRIBUTING.md's `make demo` / `make test`: the Makefile's targets,
+    `demo` runs the command cli/tests/cli.rs tests, and CI runs `make test`."""
+    for readme in ["README.md", "CONTRIBUTING.md"]:
+        text = (REPO / readme).read_text(encoding="utf-8")
+        block = re.search(r"```sh\n(make demo .*?)```", text, re.S)
+        assert block, f"{readme}: no make demo block"
+        targets = re.findall(r"^make (\S+)", block.group(1), re.M)
+        assert targets == ["demo", "test"], (readme, targets)
+    dry = subprocess.run(["make", "-n", "demo", "test"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert dry.returncode == 0, dry.stderr
+    assert "target/release/cobo-oauth demo" in dry.stdout
+    for suite in ["cargo test", "bindings-python/scripts/test.sh", "mvn -B -f bindings-kotlin/pom.xml verify", "bindings-swift/scripts/test.sh"]:
+        assert suite in dry.stdout, suite
+    assert "exec make test" in (REPO / ".ci" / "run").read_text(encoding="utf-8")

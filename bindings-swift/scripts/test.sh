@@ -131,6 +131,43 @@ proxy_url="$(json_field proxy_url "$mock_info")"
 proxy_control_url="$(json_field control_url "$mock_info")"
 log "CONNECT proxy at $proxy_url"
 
+# --- the README's consumer: an app beside a clone, as the README's Quickstart adds it --
+# Its Package.swift is the README's lines, built with the README's linker flags (<repo>
+# being the clone), and its main.swift is Sources/Quickstart/main.swift; it must get a
+# token from a mock where it is installed. Before `swift test`, whose summary ends the run.
+consumer=/build/readme-consumer
+rm -rf "$root$consumer/cobo-oauth"
+mkdir -p "$root$consumer/cobo-oauth/bindings-swift" "$root$consumer/cobo-oauth/target/release" "$root$consumer/App/Sources/App"
+tar -C "$here" --exclude=./.build -cf - . | tar -C "$root$consumer/cobo-oauth/bindings-swift" -xf -
+cp "$so" "$root$consumer/cobo-oauth/target/release/"
+{
+  printf '// swift-tools-version:5.9\nimport PackageDescription\n\nlet package = Package(\n    name: "App",\n'
+  awk '/^\/\/ Package.swift of your app$/ { shown = 1; next } shown && /^```/ { exit } shown { print "    " $0 }' "$here/README.md"
+  printf ')\n'
+} >"$root$consumer/App/Package.swift"
+grep -q '\.package(path: "\.\./cobo-oauth/bindings-swift")' "$root$consumer/App/Package.swift" ||
+  die "README.md's Package.swift lines not found: $(cat "$root$consumer/App/Package.swift")"
+cp "$here/Sources/Quickstart/main.swift" "$root$consumer/App/Sources/App/main.swift"
+build_command="$(grep -o 'swift build -Xlinker -L<repo>/target/release -Xlinker -rpath -Xlinker <repo>/target/release' "$here/README.md")" ||
+  die "README.md's swift build line not found"
+build_command="${build_command//<repo>/$consumer/cobo-oauth}"
+start_mock consumer-mock --app "readme-consumer:eb4f24e8cbe5b5c40c6a4a0574ed1d91937971be78cd1b9e1a8e096b584697db:org-readme"
+consumer_base_url="$(json_field base_url "$mock_info")"
+consumer_response_key="$(json_field response_public_key "$mock_info")"
+log "the README's consumer app: $build_command"
+# The key below is a test key the mock above registers; it is no secret.
+if ! chroot "$root" /usr/bin/env -i -C "$consumer/App" HOME=/root PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 TERM=dumb \
+    COBO_ENV=sandbox COBO_CLIENT_ID=readme-consumer COBO_ORG_ID=org-readme \
+    COBO_APP_PRIVATE_KEY=92e6f715e9fbf16368aa5a02e5e765b13f7d9136aacd9417fdf2e90059c98fdd \
+    COBO_BASE_URL="$consumer_base_url" COBO_RESPONSE_PUBLIC_KEY="$consumer_response_key" \
+    sh -c "$build_command && .build/debug/App" >"$tmp/consumer.log" 2>&1 7>&- 8>&-; then
+  cat "$tmp/consumer.log" >&2
+  die "the README's consumer app failed to build or run"
+fi
+grep -q '^got a Bearer token, expires in 43199 s$' "$tmp/consumer.log" ||
+  { cat "$tmp/consumer.log" >&2; die "the README's consumer app got no token"; }
+log "the README's consumer app built and got a token"
+
 # --- run the tests inside the chroot ----------------------------------------------
 # In its own session, so that an interrupted run can stop the whole process tree; the
 # `wait` returns as soon as a signal arrives, and the EXIT trap cleans up.

@@ -10,7 +10,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use cobo_oauth::{
-    AppKey, ClientConfig, CoboOAuthError, Environment, OAuthClient, OrgToken, ResponseVerifier, Secret, TokenManager,
+    AppKey, ClientConfig, CoboOAuthError, DELIVERY_MAX_AGE_SECS, Environment, OAuthClient, OrgToken, ResponseVerifier, Secret,
+    TokenManager,
 };
 
 const USAGE: &str = "\
@@ -21,7 +22,8 @@ USAGE:
   cobo-oauth token get [--client-id ID] [--org-id ID] [TARGET] [KEY]
   cobo-oauth token refresh [--client-id ID] [--refresh-token-file FILE] [TARGET] [KEY]
   cobo-oauth sign --method METHOD --path PATH [--query QUERY] [--body BODY | --body-file FILE] [--nonce N] [KEY]
-  cobo-oauth verify-webhook --timestamp TS --signature HEX [--body-file FILE] [--env ENV | --response-key HEX]
+  cobo-oauth verify-webhook --timestamp TS --signature HEX [--body-file FILE] [--max-age-secs S]
+                            [--env ENV | --response-key HEX]
   cobo-oauth mock [MOCK FLAGS]     run the mock Cobo server (see `cobo-oauth mock --help`)
   cobo-oauth demo                  run the embedded mock and walk through get, refresh, rotation,
                                    the token manager, and worker processes sharing one store
@@ -36,7 +38,8 @@ TARGET: --env dev|sandbox|prod | --base-url URL --response-key HEX (a proxy or t
 KEY:    --key-file FILE or $COBO_APP_PRIVATE_KEY (64 hex chars; $COBO_PRIVATE_KEY, deprecated)
 --client-id and --org-id default to $COBO_CLIENT_ID and $COBO_ORG_ID.
 The refresh token is read from $COBO_REFRESH_TOKEN or --refresh-token-file.
-verify-webhook reads the body from --body-file or stdin.
+verify-webhook reads the body from --body-file or stdin; TS must be within --max-age-secs
+(300) of this host's clock, either way, as every language's verify_delivery checks.
 `token` prints the token as JSON on stdout (it contains the tokens).
 ";
 
@@ -268,7 +271,11 @@ fn sign(args: &[String]) -> Result<(), Failure> {
 }
 
 fn verify_webhook(args: &[String]) -> Result<(), Failure> {
-    let flags = flags(args, &["timestamp", "signature", "body-file", "env", "response-key"])?;
+    let flags = flags(args, &["timestamp", "signature", "body-file", "max-age-secs", "env", "response-key"])?;
+    let max_age_secs = match flags.get("max-age-secs") {
+        Some(value) => value.parse().map_err(|_| Failure::Usage(format!("--max-age-secs {value:?}: a whole number of seconds")))?,
+        None => DELIVERY_MAX_AGE_SECS,
+    };
     let body = match flags.get("body-file") {
         Some(path) => std::fs::read(path).map_err(|e| Failure::Usage(format!("cannot read {path}: {e}")))?,
         None => {
@@ -281,8 +288,14 @@ fn verify_webhook(args: &[String]) -> Result<(), Failure> {
         Some(key) => ResponseVerifier::with_key(key.clone())?,
         None => ResponseVerifier::new(chosen_environment(&flags)?),
     };
-    verifier.verify(body, required(&flags, "timestamp")?.into(), required(&flags, "signature")?.into())?;
-    println!("valid: signed by Cobo");
+    // The library's delivery check, so a replayed (stale) or future-dated delivery is
+    // refused here as in every binding; its error names the window.
+    let headers = HashMap::from([
+        ("Biz-Timestamp".to_owned(), required(&flags, "timestamp")?.to_owned()),
+        ("Biz-Resp-Signature".to_owned(), required(&flags, "signature")?.to_owned()),
+    ]);
+    verifier.verify_delivery(body, headers, max_age_secs)?;
+    println!("valid: signed by Cobo, Biz-Timestamp within {max_age_secs} s");
     Ok(())
 }
 

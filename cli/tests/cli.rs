@@ -130,3 +130,53 @@ fn token_get_and_refresh_against_the_cli_mock() {
     drop(mock.stdin.take()); // closing stdin stops the mock
     assert!(mock.wait().unwrap().success());
 }
+
+/// A delivery signed by a key standing in for Cobo's, with `cobo-oauth sign`: the CoboAuth
+/// content `POST|/hook|1||<ms>` is exactly `<body>|<ms>` for the body `POST|/hook|1|`,
+/// which is what a delivery signs. Returns (response key, signature).
+fn signed_delivery(private_key: &str, sent_ms: u64) -> (String, String) {
+    let out = cli(&["sign", "--method", "POST", "--path", "/hook", "--body", &sent_ms.to_string(), "--nonce", "1"], &[("COBO_APP_PRIVATE_KEY", private_key)]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let line = |prefix: &str| stdout.lines().find_map(|l| l.strip_prefix(prefix)).unwrap().to_owned();
+    (line("Biz-Api-Key: "), line("Biz-Api-Signature: "))
+}
+
+#[test]
+fn verify_webhook_refuses_stale_and_future_deliveries() {
+    let private_key = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
+    let dir = std::env::temp_dir().join(format!("cobo-oauth-cli-webhook-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let body = dir.join("body");
+    std::fs::write(&body, "POST|/hook|1|").unwrap();
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    let verify = |sent_ms: u64, extra: &[&str]| {
+        let (response_key, signature) = signed_delivery(private_key, sent_ms);
+        let timestamp = sent_ms.to_string();
+        let mut args = vec!["verify-webhook", "--timestamp", &timestamp, "--signature", &signature, "--body-file", body.to_str().unwrap(), "--response-key", &response_key];
+        args.extend_from_slice(extra);
+        cli(&args, &[])
+    };
+
+    let fresh = verify(now_ms, &[]);
+    assert!(fresh.status.success(), "{}", text(&fresh.stderr));
+    assert_eq!(text(&fresh.stdout), "valid: signed by Cobo, Biz-Timestamp within 300 s\n");
+
+    // Signed correctly, but 10 minutes old: a replay, refused by the default 300 s window.
+    let stale = verify(now_ms - 600_000, &[]);
+    assert_eq!(stale.status.code(), Some(1), "{}", text(&stale.stdout));
+    assert!(text(&stale.stderr).contains("Biz-Timestamp is older than 300 s"), "{}", text(&stale.stderr));
+    // A wider window accepts it.
+    let widened = verify(now_ms - 600_000, &["--max-age-secs", "900"]);
+    assert!(widened.status.success(), "{}", text(&widened.stderr));
+    assert!(text(&widened.stdout).contains("within 900 s"));
+
+    let future = verify(now_ms + 600_000, &[]);
+    assert_eq!(future.status.code(), Some(1));
+    assert!(text(&future.stderr).contains("Biz-Timestamp is more than 300 s ahead"), "{}", text(&future.stderr));
+
+    let bad = verify(now_ms, &["--max-age-secs", "five"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad.stderr).contains("--max-age-secs"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -6,6 +6,7 @@ import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.Test
 import java.nio.file.Files
 import java.nio.file.Path
+import java.util.Properties
 import java.util.jar.JarFile
 
 /**
@@ -23,6 +24,20 @@ class BundledJarIT {
             val bundled = file.getInputStream(entry).use { it.readBytes() }
             assertArrayEquals(Files.readAllBytes(Repo.buildDir.resolve("native/linux-x86-64/libcobo_oauth.so")), bundled)
         }
+    }
+
+    /** The README's `<dependency>` names this jar: the Maven descriptor packaged in it has those coordinates. */
+    @Test
+    fun `the README's dependency is this jar's coordinates`() {
+        val shown = Repo.text("bindings-kotlin/README.md").substringAfter("```xml\n<dependency>\n").substringBefore("</dependency>")
+        fun tag(name: String) = Regex("<$name>([^<]+)</$name>").find(shown)?.groupValues?.get(1) ?: error("no <$name> in the README's dependency")
+        val descriptor = JarFile(jar.toFile()).use { file ->
+            val entry = file.getJarEntry("META-INF/maven/${tag("groupId")}/${tag("artifactId")}/pom.properties")
+                ?: error("$jar has no Maven descriptor for ${tag("groupId")}:${tag("artifactId")}")
+            Properties().apply { file.getInputStream(entry).use { load(it) } }
+        }
+        val coordinates = listOf("groupId", "artifactId", "version")
+        assertEquals(coordinates.map(::tag), coordinates.map { descriptor.getProperty(it) })
     }
 
     /** The jar's runtime dependencies, as its POM declares them, from the test class path. */
