@@ -39,11 +39,12 @@ test-platforms-smoke: ## Other platforms, short: the release workflow parses and
 	python3 scripts/check-release-workflow.py
 	bash scripts/test-windows.sh smoke
 
-test-platforms: ## Other platforms, long; not in `test`: the Rust suite under wine, the Windows wheel and DLL, arm64 (wheel under qemu, library), the jar with all three libraries
+test-platforms: ## Other platforms, long; not in `test`: the Rust suite under wine, the Windows wheel and DLL, arm64 (wheel under qemu, library, the jar's library on an arm64 JVM), the jar with all three libraries
 	bash tests/redis/with-redis.sh bash scripts/test-windows.sh full
 	bash scripts/build-windows-artifacts.sh
 	bash scripts/test-arm64.sh full
 	bash scripts/build-platform-jar.sh
+	bash scripts/test-arm64-jvm.sh
 
 test-sdist: ## Python sdist: build it, pip install it in a fresh venv (compiles the core), sign the vectors; not in `test`
 	bash bindings-python/scripts/test-sdist.sh

@@ -11,7 +11,8 @@
 # the token type and lifetime, and the mock's counters (one get, one refresh, two pairs
 # issued, nothing rejected).
 #
-#   test-arm64-jvm.sh     after `make test-kotlin` (its jar and test classes; built when missing)
+#   test-arm64-jvm.sh   uses bindings-kotlin/target's jar and test classes, from `make test-kotlin`
+#                       or build-platform-jar.sh (`mvn package -DskipTests` when missing)
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
