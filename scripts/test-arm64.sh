@@ -35,8 +35,12 @@ fi
 rm -rf "$out" && mkdir -p "$out/wheels"
 
 echo "== aarch64 wheel (maturin build --profile dist --zig, manylinux2014)"
+# Its own cargo target dir: maturin --zig and cargo-zigbuild (the jar's library,
+# build-native.sh) set up the aarch64 target differently, and in one target dir each
+# recompiled every crate the other had built (128 crates, minutes, on every run).
 (cd bindings-python && PATH="$venv/bin:$PATH" "$venv/bin/maturin" build --profile dist --zig \
-    --target "$triple" --compatibility manylinux2014 --out "$out/wheels" </dev/null)
+    --target "$triple" --compatibility manylinux2014 --target-dir "$repo/target/arm64-wheel" \
+    --out "$out/wheels" </dev/null)
 wheel=$(ls "$out"/wheels/cobo_oauth-*-cp39-abi3-*aarch64*.whl)
 "$venv/bin/auditwheel" show "$wheel" | tr -s '\n ' '  ' >"$out/auditwheel.txt"
 tag=$(sed -n 's/.*consistent with the following platform tag: "\([^"]*\)".*/\1/p' "$out/auditwheel.txt")
