@@ -48,14 +48,16 @@ stage="$root/opt/cobo-oauth-jvm"
 rm -rf --one-file-system "$stage"
 bash scripts/arm64-stage-mock.sh "$root" /opt/cobo-oauth-jvm
 mkdir -p "$stage/lib" "$stage/classes/com/cobo/oauth"
+# shellcheck disable=SC2086 # one jar a line, no spaces in Maven's repository paths
 cp "$out/cobo-oauth.jar" $deps "$stage/lib/"
 cp "$kotlin"/target/test-classes/com/cobo/oauth/NativeProbe*.class "$stage/classes/com/cobo/oauth/"
 
-mountpoint -q "$root/proc" || mount -t proc proc "$root/proc"
+# The JVM needs /proc. Another run may be using the chroot's: unmount only a mount made here.
+mountpoint -q "$root/proc" || { mount -t proc proc "$root/proc"; mounted=1; }
 # The mock runs until its stdin closes: closing the coprocess's pipe on exit stops it.
 cleanup() {
     [ -z "${mock_in:-}" ] || { eval "exec $mock_in>&-"; wait "$mock_pid" || true; }
-    umount "$root/proc" 2>/dev/null || umount -l "$root/proc"
+    [ -z "${mounted:-}" ] || umount "$root/proc" 2>/dev/null || umount -l "$root/proc"
 }
 trap cleanup EXIT
 
@@ -94,7 +96,7 @@ import json, re, sys
 text, api_key, counters = open(sys.argv[1]).read(), sys.argv[2], json.loads(sys.argv[3])
 expect = [r"^ok [0-9a-f]{64}$",
           r"^platform os\.arch=aarch64 resource=jar:file:/opt/cobo-oauth-jvm/lib/cobo-oauth\.jar!/linux-aarch64/libcobo_oauth\.so "
-          r"elf_machine=183 loaded=\S+ mapped=true$",
+          r"elf_machine=183 loaded=/\S*/jna\d+\.tmp mapped=true$",  # JNA's copy of the jar's resource
           rf"^vector ok {api_key}$",
           r"^token get=Bearer/43199 refresh=Bearer/43199$"]
 missing = [p for p in expect if not re.search(p, text, re.M)]
