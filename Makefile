@@ -36,15 +36,17 @@ test-kotlin: ## Kotlin binding: build core, generate, JUnit 5 tests (next to a t
 test-swift: ## Swift: install the toolchain chroot if missing, generate, XCTest against the mock (and a throwaway Redis)
 	bash tests/redis/with-redis.sh bash bindings-swift/scripts/test.sh
 
-test-platforms-smoke: ## Other platforms, short: the release workflow parses and names what exists; the CLI's tests and the vectors on Windows (wine)
+test-platforms-smoke: ## Other platforms, short: the release workflow parses and names what exists; the CLI's tests and the vectors on Windows (wine); the jar's aarch64 library on an arm64 JVM (qemu)
 	python3 scripts/check-release-workflow.py
 	bash scripts/test-windows.sh smoke
+	bash scripts/test-arm64-jvm.sh
 
-test-platforms: ## Other platforms, long; not in `test`: the Rust suite under wine, the Windows wheel and DLL, arm64 (wheel under qemu, library), the jar with all three libraries
+test-platforms: ## Other platforms, long; not in `test`: the Rust suite under wine, the Windows wheel and DLL, arm64 (wheel under qemu, library), the jar with all three libraries (its aarch64 one on an arm64 JVM)
 	bash tests/redis/with-redis.sh bash scripts/test-windows.sh full
 	bash scripts/build-windows-artifacts.sh
 	bash scripts/test-arm64.sh full
 	bash scripts/build-platform-jar.sh
+	bash scripts/test-arm64-jvm.sh
 
 test-sdist: ## Python sdist: build it, pip install it in a fresh venv (compiles the core), sign the vectors; not in `test`
 	bash bindings-python/scripts/test-sdist.sh

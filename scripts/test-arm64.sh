@@ -3,7 +3,8 @@
 # by auditwheel) and tests it in an arm64 Debian chroot run by qemu-user
 # (scripts/arm64-chroot.sh, cached): the wheel installed in the chroot's Python, pytest
 # against the mock. The mock is the host's x86-64 build, run natively (its loader and
-# libraries copied into the chroot's x86-64 multiarch paths) on the shared loopback.
+# libraries copied into the chroot's x86-64 multiarch paths: arm64-stage-mock.sh) on the
+# shared loopback. The jar's library on an arm64 JVM: test-arm64-jvm.sh.
 #
 #   test-arm64.sh smoke   the wheel; the signing vectors and the client's get/refresh
 #   test-arm64.sh full    also the jar's linux-aarch64/libcobo_oauth.so (glibc 2.17 floor
@@ -34,8 +35,12 @@ fi
 rm -rf "$out" && mkdir -p "$out/wheels"
 
 echo "== aarch64 wheel (maturin build --profile dist --zig, manylinux2014)"
+# Its own cargo target dir: maturin --zig and cargo-zigbuild (the jar's library,
+# build-native.sh) set up the aarch64 target differently, and in one target dir each
+# recompiled every crate the other had built (128 crates, minutes, on every run).
 (cd bindings-python && PATH="$venv/bin:$PATH" "$venv/bin/maturin" build --profile dist --zig \
-    --target "$triple" --compatibility manylinux2014 --out "$out/wheels" </dev/null)
+    --target "$triple" --compatibility manylinux2014 --target-dir "$repo/target/arm64-wheel" \
+    --out "$out/wheels" </dev/null)
 wheel=$(ls "$out"/wheels/cobo_oauth-*-cp39-abi3-*aarch64*.whl)
 "$venv/bin/auditwheel" show "$wheel" | tr -s '\n ' '  ' >"$out/auditwheel.txt"
 tag=$(sed -n 's/.*consistent with the following platform tag: "\([^"]*\)".*/\1/p' "$out/auditwheel.txt")
@@ -49,21 +54,13 @@ if [ "$mode" = full ]; then
 fi
 
 echo "== mock (host, x86-64) and tests staged in the chroot"
-cargo build --release -p cobo-oauth-mock </dev/null
 stage="$root/opt/cobo-oauth"
 rm -rf --one-file-system "$stage"
-mkdir -p "$stage/bindings-python" "$stage/tests" "$root/lib64" "$root/lib/x86_64-linux-gnu"
+bash scripts/arm64-stage-mock.sh "$root" /opt/cobo-oauth
+mkdir -p "$stage/bindings-python" "$stage/tests"
 cp -r bindings-python/tests "$stage/bindings-python/"
 cp -r tests/vectors tests/faults.json "$stage/tests/"
 cp "$wheel" "$stage/"
-mock="$repo/target/release/cobo-oauth-mock"
-cp "$mock" "$stage/"
-for lib in $(ldd "$mock" | grep -o '/[^ ]*'); do
-    case "$lib" in
-        */ld-linux-x86-64.so.2) cp -L "$lib" "$root/lib64/" ;;
-        *) cp -L "$lib" "$root/lib/x86_64-linux-gnu/" ;;
-    esac
-done
 
 mountpoint -q "$root/proc" || mount -t proc proc "$root/proc"
 trap 'umount "$root/proc" 2>/dev/null || umount -l "$root/proc"' EXIT

@@ -1,6 +1,9 @@
 package com.cobo.oauth
 
+import com.sun.jna.NativeLibrary
+import com.sun.jna.Platform
 import kotlinx.coroutines.runBlocking
+import java.io.File
 import kotlin.system.exitProcess
 
 /**
@@ -8,6 +11,12 @@ import kotlin.system.exitProcess
  * for tests that start one: prints
  * `ok <api key>`, or `failed: <exception chain>` and exits 3. A JVM crash instead
  * shows as another exit code and no such line.
+ *
+ * With `name=value` arguments (scripts/test-arm64-jvm.sh, on another platform's JVM) it
+ * then also proves the platform: which library JNA loaded, a signing vector
+ * (`seed method path query body nonce signature`) and a token pair from a mock server
+ * (`base_url response_key client_id org_id`: a get, then a refresh), printing
+ * `platform …`, `vector ok`, `token …` lines for the script to check.
  */
 object NativeProbe {
     @JvmStatic
@@ -19,10 +28,36 @@ object NativeProbe {
                 check(key.signRequest("GET", "/v2/x", "", "").apiKey == key.apiKey())
                 println("ok ${key.apiKey()}")
             }
+            if (args.isNotEmpty()) platform(args.associate { it.substringBefore('=') to it.substringAfter('=', "") })
         } catch (t: Throwable) {
             val chain = generateSequence(t) { it.cause }.joinToString(" <- ") { "${it.javaClass.name}: ${it.message}" }
             println("failed: $chain")
             exitProcess(3)
+        }
+    }
+
+    private fun platform(arg: Map<String, String>) {
+        fun need(name: String) = arg[name] ?: error("no $name= argument")
+        // The library JNA loaded: the jar's resource for this JVM's platform, and its ELF machine.
+        val resource = "${Platform.RESOURCE_PREFIX}/libcobo_oauth.so"
+        val url = NativeProbe::class.java.classLoader.getResource(resource) ?: error("no $resource on the class path")
+        val header = url.openStream().use { it.readNBytes(20) }
+        val machine = (header[18].toInt() and 0xff) or ((header[19].toInt() and 0xff) shl 8)
+        val loaded = NativeLibrary.getInstance("cobo_oauth").file
+        val mapped = File("/proc/self/maps").readLines().any { loaded != null && it.contains(loaded.path) }
+        println("platform os.arch=${System.getProperty("os.arch")} resource=$url elf_machine=$machine loaded=$loaded mapped=$mapped")
+
+        AppKey(Secret(need("seed"))).use { key ->
+            val signed = key.signRequestWithNonce(need("method"), need("path"), need("query"), need("body"), need("nonce"))
+            check(signed.signature == need("signature")) { "the signature differs from the vector's" }
+            println("vector ok ${signed.apiKey}")
+            val config = ClientConfig(baseUrl = need("base_url"), responsePublicKey = need("response_key"))
+            OAuthClient(key, config).use { client ->
+                val first = client.getOrgToken(need("client_id"), need("org_id"))
+                val second = client.refreshOrgToken(need("client_id"), first.refreshToken)
+                check(second.accessToken != first.accessToken) { "the refresh returned the same access token" }
+                println("token get=${first.tokenType}/${first.expiresIn} refresh=${second.tokenType}/${second.expiresIn}")
+            }
         }
     }
 }
