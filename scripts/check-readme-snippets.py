@@ -17,11 +17,18 @@ Indented code blocks are refused: fence them, so they are seen here.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import sys
 from pathlib import Path
 
-SKIP_DIRS = {"target", "node_modules", ".git"}
+# The documents are check-readme-links.py's own, so that the two checks read the same files.
+_spec = importlib.util.spec_from_file_location("check_readme_links", Path(__file__).with_name("check-readme-links.py"))
+assert _spec is not None and _spec.loader is not None
+_links = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_links)
+documents = _links.documents
+
 FENCE = re.compile(r"^(```+|~~~+)\s*([^\s`]*)")
 RUN_BY = re.compile(r"^<!-- run by: (.+?) -->$")
 SHOWN_ONLY = re.compile(r"^<!-- shown only: (output|layout) -->$")
@@ -53,14 +60,6 @@ def blocks(text: str) -> list[tuple[int, str, str, list[str]]]:
             found.append((i + 1, "indented", "", [line]))
         i += 1
     return found
-
-
-def documents(root: Path) -> list[Path]:
-    """Every Markdown file of the repository, as check-readme-links.py reads them."""
-    return sorted(
-        path for path in root.rglob("*.md")
-        if not SKIP_DIRS & set(path.relative_to(root).parts)
-    )
 
 
 def problems(root: Path) -> tuple[int, list[str]]:
