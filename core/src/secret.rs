@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use zeroize::Zeroize;
+
 /// Holds a token or key. `Debug` and `Display` print `Secret(…)`; the value is
 /// overwritten with zeros when dropped, so it does not linger in freed memory.
 #[derive(Clone, PartialEq, Eq)]
@@ -44,15 +46,6 @@ impl fmt::Display for Secret {
 
 impl Drop for Secret {
     fn drop(&mut self) {
-        wipe(&mut std::mem::take(&mut self.0).into_bytes());
+        self.0.zeroize();
     }
-}
-
-/// Overwrites a buffer with zeros in a way the optimizer may not elide.
-pub(crate) fn wipe(bytes: &mut [u8]) {
-    for byte in bytes.iter_mut() {
-        // SAFETY: `byte` is a valid, aligned, exclusive reference into the vector.
-        unsafe { std::ptr::write_volatile(byte, 0) };
-    }
-    std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
 }

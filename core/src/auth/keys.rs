@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use ed25519_dalek::{Signer, SigningKey, SECRET_KEY_LENGTH};
 
+use zeroize::Zeroize;
+
 use crate::error::{CoboOAuthError, Error};
 use crate::auth::nonce_clock::NonceClock;
 use crate::auth::signing::{canonical_content, double_sha256, SignedRequest};
-use crate::secret::wipe;
 use crate::util::hex;
 use crate::Secret;
 
@@ -31,7 +32,7 @@ impl AppKey {
         let mut seed = [0u8; SECRET_KEY_LENGTH];
         getrandom::getrandom(&mut seed).map_err(|e| Error::from(std::io::Error::other(e.to_string())))?;
         let key = Self::from_seed(&seed);
-        wipe(&mut seed);
+        seed.zeroize();
         Ok(key)
     }
 
@@ -54,7 +55,7 @@ impl AppKey {
                 "expected 64 hex characters (seed) or 128 (seed and public key), got {n}"
             )),
         };
-        wipe(&mut seed);
+        seed.zeroize();
         parsed.map_err(Error::Key)
     }
 

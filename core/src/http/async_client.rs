@@ -11,6 +11,7 @@ use crate::{CoboOAuthError, Secret};
 
 /// An OAuthClient's two calls as futures: each runs on the I/O thread (runtime.rs) and
 /// completes when it ends, whatever executor awaits it.
+#[derive(Debug)]
 pub struct AsyncOAuthClient {
     client: Arc<OAuthClient>,
 }
@@ -66,10 +67,4 @@ fn on_the_io_thread(
     notify: impl FnOnce(Result<OrgToken, CoboOAuthError>) + Send + 'static,
 ) -> Result<(), CoboOAuthError> {
     Ok(crate::http::runtime::spawn(call, |outcome| notify(outcome.map_err(CoboOAuthError::from)))?)
-}
-
-impl std::fmt::Debug for AsyncOAuthClient {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("AsyncOAuthClient").field(&self.client).finish()
-    }
 }

@@ -17,8 +17,8 @@ use crate::auth::keys::AppKey;
 use crate::http::refusal::Refusal;
 use crate::Secret;
 
-/// An Org Access Token as issued. `Debug` hides both tokens.
-#[derive(Clone, PartialEq, Eq)]
+/// An Org Access Token as issued. `Debug` hides both tokens (they are `Secret`s).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrgToken {
     pub access_token: Secret,
     pub token_type: String,
@@ -28,19 +28,6 @@ pub struct OrgToken {
     /// Receipt time plus `expires_in`: refresh by this clock, since Cobo answers an
     /// expired token with a 500, not a 401.
     pub expires_at: SystemTime,
-}
-
-impl std::fmt::Debug for OrgToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OrgToken")
-            .field("access_token", &self.access_token)
-            .field("token_type", &self.token_type)
-            .field("scope", &self.scope)
-            .field("expires_in", &self.expires_in)
-            .field("refresh_token", &self.refresh_token)
-            .field("expires_at", &self.expires_at)
-            .finish()
-    }
 }
 
 /// Calls Cobo's OAuth endpoints; share it between threads.
@@ -69,15 +56,6 @@ impl Http {
 /// When a call, or a renewal made of several calls, must have ended.
 pub(crate) type Deadline = Instant;
 
-/// Whether a failed attempt may be sent again.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Replay {
-    /// Idempotent (the GET): after transport errors, timeouts, 5XX, 429 and 503.
-    Safe,
-    /// Not idempotent (the refresh POST): only if the connection never opened.
-    OnlyUnsent,
-}
-
 impl OAuthClient {
     /// Checks the configuration and builds the HTTP client. Does no network I/O.
     pub fn new(key: Arc<AppKey>, config: ClientConfig) -> Result<Self, CoboOAuthError> {
@@ -93,11 +71,11 @@ impl OAuthClient {
         self.config.base_url.clone()
     }
 
-    /// The deadline of a call (or renewal) that starts now: `total_timeout_ms` away.
     pub(crate) fn app_key(&self) -> &Arc<AppKey> {
         &self.key
     }
 
+    /// The deadline of a call (or renewal) that starts now: `total_timeout_ms` away.
     pub(crate) fn deadline(&self) -> Deadline {
         Instant::now() + self.config.total_timeout
     }
@@ -184,10 +162,6 @@ impl OAuthClient {
     ) -> Result<OrgToken, Error> {
         let http = self.http.get().client.as_ref().map_err(|err| Error::Config(err.to_string()))?;
         let retry = &self.config.retry;
-        let replay = match operation {
-            Operation::OrgImplicit => Replay::Safe,
-            Operation::Refresh => Replay::OnlyUnsent,
-        };
         let mut attempt = 0;
         let mut resends = 0;
         loop {
@@ -210,7 +184,7 @@ impl OAuthClient {
                 events::request_failed(operation, attempt + resends, &CoboOAuthError::from(err), started.elapsed());
                 continue;
             }
-            let delay = match attempt < retry.max_retries && retryable(&err, replay) {
+            let delay = match attempt < retry.max_retries && retryable(&err, operation) {
                 true => delay_before_retry(retry, attempt, &err).filter(|delay| Instant::now() + *delay < deadline),
                 false => None,
             };
@@ -241,10 +215,21 @@ impl OAuthClient {
         match status {
             200..=299 => parse::<TokenBody>(status, &body).and_then(|token| token.into_org_token(status)),
             400..=499 if crate::http::refusal::classify(status, &body) == Some(Refusal::CoboAuth) => {
-                Err(parse::<RefusedBody>(status, &body)?.into_error(status))
+                let RefusedBody { error_code, error, error_description, error_message } = parse(status, &body)?;
+                Err(Error::CoboAuthRefused {
+                    status,
+                    error: error.unwrap_or_else(|| format!("error_code {error_code}")),
+                    error_description: error_description.or(error_message).unwrap_or_default(),
+                })
             }
-            400..=499 => parse::<OAuthErrorBody>(status, &body).and_then(|e| Err(e.into_error(status, retry_after))),
-            500..=599 => parse::<ServerErrorBody>(status, &body).and_then(|e| Err(e.into_error(status))),
+            400..=499 => {
+                let OAuthErrorBody { error, error_description } = parse(status, &body)?;
+                Err(Error::OAuth { status, error, error_description, retry_after })
+            }
+            500..=599 => {
+                let ServerErrorBody { error_code, error_message, error_id } = parse(status, &body)?;
+                Err(Error::Server { status, error_code, error_message, error_id })
+            }
             _ => Err(Error::InvalidResponse { status, reason: "unexpected HTTP status".into() }),
         }
     }
@@ -302,15 +287,18 @@ pub(crate) fn unsigned_unavailable(status: u16) -> bool {
     matches!(status, 414 | 429 | 500 | 502 | 503 | 504 | 520..=524)
 }
 
-fn retryable(err: &Error, replay: Replay) -> bool {
-    match (err, replay) {
-        (Error::Http(e), Replay::OnlyUnsent) => e.is_connect(),
-        (_, Replay::OnlyUnsent) => false,
-        (Error::Http(e), Replay::Safe) => !e.is_builder(),
-        (Error::Server { .. }, Replay::Safe) => true,
-        (Error::Unavailable { status, .. }, Replay::Safe) => *status != 414,
+/// Whether a failed attempt may be sent again: the GET (idempotent) after transport
+/// errors, timeouts, 5XX, 429 and 503; the refresh POST (not idempotent) only if the
+/// connection never opened.
+fn retryable(err: &Error, operation: Operation) -> bool {
+    match (err, operation) {
+        (Error::Http(e), Operation::Refresh) => e.is_connect(),
+        (_, Operation::Refresh) => false,
+        (Error::Http(e), Operation::OrgImplicit) => !e.is_builder(),
+        (Error::Server { .. }, Operation::OrgImplicit) => true,
+        (Error::Unavailable { status, .. }, Operation::OrgImplicit) => *status != 414,
         // Cobo's own rate limit, signed: as retryable as a proxy's.
-        (Error::OAuth { status: 429, .. }, Replay::Safe) => true,
+        (Error::OAuth { status: 429, .. }, Operation::OrgImplicit) => true,
         _ => false,
     }
 }
@@ -413,12 +401,6 @@ struct OAuthErrorBody {
     error_description: String,
 }
 
-impl OAuthErrorBody {
-    fn into_error(self, status: u16, retry_after: Option<Duration>) -> Error {
-        Error::OAuth { status, error: self.error, error_description: self.error_description, retry_after }
-    }
-}
-
 /// A CoboAuth refusal, in the OAuth shape or WaaS's (`error_code`, `error_message`).
 #[derive(Deserialize)]
 struct RefusedBody {
@@ -428,32 +410,11 @@ struct RefusedBody {
     error_message: Option<String>,
 }
 
-impl RefusedBody {
-    fn into_error(self, status: u16) -> Error {
-        Error::CoboAuthRefused {
-            status,
-            error: self.error.unwrap_or_else(|| format!("error_code {}", self.error_code)),
-            error_description: self.error_description.or(self.error_message).unwrap_or_default(),
-        }
-    }
-}
-
 #[derive(Deserialize)]
 struct ServerErrorBody {
     error_code: i64,
     error_message: String,
     error_id: String,
-}
-
-impl ServerErrorBody {
-    fn into_error(self, status: u16) -> Error {
-        Error::Server {
-            status,
-            error_code: self.error_code,
-            error_message: self.error_message,
-            error_id: self.error_id,
-        }
-    }
 }
 
 #[cfg(test)]

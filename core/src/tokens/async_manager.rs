@@ -17,6 +17,7 @@ use crate::{CoboOAuthError, Secret};
 
 /// A TokenManager's token calls as futures. Share the TokenManager with blocking
 /// callers: both kinds wait for the same renewal.
+#[derive(Debug)]
 pub struct AsyncTokenManager {
     manager: Arc<TokenManager>,
 }
@@ -60,11 +61,5 @@ impl AsyncTokenManager {
 impl AsyncTokenManager {
     pub fn cached_access_token_or_empty(&self, org_id: String) -> Secret {
         self.cached_access_token(org_id).unwrap_or_else(|| Secret::new(String::new()))
-    }
-}
-
-impl std::fmt::Debug for AsyncTokenManager {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("AsyncTokenManager").field(&self.manager).finish()
     }
 }

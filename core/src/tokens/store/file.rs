@@ -37,6 +37,8 @@ use super::sealing::{KeySlot, Opened, StoreKey};
 use super::coordinated::coordinated_token_store;
 use super::deadline;
 use super::traits::{CoordinatedTokenStore, StoredToken, TokenStore, VersionedToken};
+use zeroize::Zeroize;
+
 use crate::util::fork_local::ForkLocal;
 use crate::util::lock::lock;
 use crate::util::private_file;
@@ -131,7 +133,7 @@ impl FileStore {
         let entries: HashMap<String, Entry> = match fs::read(&old) {
             Ok(mut bytes) => {
                 let parsed = serde_json::from_slice(&bytes);
-                crate::secret::wipe(&mut bytes);
+                bytes.zeroize();
                 match parsed {
                     Ok(entries) => entries,
                     Err(_) => {
@@ -171,7 +173,7 @@ impl FileStore {
         match fs::read(path) {
             Ok(mut bytes) => {
                 let parsed = serde_json::from_slice::<Entry>(&bytes).ok().filter(|entry| entry.org_id == org_id);
-                crate::secret::wipe(&mut bytes);
+                bytes.zeroize();
                 Ok(parsed.map(Some).ok_or(Corrupt))
             }
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(Ok(None)),

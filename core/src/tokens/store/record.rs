@@ -4,6 +4,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroize;
 
 use crate::{OrgToken, Secret};
 
@@ -69,8 +70,8 @@ impl Record {
 
 impl Drop for Record {
     fn drop(&mut self) {
-        crate::secret::wipe(&mut std::mem::take(&mut self.access_token).into_bytes());
-        crate::secret::wipe(&mut std::mem::take(&mut self.refresh_token).into_bytes());
+        self.access_token.zeroize();
+        self.refresh_token.zeroize();
     }
 }
 

@@ -18,6 +18,8 @@ use super::record::Record;
 use super::sealing::{KeySlot, StoreKey};
 use super::coordinated::coordinated_token_store;
 use super::traits::{CoordinatedTokenStore, StoredToken, TokenStore, VersionedToken};
+use zeroize::Zeroize;
+
 use crate::util::fork_local::ForkLocal;
 use crate::util::lock::lock;
 use crate::{CoboOAuthError, Secret};
@@ -167,7 +169,7 @@ impl CoordinatedTokenStore for RedisStore {
         let token = match stored {
             Some(mut stored) => {
                 let token = self.open(&key, &org_id, &stored);
-                crate::secret::wipe(&mut stored);
+                stored.zeroize();
                 token?
             }
             None => None,

@@ -18,10 +18,10 @@ use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hkdf::Hkdf;
 use once_cell::sync::OnceCell;
 use sha2::Sha256;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::record::{Record, StoredToken};
 use crate::logging::events;
-use crate::secret::wipe;
 use crate::util::lock::lock;
 use crate::{AppKey, CoboOAuthError};
 
@@ -36,7 +36,7 @@ const NONCE: usize = 24;
 /// The key the token stores seal records with. `Debug` shows nothing of it; it is wiped
 /// on drop.
 pub struct StoreKey {
-    key: [u8; 32],
+    key: Zeroizing<[u8; 32]>,
     /// Orgs whose record did not open, logged once each.
     unopened: Mutex<HashSet<String>>,
 }
@@ -74,14 +74,14 @@ impl StoreKey {
             Ok(bytes) => Ok(Self::derive(bytes, FROM_BYTES)),
             Err(_) => Err(CoboOAuthError::InvalidArgument { reason: format!("a store key is 32 bytes, got {}", key.len()) }),
         };
-        wipe(&mut key);
+        key.zeroize();
         derived
     }
 
     fn derive(material: &[u8; 32], label: &[u8]) -> Self {
-        let mut key = [0u8; 32];
+        let mut key = Zeroizing::new([0u8; 32]);
         // 32 bytes is far below HKDF-SHA256's limit (8,160): expand cannot fail.
-        let _ = Hkdf::<Sha256>::new(None, material).expand(label, &mut key);
+        let _ = Hkdf::<Sha256>::new(None, material).expand(label, key.as_mut());
         StoreKey { key, unopened: Mutex::default() }
     }
 
@@ -106,7 +106,7 @@ impl StoreKey {
         let mut json = serde_json::to_vec(record).map_err(|e| CoboOAuthError::Store { reason: format!("cannot encode a token: {e}") })?;
         let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
         let sealed = self.cipher().encrypt(&nonce, Payload { msg: &json, aad: &associated_data(prefix, org_id) });
-        wipe(&mut json);
+        json.zeroize();
         let ciphertext = sealed.map_err(|_| CoboOAuthError::Store { reason: "cannot seal a token".into() })?;
         let mut out = Vec::with_capacity(1 + NONCE + ciphertext.len());
         out.push(FORMAT);
@@ -127,7 +127,7 @@ impl StoreKey {
             .ok()
             .and_then(|mut json| {
                 let record = serde_json::from_slice::<Record>(&json).ok();
-                wipe(&mut json);
+                json.zeroize();
                 record
             });
         match opened {
@@ -142,7 +142,7 @@ impl StoreKey {
     }
 
     fn cipher(&self) -> XChaCha20Poly1305 {
-        XChaCha20Poly1305::new((&self.key).into())
+        XChaCha20Poly1305::new((&*self.key).into())
     }
 }
 
@@ -172,12 +172,6 @@ impl KeySlot {
 
 fn associated_data(prefix: &str, org_id: &str) -> Vec<u8> {
     [LABEL, b"\0", prefix.as_bytes(), b"\0", org_id.as_bytes()].concat()
-}
-
-impl Drop for StoreKey {
-    fn drop(&mut self) {
-        wipe(&mut self.key);
-    }
 }
 
 impl fmt::Debug for StoreKey {
