@@ -26,8 +26,10 @@ case "$triple" in
         PATH="$(bash "$repo/scripts/zig-toolchain.sh"):$PATH"
         export PATH
         bash "$repo/scripts/rust-target.sh" "$triple"
-        cargo zigbuild "${features[@]}" --target "$triple.$floor" </dev/null
-        lib="$repo/target/$triple/dist/libcobo_oauth.so"
+        # Its own target dir: maturin --zig (the wheel) builds the same triple and profile
+        # with other linker settings, and in a shared one each build undid the other's.
+        cargo zigbuild "${features[@]}" --target "$triple.$floor" --target-dir "$repo/target/jar-native" </dev/null
+        lib="$repo/target/jar-native/$triple/dist/libcobo_oauth.so"
         bash "$repo/scripts/check-glibc-floor.sh" "$lib" "$floor"
         ;;
     x86_64-pc-windows-gnu)
