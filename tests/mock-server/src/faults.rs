@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -241,7 +241,7 @@ pub(crate) fn apply(state: &State, fault: &Fault) -> Option<Outcome> {
             let mut headers = vec![("Content-Type".into(), "text/plain; charset=utf-8".into())];
             if let Some(secs) = retry_after_secs {
                 let value = match retry_after_as_date {
-                    true => http_date(state.now_ms() / 1000 + secs),
+                    true => httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_millis(state.now_ms()) + Duration::from_secs(*secs)),
                     false => secs.to_string(),
                 };
                 headers.push(("Retry-After".into(), value));
@@ -288,30 +288,6 @@ pub(crate) fn apply(state: &State, fault: &Fault) -> Option<Outcome> {
     Some(Outcome { reply, note })
 }
 
-/// An IMF-fixdate for Unix seconds (civil-from-days, Howard Hinnant's algorithm).
-fn http_date(unix_secs: u64) -> String {
-    let (days, rest) = (unix_secs / 86_400, unix_secs % 86_400);
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let day_of_era = z - era * 146_097;
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = year_of_era + era * 400 + u64::from(month <= 2);
-    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    format!(
-        "{}, {day:02} {} {year} {:02}:{:02}:{:02} GMT",
-        WEEKDAYS[(days % 7) as usize],
-        MONTHS[(month - 1) as usize],
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,12 +318,6 @@ mod tests {
         );
         assert!(serde_json::from_str::<Fault>(r#"{"kind":"delay","delay":5}"#).is_err());
         assert!(serde_json::from_str::<Fault>(r#"{"kind":"nope"}"#).is_err());
-    }
-
-    #[test]
-    fn http_dates() {
-        assert_eq!(http_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
-        assert_eq!(http_date(1_835_438_400), "Tue, 29 Feb 2028 12:00:00 GMT");
     }
 
     #[test]
