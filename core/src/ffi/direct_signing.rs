@@ -143,8 +143,8 @@ fn sign_into(key: &AppKey, input: &[u8], lengths: &[i32; 5], clock_nonce: Option
     let digest = double_sha256(content);
     let signature = key.sign_digest(&digest);
     head[..64].copy_from_slice(key.api_key_hex().as_bytes());
-    hex::encode_into(&signature, &mut head[64..192]);
-    hex::encode_into(&digest, &mut head[192..256]);
+    let _ = hex::encode_to_slice(signature, &mut head[64..192]); // lengths fixed above
+    let _ = hex::encode_to_slice(digest, &mut head[192..256]);
     head[256] = nonce.len() as u8; // at most NONCE_MAX_LEN
     returned
 }
