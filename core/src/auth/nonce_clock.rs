@@ -15,7 +15,6 @@
 //! `MAX_OFFSET_MS` and logged when it passes `LOGGED_OFFSET_MS`.
 
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -215,7 +214,7 @@ fn shared_cells<T>(name: &str) -> Option<&'static T> {
 
 fn map(name: &str, len: usize) -> std::io::Result<memmap2::MmapRaw> {
     let path = directory()?.join(name);
-    let file = open(&path)?;
+    let file = crate::util::private_file::open_options().read(true).write(true).create(true).truncate(false).open(&path)?;
     let len = u64::try_from(len).unwrap_or(u64::MAX);
     // Racing processes may both extend it: to the same length, keeping what was written.
     if file.metadata()?.len() < len {
@@ -251,8 +250,8 @@ fn user_id() -> u32 {
 
 #[cfg(unix)]
 fn private_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
-    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+    use std::os::unix::fs::MetadataExt;
+    match crate::util::private_file::create_dir(dir) {
         Ok(()) => {}
         Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {}
         Err(err) => return Err(err),
@@ -267,17 +266,6 @@ fn private_dir(dir: &Path) -> std::io::Result<()> {
 #[cfg(not(unix))]
 fn private_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)
-}
-
-fn open(path: &Path) -> std::io::Result<File> {
-    let mut options = OpenOptions::new();
-    options.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
-    }
-    options.open(path)
 }
 
 #[cfg(test)]
