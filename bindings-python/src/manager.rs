@@ -5,10 +5,10 @@
 use pyo3::prelude::*;
 
 use crate::completions::{Call, Completions};
-use crate::convert::{utc_datetime, Int};
+use crate::convert::{in_range, Int, UtcTime};
 use crate::errors::Error;
 use crate::objects::OAuthClient;
-use crate::records::{in_range, quoted, TokenLease};
+use crate::records::{quoted, TokenLease};
 use crate::store::store_from_py;
 use crate::stored::StoredToken;
 
@@ -121,7 +121,7 @@ impl TokenManager {
         // builds no datetimes.
         let convert = move |py: Python<'_>, stored: cobo_oauth::StoredToken| -> PyResult<Py<PyAny>> {
             Ok(match whole {
-                true => Py::new(py, StoredToken::from_core(py, stored)?)?.into_any(),
+                true => Py::new(py, StoredToken::from(stored))?.into_any(),
                 false => stored.token.access_token.expose().into_pyobject(py)?.into_any().unbind(),
             })
         };
@@ -156,23 +156,20 @@ impl TokenManager {
     /// The whole current token, renewed first if needed.
     fn token(&self, py: Python<'_>, org_id: String) -> PyResult<StoredToken> {
         let inner = &self.inner;
-        let stored = py.detach(|| inner.token(org_id)).map_err(Error)?;
-        StoredToken::from_core(py, stored)
+        Ok(py.detach(|| inner.token(org_id)).map_err(Error)?.into())
     }
 
     /// The access token (renewed first if needed) and until when a cache of the caller's
     /// may serve it without asking again.
     fn lease(&self, py: Python<'_>, org_id: String) -> PyResult<TokenLease> {
         let inner = &self.inner;
-        let lease = py.detach(|| inner.lease(org_id)).map_err(Error)?;
-        TokenLease::from_core(py, lease)
+        Ok(py.detach(|| inner.lease(org_id)).map_err(Error)?.into())
     }
 
     /// When the org's refresh token expires, or None when no token is known.
-    fn refresh_token_expires_at(&self, py: Python<'_>, org_id: String) -> PyResult<Option<Py<PyAny>>> {
+    fn refresh_token_expires_at(&self, py: Python<'_>, org_id: String) -> PyResult<Option<UtcTime>> {
         let inner = &self.inner;
-        let expires = py.detach(|| inner.refresh_token_expires_at(org_id)).map_err(Error)?;
-        expires.map(|time| utc_datetime(py, time)).transpose()
+        Ok(py.detach(|| inner.refresh_token_expires_at(org_id)).map_err(Error)?.map(UtcTime::from))
     }
 
     /// Expires the cached access token if it is still `access_token`; returns whether it was.

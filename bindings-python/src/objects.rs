@@ -160,8 +160,7 @@ impl OAuthClient {
     /// GET /oauth/token, grant org_implicit: one request, more on retryable failures.
     fn get_org_token(&self, py: Python<'_>, client_id: String, org_id: String) -> PyResult<OrgToken> {
         let inner = &self.inner;
-        let token = py.detach(|| inner.get_org_token(client_id, org_id)).map_err(Error)?;
-        OrgToken::from_core(py, token)
+        Ok(py.detach(|| inner.get_org_token(client_id, org_id)).map_err(Error)?.into())
     }
 
     /// POST /oauth/token, grant refresh_token. The old refresh token is spent once this
@@ -169,8 +168,7 @@ impl OAuthClient {
     fn refresh_org_token(&self, py: Python<'_>, client_id: String, refresh_token: String) -> PyResult<OrgToken> {
         let inner = &self.inner;
         let refresh_token = Secret::new(refresh_token);
-        let token = py.detach(|| inner.refresh_org_token(client_id, refresh_token)).map_err(Error)?;
-        OrgToken::from_core(py, token)
+        Ok(py.detach(|| inner.refresh_org_token(client_id, refresh_token)).map_err(Error)?.into())
     }
 
     /// For `AsyncOAuthClient`: starts `get_org_token` on the core's I/O thread and
@@ -203,5 +201,5 @@ impl OAuthClient {
 
 /// What an async call's task gets: the `OrgToken` the blocking call returns.
 fn org_token(py: Python<'_>, token: cobo_oauth::OrgToken) -> PyResult<Py<PyAny>> {
-    Ok(Py::new(py, OrgToken::from_core(py, token)?)?.into_any())
+    Ok(Py::new(py, OrgToken::from(token))?.into_any())
 }

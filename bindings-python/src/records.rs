@@ -2,12 +2,9 @@
 //! `SignedRequest`, `ClientConfig`. Their `repr` never shows a token, a key or a signed body.
 
 use pyo3::prelude::*;
-use pyo3::types::{PyString, PyTuple};
+use pyo3::types::PyString;
 
-use crate::convert::{
-    aware_datetime, environment_from_py, environment_name, environment_to_py, system_time, utc_datetime, Int,
-};
-use crate::errors::invalid_argument;
+use crate::convert::{aware_datetime, environment_from_py, environment_name, environment_to_py, in_range, Int, UtcTime};
 
 /// Python's `repr` of a string ('…' quoting and escapes), for the records' reprs.
 pub(crate) fn quoted(py: Python<'_>, text: &str) -> PyResult<String> {
@@ -19,51 +16,40 @@ fn optional_quoted(py: Python<'_>, text: Option<&str>) -> PyResult<String> {
 }
 
 /// An Org Access Token as issued, with its absolute expiry computed at receipt.
-#[pyclass(frozen, get_all, module = "cobo_oauth")]
+#[pyclass(frozen, eq, hash, get_all, from_py_object, module = "cobo_oauth")]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub(crate) struct OrgToken {
     access_token: String,
     token_type: String,
     scope: String,
     expires_in: i64,
     refresh_token: String,
-    expires_at: Py<PyAny>,
+    expires_at: UtcTime,
 }
 
-impl OrgToken {
-    pub(crate) fn from_core(py: Python<'_>, token: cobo_oauth::OrgToken) -> PyResult<Self> {
-        Ok(OrgToken {
+impl From<cobo_oauth::OrgToken> for OrgToken {
+    fn from(token: cobo_oauth::OrgToken) -> Self {
+        OrgToken {
             access_token: token.access_token.expose().to_owned(),
             refresh_token: token.refresh_token.expose().to_owned(),
-            expires_at: utc_datetime(py, token.expires_at)?,
+            expires_at: token.expires_at.into(),
             token_type: token.token_type,
             scope: token.scope,
             expires_in: token.expires_in,
-        })
+        }
     }
+}
 
-    pub(crate) fn to_core(&self, py: Python<'_>) -> PyResult<cobo_oauth::OrgToken> {
-        Ok(cobo_oauth::OrgToken {
+impl OrgToken {
+    pub(crate) fn to_core(&self) -> cobo_oauth::OrgToken {
+        cobo_oauth::OrgToken {
             access_token: cobo_oauth::Secret::new(self.access_token.clone()),
             token_type: self.token_type.clone(),
             scope: self.scope.clone(),
             expires_in: self.expires_in,
             refresh_token: cobo_oauth::Secret::new(self.refresh_token.clone()),
-            expires_at: system_time(self.expires_at.bind(py))?,
-        })
-    }
-
-    pub(crate) fn fields<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
-        PyTuple::new(
-            py,
-            [
-                self.access_token.as_str().into_pyobject(py)?.into_any(),
-                self.token_type.as_str().into_pyobject(py)?.into_any(),
-                self.scope.as_str().into_pyobject(py)?.into_any(),
-                self.expires_in.into_pyobject(py)?.into_any(),
-                self.refresh_token.as_str().into_pyobject(py)?.into_any(),
-                self.expires_at.bind(py).clone(),
-            ],
-        )
+            expires_at: self.expires_at.into(),
+        }
     }
 }
 
@@ -89,45 +75,28 @@ impl OrgToken {
         })
     }
 
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+    pub(crate) fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         Ok(format!(
             "OrgToken(access_token='…', token_type={}, scope={}, expires_in={}, refresh_token='…', expires_at={})",
             quoted(py, &self.token_type)?,
             quoted(py, &self.scope)?,
             self.expires_in,
-            self.expires_at.bind(py).repr()?,
+            self.expires_at.into_pyobject(py)?.repr()?,
         ))
-    }
-
-    fn __eq__(&self, py: Python<'_>, other: PyRef<'_, Self>) -> PyResult<bool> {
-        self.fields(py)?.eq(other.fields(py)?)
-    }
-
-    fn __hash__(&self, py: Python<'_>) -> PyResult<isize> {
-        self.fields(py)?.hash()
     }
 }
 
 /// An access token and until when a cache outside the manager may serve it.
-#[pyclass(frozen, get_all, module = "cobo_oauth")]
+#[pyclass(frozen, eq, hash, get_all, module = "cobo_oauth")]
+#[derive(PartialEq, Eq, Hash)]
 pub(crate) struct TokenLease {
     access_token: String,
-    serve_until: Py<PyAny>,
+    serve_until: UtcTime,
 }
 
-impl TokenLease {
-    pub(crate) fn from_core(py: Python<'_>, lease: cobo_oauth::TokenLease) -> PyResult<Self> {
-        Ok(TokenLease {
-            serve_until: utc_datetime(py, lease.serve_until)?,
-            access_token: lease.access_token.expose().to_owned(),
-        })
-    }
-
-    fn fields<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
-        PyTuple::new(
-            py,
-            [self.access_token.as_str().into_pyobject(py)?.into_any(), self.serve_until.bind(py).clone()],
-        )
+impl From<cobo_oauth::TokenLease> for TokenLease {
+    fn from(lease: cobo_oauth::TokenLease) -> Self {
+        TokenLease { access_token: lease.access_token.expose().to_owned(), serve_until: lease.serve_until.into() }
     }
 }
 
@@ -140,15 +109,7 @@ impl TokenLease {
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!("TokenLease(access_token='…', serve_until={})", self.serve_until.bind(py).repr()?))
-    }
-
-    fn __eq__(&self, py: Python<'_>, other: PyRef<'_, Self>) -> PyResult<bool> {
-        self.fields(py)?.eq(other.fields(py)?)
-    }
-
-    fn __hash__(&self, py: Python<'_>) -> PyResult<isize> {
-        self.fields(py)?.hash()
+        Ok(format!("TokenLease(access_token='…', serve_until={})", self.serve_until.into_pyobject(py)?.repr()?))
     }
 }
 
@@ -220,26 +181,6 @@ pub(crate) struct ClientConfig {
     proxy_url: Option<String>,
 }
 
-impl Default for ClientConfig {
-    fn default() -> Self {
-        let d = cobo_oauth::ClientConfig::default();
-        ClientConfig {
-            environment: d.environment,
-            base_url: d.base_url,
-            response_public_key: d.response_public_key,
-            connect_timeout_ms: d.connect_timeout_ms,
-            timeout_ms: d.timeout_ms,
-            user_agent: d.user_agent,
-            max_retries: d.max_retries,
-            retry_base_delay_ms: d.retry_base_delay_ms,
-            retry_max_delay_ms: d.retry_max_delay_ms,
-            total_timeout_ms: d.total_timeout_ms,
-            extra_ca_pem: d.extra_ca_pem,
-            proxy_url: d.proxy_url.map(|url| url.expose().to_owned()),
-        }
-    }
-}
-
 impl ClientConfig {
     pub(crate) fn to_core(&self) -> cobo_oauth::ClientConfig {
         cobo_oauth::ClientConfig {
@@ -257,11 +198,6 @@ impl ClientConfig {
             proxy_url: self.proxy_url.clone().map(cobo_oauth::Secret::new),
         }
     }
-}
-
-/// An int in `T`'s range; out of range is an InvalidArgumentError (a ValueError).
-pub(crate) fn in_range<T: TryFrom<i128>>(value: Int, name: &str, max: u64) -> PyResult<T> {
-    T::try_from(value.0).map_err(|_| invalid_argument(format!("{name} must be between 0 and {max}")))
 }
 
 #[pymethods]
