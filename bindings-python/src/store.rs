@@ -30,22 +30,19 @@ pub(crate) struct TokenStore {
 #[pymethods]
 impl TokenStore {
     /// The token saved for this org, or None.
-    fn load(&self, py: Python<'_>, org_id: String) -> PyResult<Option<StoredToken>> {
-        let inner = &self.inner;
-        Ok(py.detach(|| inner.load(org_id)).map_err(Error)?.map(StoredToken::from))
+    fn load(&self, py: Python<'_>, org_id: String) -> Result<Option<StoredToken>, Error> {
+        Ok(py.detach(|| self.inner.load(org_id))?.map(StoredToken::from))
     }
 
     /// Replaces the org's token.
-    fn save(&self, py: Python<'_>, org_id: String, token: &Bound<'_, StoredToken>) -> PyResult<()> {
+    fn save(&self, py: Python<'_>, org_id: String, token: &Bound<'_, StoredToken>) -> Result<(), Error> {
         let token = token.get().to_core();
-        let inner = &self.inner;
-        Ok(py.detach(|| inner.save(org_id, token)).map_err(Error)?)
+        Ok(py.detach(|| self.inner.save(org_id, token))?)
     }
 
     /// Forgets the org.
-    fn delete(&self, py: Python<'_>, org_id: String) -> PyResult<()> {
-        let inner = &self.inner;
-        Ok(py.detach(|| inner.delete(org_id)).map_err(Error)?)
+    fn delete(&self, py: Python<'_>, org_id: String) -> Result<(), Error> {
+        Ok(py.detach(|| self.inner.delete(org_id))?)
     }
 
     fn __repr__(&self) -> String {
