@@ -42,8 +42,18 @@ pub(crate) fn environment_name(environment: Environment) -> &'static str {
     }
 }
 
-pub(crate) fn environment_to_py(py: Python<'_>, environment: Environment) -> PyResult<Bound<'_, PyAny>> {
-    environment_class(py)?.getattr(environment_name(environment))
+/// A core `Environment` that reads back in Python as the enum's member (a record's field).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Env(pub(crate) Environment);
+
+impl<'py> IntoPyObject<'py> for Env {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        environment_class(py)?.getattr(environment_name(self.0))
+    }
 }
 
 /// The `datetime` objects conversions need, imported once.

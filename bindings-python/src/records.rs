@@ -4,7 +4,7 @@
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
-use crate::convert::{aware_datetime, environment_from_py, environment_name, environment_to_py, in_range, Int, UtcTime};
+use crate::convert::{aware_datetime, environment_from_py, environment_name, in_range, Env, Int, UtcTime};
 
 /// Python's `repr` of a string ('…' quoting and escapes), for the records' reprs.
 pub(crate) fn quoted(py: Python<'_>, text: &str) -> PyResult<String> {
@@ -152,39 +152,28 @@ impl SignedRequest {
 }
 
 /// Where to send requests and how to check the answers; the defaults are the UDL's.
-#[pyclass(frozen, eq, hash, module = "cobo_oauth")]
+#[pyclass(frozen, eq, hash, get_all, module = "cobo_oauth")]
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub(crate) struct ClientConfig {
-    environment: cobo_oauth::Environment,
-    #[pyo3(get)]
+    environment: Env,
     base_url: Option<String>,
-    #[pyo3(get)]
     response_public_key: Option<String>,
-    #[pyo3(get)]
     connect_timeout_ms: u64,
-    #[pyo3(get)]
     timeout_ms: u64,
-    #[pyo3(get)]
     user_agent: Option<String>,
-    #[pyo3(get)]
     max_retries: u32,
-    #[pyo3(get)]
     retry_base_delay_ms: u64,
-    #[pyo3(get)]
     retry_max_delay_ms: u64,
-    #[pyo3(get)]
     total_timeout_ms: u64,
-    #[pyo3(get)]
     extra_ca_pem: Option<String>,
     /// May carry proxy credentials: readable, never in `repr`.
-    #[pyo3(get)]
     proxy_url: Option<String>,
 }
 
 impl ClientConfig {
     pub(crate) fn to_core(&self) -> cobo_oauth::ClientConfig {
         cobo_oauth::ClientConfig {
-            environment: self.environment,
+            environment: self.environment.0,
             base_url: self.base_url.clone(),
             response_public_key: self.response_public_key.clone(),
             connect_timeout_ms: self.connect_timeout_ms,
@@ -239,7 +228,7 @@ impl ClientConfig {
         proxy_url: Option<String>,
     ) -> PyResult<Self> {
         Ok(ClientConfig {
-            environment: environment.map_or(Ok(cobo_oauth::Environment::Prod), environment_from_py)?,
+            environment: Env(environment.map_or(Ok(cobo_oauth::Environment::Prod), environment_from_py)?),
             base_url,
             response_public_key,
             connect_timeout_ms: in_range(connect_timeout_ms, "connect_timeout_ms", u64::MAX)?,
@@ -254,17 +243,12 @@ impl ClientConfig {
         })
     }
 
-    #[getter]
-    fn environment<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        environment_to_py(py, self.environment)
-    }
-
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         Ok(format!(
             "ClientConfig(environment=Environment.{}, base_url={}, response_public_key={}, connect_timeout_ms={}, \
              timeout_ms={}, user_agent={}, max_retries={}, retry_base_delay_ms={}, retry_max_delay_ms={}, \
              total_timeout_ms={}, extra_ca_pem={}, proxy_url={})",
-            environment_name(self.environment),
+            environment_name(self.environment.0),
             optional_quoted(py, self.base_url.as_deref())?,
             optional_quoted(py, self.response_public_key.as_deref())?,
             self.connect_timeout_ms,
