@@ -8,7 +8,7 @@ use crate::completions::{Call, Completions};
 use crate::convert::{in_range, Int, UtcTime};
 use crate::errors::Error;
 use crate::objects::OAuthClient;
-use crate::records::{quoted, TokenLease};
+use crate::records::{fields_repr, quoted, TokenLease};
 use crate::store::store_from_py;
 use crate::stored::StoredToken;
 
@@ -66,16 +66,9 @@ impl TokenManagerConfig {
         })
     }
 
-    fn __repr__(&self) -> String {
-        format!(
-            "TokenManagerConfig(refresh_margin_secs={}, refresh_token_lifetime_secs={}, backoff_initial_ms={}, \
-             backoff_max_ms={}, lease_ttl_ms={})",
-            self.refresh_margin_secs,
-            self.refresh_token_lifetime_secs,
-            self.backoff_initial_ms,
-            self.backoff_max_ms,
-            self.lease_ttl_ms
-        )
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let fields = ["refresh_margin_secs", "refresh_token_lifetime_secs", "backoff_initial_ms", "backoff_max_ms", "lease_ttl_ms"];
+        Ok(format!("TokenManagerConfig({})", fields_repr(slf, &fields, &[])?))
     }
 }
 

@@ -11,8 +11,16 @@ pub(crate) fn quoted(py: Python<'_>, text: &str) -> PyResult<String> {
     Ok(PyString::new(py, text).repr()?.to_string())
 }
 
-fn optional_quoted(py: Python<'_>, text: Option<&str>) -> PyResult<String> {
-    text.map_or_else(|| Ok("None".to_owned()), |text| quoted(py, text))
+/// The inside of a record's repr, one rule for every record: `field=repr(field), ...` in
+/// the order given, with `'…'` for each `hidden` field that is set (a token, a signed body).
+pub(crate) fn fields_repr(record: &Bound<'_, PyAny>, fields: &[&str], hidden: &[&str]) -> PyResult<String> {
+    let mut shown = Vec::with_capacity(fields.len());
+    for &field in fields {
+        let value = record.getattr(field)?;
+        let value = if hidden.contains(&field) && !value.is_none() { "'…'".to_owned() } else { value.repr()?.to_string() };
+        shown.push(format!("{field}={value}"));
+    }
+    Ok(shown.join(", "))
 }
 
 /// An Org Access Token as issued, with its absolute expiry computed at receipt.
@@ -75,14 +83,9 @@ impl OrgToken {
         })
     }
 
-    pub(crate) fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!(
-            "OrgToken(access_token='…', token_type={}, scope={}, expires_in={}, refresh_token='…', expires_at={})",
-            quoted(py, &self.token_type)?,
-            quoted(py, &self.scope)?,
-            self.expires_in,
-            self.expires_at.into_pyobject(py)?.repr()?,
-        ))
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let fields = ["access_token", "token_type", "scope", "expires_in", "refresh_token", "expires_at"];
+        Ok(format!("OrgToken({})", fields_repr(slf, &fields, &["access_token", "refresh_token"])?))
     }
 }
 
@@ -108,8 +111,8 @@ impl TokenLease {
         Ok(TokenLease { serve_until: aware_datetime(serve_until, "serve_until")?, access_token })
     }
 
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!("TokenLease(access_token='…', serve_until={})", self.serve_until.into_pyobject(py)?.repr()?))
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        Ok(format!("TokenLease({})", fields_repr(slf, &["access_token", "serve_until"], &["access_token"])?))
     }
 }
 
@@ -140,14 +143,9 @@ impl SignedRequest {
     }
 
     /// `content` is elided: a refresh request's body holds the refresh token.
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!(
-            "SignedRequest(api_key={}, nonce={}, signature={}, content='…', digest={})",
-            quoted(py, &self.api_key)?,
-            quoted(py, &self.nonce)?,
-            quoted(py, &self.signature)?,
-            quoted(py, &self.digest)?,
-        ))
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let fields = ["api_key", "nonce", "signature", "content", "digest"];
+        Ok(format!("SignedRequest({})", fields_repr(slf, &fields, &["content"])?))
     }
 }
 
@@ -243,24 +241,13 @@ impl ClientConfig {
         })
     }
 
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!(
-            "ClientConfig(environment=Environment.{}, base_url={}, response_public_key={}, connect_timeout_ms={}, \
-             timeout_ms={}, user_agent={}, max_retries={}, retry_base_delay_ms={}, retry_max_delay_ms={}, \
-             total_timeout_ms={}, extra_ca_pem={}, proxy_url={})",
-            environment_name(self.environment.0),
-            optional_quoted(py, self.base_url.as_deref())?,
-            optional_quoted(py, self.response_public_key.as_deref())?,
-            self.connect_timeout_ms,
-            self.timeout_ms,
-            optional_quoted(py, self.user_agent.as_deref())?,
-            self.max_retries,
-            self.retry_base_delay_ms,
-            self.retry_max_delay_ms,
-            self.total_timeout_ms,
-            // A PEM is long and public: its presence is what a reader needs.
-            if self.extra_ca_pem.is_some() { "'…'" } else { "None" },
-            if self.proxy_url.is_some() { "'…'" } else { "None" },
-        ))
+    /// The environment as `Environment.PROD`, shorter than the enum's own repr.
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let fields = ["base_url", "response_public_key", "connect_timeout_ms", "timeout_ms", "user_agent", "max_retries",
+            "retry_base_delay_ms", "retry_max_delay_ms", "total_timeout_ms", "extra_ca_pem", "proxy_url"];
+        // A PEM is long and public: its presence is what a reader needs. A proxy URL may
+        // carry credentials.
+        let shown = fields_repr(slf, &fields, &["extra_ca_pem", "proxy_url"])?;
+        Ok(format!("ClientConfig(environment=Environment.{}, {shown})", environment_name(slf.get().environment.0)))
     }
 }

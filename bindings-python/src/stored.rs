@@ -6,7 +6,7 @@
 use pyo3::prelude::*;
 
 use crate::convert::{aware_datetime, in_range, Int, UtcTime};
-use crate::records::OrgToken;
+use crate::records::{fields_repr, OrgToken};
 
 /// What a TokenStore keeps per organization: the last token issued and when its refresh
 /// token expires.
@@ -51,13 +51,9 @@ impl StoredToken {
         })
     }
 
-    pub(crate) fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!(
-            "StoredToken(token={}, refresh_expires_at={}, refresh_in_flight={})",
-            self.token.__repr__(py)?,
-            self.refresh_expires_at.into_pyobject(py)?.repr()?,
-            if self.refresh_in_flight { "True" } else { "False" },
-        ))
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let fields = ["token", "refresh_expires_at", "refresh_in_flight"];
+        Ok(format!("StoredToken({})", fields_repr(slf, &fields, &[])?))
     }
 }
 
@@ -77,11 +73,7 @@ impl VersionedToken {
         Ok(VersionedToken { token, version: in_range(version, "version", u64::MAX)? })
     }
 
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        let token = match &self.token {
-            Some(token) => token.__repr__(py)?,
-            None => "None".to_owned(),
-        };
-        Ok(format!("VersionedToken(token={token}, version={})", self.version))
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        Ok(format!("VersionedToken({})", fields_repr(slf, &["token", "version"], &[])?))
     }
 }
