@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use pyo3::exceptions::{PyRuntimeError, PyStopIteration};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyWeakrefMethods, PyWeakrefReference};
+use pyo3::types::{PyDict, PyTuple, PyWeakrefMethods, PyWeakrefReference};
 
 use crate::errors::Error;
 
@@ -128,10 +128,8 @@ impl Completions {
 
     /// The loop, alive while a coroutine on it calls.
     fn event_loop(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        match self.event_loop.bind(py).upgrade() {
-            Some(event_loop) => Ok(event_loop.unbind()),
-            None => Err(PyRuntimeError::new_err("the event loop is gone")),
-        }
+        let event_loop = self.event_loop.bind(py).upgrade();
+        event_loop.map(Bound::unbind).ok_or_else(|| PyRuntimeError::new_err("the event loop is gone"))
     }
 }
 
@@ -196,16 +194,6 @@ impl Call {
             }
         }
     }
-
-    /// What `result()` and the resumed `await` give: the token, or the call's error.
-    fn outcome(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        match &self.state {
-            State::Done(Ok(token)) => Ok(token.clone_ref(py)),
-            State::Done(Err(err)) => Err(err.clone_ref(py)),
-            State::Cancelled(message) => Err(cancelled_error(py, message.as_ref())?),
-            State::Pending { .. } => Err(PyErr::from_value(asyncio(py, "InvalidStateError")?.call1(("Result is not set.",))?)),
-        }
-    }
 }
 
 #[pymethods]
@@ -226,7 +214,7 @@ impl Call {
                 Ok(slf)
             }
             State::Pending { awaited: true } => Err(PyRuntimeError::new_err("await wasn't used with future")),
-            _ => Err(PyStopIteration::new_err((this.outcome(py)?,))),
+            _ => Err(PyStopIteration::new_err((this.result(py)?,))),
         }
     }
 
@@ -251,8 +239,14 @@ impl Call {
         call_soon(&event_loop.into_bound(py), callback, &slf, context)
     }
 
+    /// What `result()` and the resumed `await` give: the token, or the call's error.
     fn result(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        self.outcome(py)
+        match &self.state {
+            State::Done(Ok(token)) => Ok(token.clone_ref(py)),
+            State::Done(Err(err)) => Err(err.clone_ref(py)),
+            State::Cancelled(message) => Err(cancelled_error(py, message.as_ref())?),
+            State::Pending { .. } => Err(PyErr::from_value(asyncio(py, "InvalidStateError")?.call1(("Result is not set.",))?)),
+        }
     }
 
     fn done(&self) -> bool {
@@ -292,13 +286,9 @@ fn call_soon(event_loop: &Bound<'_, PyAny>, callback: Py<PyAny>, call: &Bound<'_
     Ok(())
 }
 
+/// `CancelledError(msg)`, or `CancelledError()` when `cancel` was given no message.
 fn cancelled_error(py: Python<'_>, message: Option<&Py<PyAny>>) -> PyResult<PyErr> {
-    let class = asyncio(py, "CancelledError")?;
-    let error = match message {
-        Some(message) => class.call1((message,))?,
-        None => class.call0()?,
-    };
-    Ok(PyErr::from_value(error))
+    Ok(PyErr::from_value(asyncio(py, "CancelledError")?.call1(PyTuple::new(py, message)?)?))
 }
 
 fn asyncio<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {

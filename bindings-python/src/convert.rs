@@ -4,7 +4,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cobo_oauth::Environment;
-use pyo3::exceptions::{PyOverflowError, PyTypeError};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyInt, PyType};
@@ -42,18 +42,25 @@ pub(crate) fn environment_name(environment: Environment) -> &'static str {
     }
 }
 
-pub(crate) fn environment_to_py(py: Python<'_>, environment: Environment) -> PyResult<Bound<'_, PyAny>> {
-    environment_class(py)?.getattr(environment_name(environment))
+/// A core `Environment` that reads back in Python as the enum's member (a record's field).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Env(pub(crate) Environment);
+
+impl<'py> IntoPyObject<'py> for Env {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        environment_class(py)?.getattr(environment_name(self.0))
+    }
 }
 
 /// The `datetime` objects conversions need, imported once.
 struct DateTimes {
     datetime: Py<PyType>,
     timedelta: Py<PyType>,
-    utc: Py<PyAny>,
     epoch: Py<PyAny>,
-    max: Py<PyAny>,
-    min: Py<PyAny>,
 }
 
 fn datetimes(py: Python<'_>) -> PyResult<&DateTimes> {
@@ -61,61 +68,68 @@ fn datetimes(py: Python<'_>) -> PyResult<&DateTimes> {
     CELL.get_or_try_init(py, || {
         let module = py.import("datetime")?;
         let datetime = module.getattr("datetime")?.cast_into::<PyType>()?;
-        let utc = module.getattr("timezone")?.getattr("utc")?;
         let with_utc = PyDict::new(py);
-        with_utc.set_item("tzinfo", &utc)?;
-        let epoch = datetime.call((1970, 1, 1), Some(&with_utc))?;
-        let max = datetime.getattr("max")?.call_method("replace", (), Some(&with_utc))?;
-        let min = datetime.getattr("min")?.call_method("replace", (), Some(&with_utc))?;
+        with_utc.set_item("tzinfo", module.getattr("timezone")?.getattr("utc")?)?;
         Ok::<_, PyErr>(DateTimes {
+            epoch: datetime.call((1970, 1, 1), Some(&with_utc))?.unbind(),
             timedelta: module.getattr("timedelta")?.cast_into::<PyType>()?.unbind(),
             datetime: datetime.unbind(),
-            utc: utc.unbind(),
-            epoch: epoch.unbind(),
-            max: max.unbind(),
-            min: min.unbind(),
         })
     })
 }
 
-/// An aware UTC `datetime`, exact to the microsecond; instants beyond what `datetime`
-/// holds (past the year 9999) are clamped to `datetime.max` / `datetime.min` in UTC.
-pub(crate) fn utc_datetime(py: Python<'_>, time: SystemTime) -> PyResult<Py<PyAny>> {
-    let dt = datetimes(py)?;
-    let (sign, offset) = match time.duration_since(UNIX_EPOCH) {
-        Ok(after) => (1i64, after),
-        Err(before) => (-1i64, before.duration()),
-    };
-    let clamped = || if sign > 0 { dt.max.clone_ref(py) } else { dt.min.clone_ref(py) };
-    let Ok(seconds) = i64::try_from(offset.as_secs()) else {
-        return Ok(clamped());
-    };
-    let micros = i64::from(offset.subsec_micros());
-    let delta = dt.timedelta.bind(py).call1((0, sign * seconds, sign * micros));
-    match delta.and_then(|delta| dt.epoch.bind(py).add(delta)) {
-        Ok(value) => Ok(value.unbind()),
-        Err(err) if err.is_instance_of::<PyOverflowError>(py) => Ok(clamped()),
-        Err(err) => Err(err),
+/// An instant as an aware UTC `datetime` holds it: whole microseconds since the epoch,
+/// within `datetime.min`..`datetime.max`. The records keep this rather than a `datetime`,
+/// so they compare and hash as plain values, and a record rebuilt from its fields equals
+/// the original.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct UtcTime(i64);
+
+impl UtcTime {
+    /// `datetime.min` and `datetime.max` in UTC, in microseconds since the epoch.
+    const MIN: i64 = -62_135_596_800_000_000;
+    const MAX: i64 = 253_402_300_799_999_999;
+
+    /// Beyond what `datetime` holds: clamped to `datetime.min` / `datetime.max`.
+    fn from_micros(micros: i128) -> Self {
+        UtcTime(i64::try_from(micros.clamp(Self::MIN.into(), Self::MAX.into())).unwrap_or(Self::MAX))
     }
 }
 
-/// The instant an aware `datetime` names (one made by `aware_datetime` or `utc_datetime`),
-/// exact to the microsecond.
-pub(crate) fn system_time(value: &Bound<'_, PyAny>) -> PyResult<SystemTime> {
-    let py = value.py();
-    let dt = datetimes(py)?;
-    let delta = value.sub(dt.epoch.bind(py))?;
-    let days: i128 = delta.getattr(pyo3::intern!(py, "days"))?.extract()?;
-    let seconds: i128 = delta.getattr(pyo3::intern!(py, "seconds"))?.extract()?;
-    let micros: i128 = delta.getattr(pyo3::intern!(py, "microseconds"))?.extract()?;
-    let total = (days * 86_400 + seconds) * 1_000_000 + micros;
-    let offset = Duration::from_micros(u64::try_from(total.unsigned_abs()).unwrap_or(u64::MAX));
-    let time = if total >= 0 { UNIX_EPOCH.checked_add(offset) } else { UNIX_EPOCH.checked_sub(offset) };
-    Ok(time.unwrap_or(UNIX_EPOCH))
+impl From<SystemTime> for UtcTime {
+    /// Truncated toward the epoch to the microsecond.
+    fn from(time: SystemTime) -> Self {
+        let micros = |offset: Duration| i128::try_from(offset.as_micros()).unwrap_or(i128::MAX);
+        match time.duration_since(UNIX_EPOCH) {
+            Ok(after) => Self::from_micros(micros(after)),
+            Err(before) => Self::from_micros(-micros(before.duration())),
+        }
+    }
 }
 
-/// An aware `datetime`, converted to UTC; a naive one is an InvalidArgumentError.
-pub(crate) fn aware_datetime(value: &Bound<'_, PyAny>, name: &str) -> PyResult<Py<PyAny>> {
+impl From<UtcTime> for SystemTime {
+    /// The epoch where the platform cannot hold the instant (before 1601 on Windows).
+    fn from(UtcTime(micros): UtcTime) -> Self {
+        let offset = Duration::from_micros(micros.unsigned_abs());
+        let time = if micros >= 0 { UNIX_EPOCH.checked_add(offset) } else { UNIX_EPOCH.checked_sub(offset) };
+        time.unwrap_or(UNIX_EPOCH)
+    }
+}
+
+impl<'py> IntoPyObject<'py> for UtcTime {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+
+    /// An aware UTC `datetime`.
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let dt = datetimes(py)?;
+        dt.epoch.bind(py).add(dt.timedelta.bind(py).call1((0, 0, self.0))?)
+    }
+}
+
+/// The instant of an aware `datetime`; a naive one is an InvalidArgumentError.
+pub(crate) fn aware_datetime(value: &Bound<'_, PyAny>, name: &str) -> PyResult<UtcTime> {
     let py = value.py();
     let dt = datetimes(py)?;
     if !value.is_instance(dt.datetime.bind(py))? {
@@ -124,7 +138,11 @@ pub(crate) fn aware_datetime(value: &Bound<'_, PyAny>, name: &str) -> PyResult<P
     if value.call_method0("utcoffset")?.is_none() {
         return Err(invalid_argument(format!("{name} must be timezone-aware")));
     }
-    Ok(value.call_method1("astimezone", (dt.utc.bind(py),))?.unbind())
+    let delta = value.sub(dt.epoch.bind(py))?;
+    let days: i128 = delta.getattr(pyo3::intern!(py, "days"))?.extract()?;
+    let seconds: i128 = delta.getattr(pyo3::intern!(py, "seconds"))?.extract()?;
+    let micros: i128 = delta.getattr(pyo3::intern!(py, "microseconds"))?.extract()?;
+    Ok(UtcTime::from_micros((days * 86_400 + seconds) * 1_000_000 + micros))
 }
 
 /// `bytes` or `bytearray`, copied: the core takes an owned buffer.
@@ -157,6 +175,11 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Int {
             Err(_) => Ok(Int(i128::MAX)),
         }
     }
+}
+
+/// An int in `T`'s range; out of range is an InvalidArgumentError (a ValueError).
+pub(crate) fn in_range<T: TryFrom<i128>>(value: Int, name: &str, max: u64) -> PyResult<T> {
+    T::try_from(value.0).map_err(|_| invalid_argument(format!("{name} must be between 0 and {max}")))
 }
 
 pub(crate) fn type_name(value: &Bound<'_, PyAny>) -> String {

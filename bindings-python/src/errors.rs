@@ -27,69 +27,36 @@ pub(crate) fn invalid_argument(reason: impl Into<String>) -> PyErr {
     Error(CoboOAuthError::InvalidArgument { reason: reason.into() }).into()
 }
 
+/// Each variant's class in `cobo_oauth.exceptions` and the fields it is raised with.
+macro_rules! classes {
+    ($err:expr, $fields:expr, $($variant:ident => $class:literal { $($field:ident),* },)*) => {
+        match $err {
+            $(CoboOAuthError::$variant { $($field),* } => {
+                $($fields.set_item(stringify!($field), $field)?;)*
+                $class
+            })*
+        }
+    };
+}
+
 fn exception(py: Python<'_>, err: &CoboOAuthError) -> PyResult<PyErr> {
     static MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
     let module = MODULE.get_or_try_init(py, || Ok::<_, PyErr>(py.import("cobo_oauth.exceptions")?.unbind()))?;
     let fields = PyDict::new(py);
-    let class = match err {
-        CoboOAuthError::InvalidKey { reason } => {
-            fields.set_item("reason", reason)?;
-            "InvalidKeyError"
-        }
-        CoboOAuthError::InvalidArgument { reason } => {
-            fields.set_item("reason", reason)?;
-            "InvalidArgumentError"
-        }
-        CoboOAuthError::OAuth { status, error, error_description } => {
-            fields.set_item("status", status)?;
-            fields.set_item("error", error)?;
-            fields.set_item("error_description", error_description)?;
-            "OAuthError"
-        }
-        CoboOAuthError::Server { status, error_code, error_message, error_id } => {
-            fields.set_item("status", status)?;
-            fields.set_item("error_code", error_code)?;
-            fields.set_item("error_message", error_message)?;
-            fields.set_item("error_id", error_id)?;
-            "ServerError"
-        }
-        CoboOAuthError::Unavailable { status } => {
-            fields.set_item("status", status)?;
-            "UnavailableError"
-        }
-        CoboOAuthError::Transport { reason } => {
-            fields.set_item("reason", reason)?;
-            "TransportError"
-        }
-        CoboOAuthError::Timeout { reason } => {
-            fields.set_item("reason", reason)?;
-            "RequestTimeoutError"
-        }
-        CoboOAuthError::InvalidResponse { status, reason } => {
-            fields.set_item("status", status)?;
-            fields.set_item("reason", reason)?;
-            "InvalidResponseError"
-        }
-        CoboOAuthError::ResponseSignature { reason } => {
-            fields.set_item("reason", reason)?;
-            "ResponseSignatureError"
-        }
-        CoboOAuthError::Store { reason } => {
-            fields.set_item("reason", reason)?;
-            "StoreError"
-        }
-        CoboOAuthError::AuthorizationRequired { org_id, status, error, error_description } => {
-            fields.set_item("org_id", org_id)?;
-            fields.set_item("status", status)?;
-            fields.set_item("error", error)?;
-            fields.set_item("error_description", error_description)?;
-            "AuthorizationRequiredError"
-        }
-        CoboOAuthError::Internal { reason } => {
-            fields.set_item("reason", reason)?;
-            "InternalError"
-        }
-    };
+    let class = classes!(err, fields,
+        InvalidKey => "InvalidKeyError" { reason },
+        InvalidArgument => "InvalidArgumentError" { reason },
+        OAuth => "OAuthError" { status, error, error_description },
+        Server => "ServerError" { status, error_code, error_message, error_id },
+        Unavailable => "UnavailableError" { status },
+        Transport => "TransportError" { reason },
+        Timeout => "RequestTimeoutError" { reason },
+        InvalidResponse => "InvalidResponseError" { status, reason },
+        ResponseSignature => "ResponseSignatureError" { reason },
+        Store => "StoreError" { reason },
+        AuthorizationRequired => "AuthorizationRequiredError" { org_id, status, error, error_description },
+        Internal => "InternalError" { reason },
+    );
     let value = module.bind(py).getattr(class)?.call((err.to_string(),), Some(&fields))?;
     Ok(PyErr::from_value(value))
 }

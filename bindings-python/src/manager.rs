@@ -5,10 +5,10 @@
 use pyo3::prelude::*;
 
 use crate::completions::{Call, Completions};
-use crate::convert::{utc_datetime, Int};
+use crate::convert::{in_range, Int, UtcTime};
 use crate::errors::Error;
 use crate::objects::OAuthClient;
-use crate::records::{in_range, quoted, TokenLease};
+use crate::records::{fields_repr, quoted, TokenLease};
 use crate::store::store_from_py;
 use crate::stored::StoredToken;
 
@@ -66,16 +66,9 @@ impl TokenManagerConfig {
         })
     }
 
-    fn __repr__(&self) -> String {
-        format!(
-            "TokenManagerConfig(refresh_margin_secs={}, refresh_token_lifetime_secs={}, backoff_initial_ms={}, \
-             backoff_max_ms={}, lease_ttl_ms={})",
-            self.refresh_margin_secs,
-            self.refresh_token_lifetime_secs,
-            self.backoff_initial_ms,
-            self.backoff_max_ms,
-            self.lease_ttl_ms
-        )
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let fields = ["refresh_margin_secs", "refresh_token_lifetime_secs", "backoff_initial_ms", "backoff_max_ms", "lease_ttl_ms"];
+        Ok(format!("TokenManagerConfig({})", fields_repr(slf, &fields, &[])?))
     }
 }
 
@@ -121,13 +114,12 @@ impl TokenManager {
         // builds no datetimes.
         let convert = move |py: Python<'_>, stored: cobo_oauth::StoredToken| -> PyResult<Py<PyAny>> {
             Ok(match whole {
-                true => Py::new(py, StoredToken::from_core(py, stored)?)?.into_any(),
+                true => Py::new(py, StoredToken::from(stored))?.into_any(),
                 false => stored.token.access_token.expose().into_pyobject(py)?.into_any().unbind(),
             })
         };
         let (call, notify) = completions.start(py, convert)?;
-        let inner = &self.inner;
-        match py.detach(|| inner.token_or_notify(org_id, notify)) {
+        match py.detach(|| self.inner.token_or_notify(org_id, notify)) {
             None => Ok(call),
             Some(ready) => completions.ready(py, ready.map_err(|err| PyErr::from(Error(err))).and_then(|stored| convert(py, stored))),
         }
@@ -140,53 +132,41 @@ impl TokenManager {
     }
 
     /// A valid access token for the org, renewed first if needed.
-    fn access_token(&self, py: Python<'_>, org_id: String) -> PyResult<String> {
-        let inner = &self.inner;
-        let token = py.detach(|| inner.access_token(org_id)).map_err(Error)?;
-        Ok(token.expose().to_owned())
+    fn access_token(&self, py: Python<'_>, org_id: String) -> Result<String, Error> {
+        Ok(py.detach(|| self.inner.access_token(org_id))?.expose().to_owned())
     }
 
     /// "Bearer <access token>", for the Authorization header.
-    fn authorization_header(&self, py: Python<'_>, org_id: String) -> PyResult<String> {
-        let inner = &self.inner;
-        let header = py.detach(|| inner.authorization_header(org_id)).map_err(Error)?;
-        Ok(header.expose().to_owned())
+    fn authorization_header(&self, py: Python<'_>, org_id: String) -> Result<String, Error> {
+        Ok(py.detach(|| self.inner.authorization_header(org_id))?.expose().to_owned())
     }
 
     /// The whole current token, renewed first if needed.
-    fn token(&self, py: Python<'_>, org_id: String) -> PyResult<StoredToken> {
-        let inner = &self.inner;
-        let stored = py.detach(|| inner.token(org_id)).map_err(Error)?;
-        StoredToken::from_core(py, stored)
+    fn token(&self, py: Python<'_>, org_id: String) -> Result<StoredToken, Error> {
+        Ok(py.detach(|| self.inner.token(org_id))?.into())
     }
 
     /// The access token (renewed first if needed) and until when a cache of the caller's
     /// may serve it without asking again.
-    fn lease(&self, py: Python<'_>, org_id: String) -> PyResult<TokenLease> {
-        let inner = &self.inner;
-        let lease = py.detach(|| inner.lease(org_id)).map_err(Error)?;
-        TokenLease::from_core(py, lease)
+    fn lease(&self, py: Python<'_>, org_id: String) -> Result<TokenLease, Error> {
+        Ok(py.detach(|| self.inner.lease(org_id))?.into())
     }
 
     /// When the org's refresh token expires, or None when no token is known.
-    fn refresh_token_expires_at(&self, py: Python<'_>, org_id: String) -> PyResult<Option<Py<PyAny>>> {
-        let inner = &self.inner;
-        let expires = py.detach(|| inner.refresh_token_expires_at(org_id)).map_err(Error)?;
-        expires.map(|time| utc_datetime(py, time)).transpose()
+    fn refresh_token_expires_at(&self, py: Python<'_>, org_id: String) -> Result<Option<UtcTime>, Error> {
+        Ok(py.detach(|| self.inner.refresh_token_expires_at(org_id))?.map(UtcTime::from))
     }
 
     /// Expires the cached access token if it is still `access_token`; returns whether it was.
-    fn invalidate(&self, py: Python<'_>, org_id: String, access_token: String) -> PyResult<bool> {
-        let inner = &self.inner;
+    fn invalidate(&self, py: Python<'_>, org_id: String, access_token: String) -> Result<bool, Error> {
         let access_token = cobo_oauth::Secret::new(access_token);
         // Detached too: the org's lock may be held by a thread waiting to call a Python store.
-        Ok(py.detach(|| inner.invalidate(org_id, access_token)).map_err(Error)?)
+        Ok(py.detach(|| self.inner.invalidate(org_id, access_token))?)
     }
 
     /// Forgets the org: its tokens leave the cache and the store.
-    fn forget(&self, py: Python<'_>, org_id: String) -> PyResult<()> {
-        let inner = &self.inner;
-        Ok(py.detach(|| inner.forget(org_id)).map_err(Error)?)
+    fn forget(&self, py: Python<'_>, org_id: String) -> Result<(), Error> {
+        Ok(py.detach(|| self.inner.forget(org_id))?)
     }
 
     fn __repr__(&self) -> String {

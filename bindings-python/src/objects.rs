@@ -53,8 +53,7 @@ impl AppKey {
         text_signature = "($self, method, path, query='', body='')"
     )]
     fn sign_request(&self, py: Python<'_>, method: String, path: String, query: String, body: String) -> SignedRequest {
-        let key = &self.inner;
-        py.detach(|| key.sign_request(method, path, query, body)).into()
+        py.detach(|| self.inner.sign_request(method, path, query, body)).into()
     }
 
     /// As sign_request, with a caller-chosen nonce (for test vectors and debugging).
@@ -67,8 +66,7 @@ impl AppKey {
         body: String,
         nonce: String,
     ) -> SignedRequest {
-        let key = &self.inner;
-        py.detach(|| key.sign_request_with_nonce(method, path, query, body, nonce)).into()
+        py.detach(|| self.inner.sign_request_with_nonce(method, path, query, body, nonce)).into()
     }
 
     fn __repr__(&self) -> String {
@@ -106,8 +104,7 @@ impl ResponseVerifier {
     /// ResponseSignatureError otherwise. Does no I/O.
     fn verify(&self, py: Python<'_>, body: &Bound<'_, PyAny>, timestamp: String, signature: String) -> PyResult<()> {
         let body = bytes_arg(body, "body")?;
-        let verifier = &self.inner;
-        Ok(py.detach(|| verifier.verify(body, timestamp, signature)).map_err(Error)?)
+        Ok(py.detach(|| self.inner.verify(body, timestamp, signature)).map_err(Error)?)
     }
 
     /// A webhook or callback delivery with this verifier's key: see `verify_delivery`.
@@ -121,8 +118,7 @@ impl ResponseVerifier {
     ) -> PyResult<()> {
         let body = bytes_arg(body, "body")?;
         let headers = crate::delivery::headers_arg(headers)?;
-        let verifier = &self.inner;
-        Ok(py.detach(|| verifier.verify_delivery(body, headers, max_age_secs)).map_err(Error)?)
+        Ok(py.detach(|| self.inner.verify_delivery(body, headers, max_age_secs)).map_err(Error)?)
     }
 
     fn __repr__(&self) -> String {
@@ -158,27 +154,22 @@ impl OAuthClient {
     }
 
     /// GET /oauth/token, grant org_implicit: one request, more on retryable failures.
-    fn get_org_token(&self, py: Python<'_>, client_id: String, org_id: String) -> PyResult<OrgToken> {
-        let inner = &self.inner;
-        let token = py.detach(|| inner.get_org_token(client_id, org_id)).map_err(Error)?;
-        OrgToken::from_core(py, token)
+    fn get_org_token(&self, py: Python<'_>, client_id: String, org_id: String) -> Result<OrgToken, Error> {
+        Ok(py.detach(|| self.inner.get_org_token(client_id, org_id))?.into())
     }
 
     /// POST /oauth/token, grant refresh_token. The old refresh token is spent once this
     /// reaches Cobo: store the returned one. Never replayed after the connection opened.
-    fn refresh_org_token(&self, py: Python<'_>, client_id: String, refresh_token: String) -> PyResult<OrgToken> {
-        let inner = &self.inner;
+    fn refresh_org_token(&self, py: Python<'_>, client_id: String, refresh_token: String) -> Result<OrgToken, Error> {
         let refresh_token = Secret::new(refresh_token);
-        let token = py.detach(|| inner.refresh_org_token(client_id, refresh_token)).map_err(Error)?;
-        OrgToken::from_core(py, token)
+        Ok(py.detach(|| self.inner.refresh_org_token(client_id, refresh_token))?.into())
     }
 
     /// For `AsyncOAuthClient`: starts `get_org_token` on the core's I/O thread and
     /// returns what the task awaits, a call of `completions`' loop.
     fn _get_org_token_async(&self, py: Python<'_>, client_id: String, org_id: String, completions: &Completions) -> PyResult<Py<Call>> {
         let (call, notify) = completions.start(py, org_token)?;
-        let asynchronous = &self.asynchronous;
-        py.detach(|| asynchronous.get_org_token_then(client_id, org_id, notify)).map_err(Error)?;
+        py.detach(|| self.asynchronous.get_org_token_then(client_id, org_id, notify)).map_err(Error)?;
         Ok(call)
     }
 
@@ -191,8 +182,8 @@ impl OAuthClient {
         completions: &Completions,
     ) -> PyResult<Py<Call>> {
         let (call, notify) = completions.start(py, org_token)?;
-        let (asynchronous, refresh_token) = (&self.asynchronous, Secret::new(refresh_token));
-        py.detach(|| asynchronous.refresh_org_token_then(client_id, refresh_token, notify)).map_err(Error)?;
+        let refresh_token = Secret::new(refresh_token);
+        py.detach(|| self.asynchronous.refresh_org_token_then(client_id, refresh_token, notify)).map_err(Error)?;
         Ok(call)
     }
 
@@ -203,5 +194,5 @@ impl OAuthClient {
 
 /// What an async call's task gets: the `OrgToken` the blocking call returns.
 fn org_token(py: Python<'_>, token: cobo_oauth::OrgToken) -> PyResult<Py<PyAny>> {
-    Ok(Py::new(py, OrgToken::from_core(py, token)?)?.into_any())
+    Ok(Py::new(py, OrgToken::from(token))?.into_any())
 }

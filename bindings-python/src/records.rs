@@ -2,68 +2,62 @@
 //! `SignedRequest`, `ClientConfig`. Their `repr` never shows a token, a key or a signed body.
 
 use pyo3::prelude::*;
-use pyo3::types::{PyString, PyTuple};
+use pyo3::types::PyString;
 
-use crate::convert::{
-    aware_datetime, environment_from_py, environment_name, environment_to_py, system_time, utc_datetime, Int,
-};
-use crate::errors::invalid_argument;
+use crate::convert::{aware_datetime, environment_from_py, environment_name, in_range, Env, Int, UtcTime};
 
 /// Python's `repr` of a string ('…' quoting and escapes), for the records' reprs.
 pub(crate) fn quoted(py: Python<'_>, text: &str) -> PyResult<String> {
     Ok(PyString::new(py, text).repr()?.to_string())
 }
 
-fn optional_quoted(py: Python<'_>, text: Option<&str>) -> PyResult<String> {
-    text.map_or_else(|| Ok("None".to_owned()), |text| quoted(py, text))
+/// The inside of a record's repr, one rule for every record: `field=repr(field), ...` in
+/// the order given, with `'…'` for each `hidden` field that is set (a token, a signed body).
+pub(crate) fn fields_repr(record: &Bound<'_, PyAny>, fields: &[&str], hidden: &[&str]) -> PyResult<String> {
+    let mut shown = Vec::with_capacity(fields.len());
+    for &field in fields {
+        let value = record.getattr(field)?;
+        let value = if hidden.contains(&field) && !value.is_none() { "'…'".to_owned() } else { value.repr()?.to_string() };
+        shown.push(format!("{field}={value}"));
+    }
+    Ok(shown.join(", "))
 }
 
 /// An Org Access Token as issued, with its absolute expiry computed at receipt.
-#[pyclass(frozen, get_all, module = "cobo_oauth")]
+#[pyclass(frozen, eq, hash, get_all, from_py_object, module = "cobo_oauth")]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub(crate) struct OrgToken {
     access_token: String,
     token_type: String,
     scope: String,
     expires_in: i64,
     refresh_token: String,
-    expires_at: Py<PyAny>,
+    expires_at: UtcTime,
 }
 
-impl OrgToken {
-    pub(crate) fn from_core(py: Python<'_>, token: cobo_oauth::OrgToken) -> PyResult<Self> {
-        Ok(OrgToken {
+impl From<cobo_oauth::OrgToken> for OrgToken {
+    fn from(token: cobo_oauth::OrgToken) -> Self {
+        OrgToken {
             access_token: token.access_token.expose().to_owned(),
             refresh_token: token.refresh_token.expose().to_owned(),
-            expires_at: utc_datetime(py, token.expires_at)?,
+            expires_at: token.expires_at.into(),
             token_type: token.token_type,
             scope: token.scope,
             expires_in: token.expires_in,
-        })
+        }
     }
+}
 
-    pub(crate) fn to_core(&self, py: Python<'_>) -> PyResult<cobo_oauth::OrgToken> {
-        Ok(cobo_oauth::OrgToken {
+impl OrgToken {
+    pub(crate) fn to_core(&self) -> cobo_oauth::OrgToken {
+        cobo_oauth::OrgToken {
             access_token: cobo_oauth::Secret::new(self.access_token.clone()),
             token_type: self.token_type.clone(),
             scope: self.scope.clone(),
             expires_in: self.expires_in,
             refresh_token: cobo_oauth::Secret::new(self.refresh_token.clone()),
-            expires_at: system_time(self.expires_at.bind(py))?,
-        })
-    }
-
-    pub(crate) fn fields<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
-        PyTuple::new(
-            py,
-            [
-                self.access_token.as_str().into_pyobject(py)?.into_any(),
-                self.token_type.as_str().into_pyobject(py)?.into_any(),
-                self.scope.as_str().into_pyobject(py)?.into_any(),
-                self.expires_in.into_pyobject(py)?.into_any(),
-                self.refresh_token.as_str().into_pyobject(py)?.into_any(),
-                self.expires_at.bind(py).clone(),
-            ],
-        )
+            expires_at: self.expires_at.into(),
+        }
     }
 }
 
@@ -89,45 +83,23 @@ impl OrgToken {
         })
     }
 
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!(
-            "OrgToken(access_token='…', token_type={}, scope={}, expires_in={}, refresh_token='…', expires_at={})",
-            quoted(py, &self.token_type)?,
-            quoted(py, &self.scope)?,
-            self.expires_in,
-            self.expires_at.bind(py).repr()?,
-        ))
-    }
-
-    fn __eq__(&self, py: Python<'_>, other: PyRef<'_, Self>) -> PyResult<bool> {
-        self.fields(py)?.eq(other.fields(py)?)
-    }
-
-    fn __hash__(&self, py: Python<'_>) -> PyResult<isize> {
-        self.fields(py)?.hash()
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let fields = ["access_token", "token_type", "scope", "expires_in", "refresh_token", "expires_at"];
+        Ok(format!("OrgToken({})", fields_repr(slf, &fields, &["access_token", "refresh_token"])?))
     }
 }
 
 /// An access token and until when a cache outside the manager may serve it.
-#[pyclass(frozen, get_all, module = "cobo_oauth")]
+#[pyclass(frozen, eq, hash, get_all, module = "cobo_oauth")]
+#[derive(PartialEq, Eq, Hash)]
 pub(crate) struct TokenLease {
     access_token: String,
-    serve_until: Py<PyAny>,
+    serve_until: UtcTime,
 }
 
-impl TokenLease {
-    pub(crate) fn from_core(py: Python<'_>, lease: cobo_oauth::TokenLease) -> PyResult<Self> {
-        Ok(TokenLease {
-            serve_until: utc_datetime(py, lease.serve_until)?,
-            access_token: lease.access_token.expose().to_owned(),
-        })
-    }
-
-    fn fields<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
-        PyTuple::new(
-            py,
-            [self.access_token.as_str().into_pyobject(py)?.into_any(), self.serve_until.bind(py).clone()],
-        )
+impl From<cobo_oauth::TokenLease> for TokenLease {
+    fn from(lease: cobo_oauth::TokenLease) -> Self {
+        TokenLease { access_token: lease.access_token.expose().to_owned(), serve_until: lease.serve_until.into() }
     }
 }
 
@@ -139,16 +111,8 @@ impl TokenLease {
         Ok(TokenLease { serve_until: aware_datetime(serve_until, "serve_until")?, access_token })
     }
 
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!("TokenLease(access_token='…', serve_until={})", self.serve_until.bind(py).repr()?))
-    }
-
-    fn __eq__(&self, py: Python<'_>, other: PyRef<'_, Self>) -> PyResult<bool> {
-        self.fields(py)?.eq(other.fields(py)?)
-    }
-
-    fn __hash__(&self, py: Python<'_>) -> PyResult<isize> {
-        self.fields(py)?.hash()
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        Ok(format!("TokenLease({})", fields_repr(slf, &["access_token", "serve_until"], &["access_token"])?))
     }
 }
 
@@ -179,71 +143,35 @@ impl SignedRequest {
     }
 
     /// `content` is elided: a refresh request's body holds the refresh token.
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!(
-            "SignedRequest(api_key={}, nonce={}, signature={}, content='…', digest={})",
-            quoted(py, &self.api_key)?,
-            quoted(py, &self.nonce)?,
-            quoted(py, &self.signature)?,
-            quoted(py, &self.digest)?,
-        ))
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let fields = ["api_key", "nonce", "signature", "content", "digest"];
+        Ok(format!("SignedRequest({})", fields_repr(slf, &fields, &["content"])?))
     }
 }
 
 /// Where to send requests and how to check the answers; the defaults are the UDL's.
-#[pyclass(frozen, eq, hash, module = "cobo_oauth")]
+#[pyclass(frozen, eq, hash, get_all, module = "cobo_oauth")]
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub(crate) struct ClientConfig {
-    environment: cobo_oauth::Environment,
-    #[pyo3(get)]
+    environment: Env,
     base_url: Option<String>,
-    #[pyo3(get)]
     response_public_key: Option<String>,
-    #[pyo3(get)]
     connect_timeout_ms: u64,
-    #[pyo3(get)]
     timeout_ms: u64,
-    #[pyo3(get)]
     user_agent: Option<String>,
-    #[pyo3(get)]
     max_retries: u32,
-    #[pyo3(get)]
     retry_base_delay_ms: u64,
-    #[pyo3(get)]
     retry_max_delay_ms: u64,
-    #[pyo3(get)]
     total_timeout_ms: u64,
-    #[pyo3(get)]
     extra_ca_pem: Option<String>,
     /// May carry proxy credentials: readable, never in `repr`.
-    #[pyo3(get)]
     proxy_url: Option<String>,
-}
-
-impl Default for ClientConfig {
-    fn default() -> Self {
-        let d = cobo_oauth::ClientConfig::default();
-        ClientConfig {
-            environment: d.environment,
-            base_url: d.base_url,
-            response_public_key: d.response_public_key,
-            connect_timeout_ms: d.connect_timeout_ms,
-            timeout_ms: d.timeout_ms,
-            user_agent: d.user_agent,
-            max_retries: d.max_retries,
-            retry_base_delay_ms: d.retry_base_delay_ms,
-            retry_max_delay_ms: d.retry_max_delay_ms,
-            total_timeout_ms: d.total_timeout_ms,
-            extra_ca_pem: d.extra_ca_pem,
-            proxy_url: d.proxy_url.map(|url| url.expose().to_owned()),
-        }
-    }
 }
 
 impl ClientConfig {
     pub(crate) fn to_core(&self) -> cobo_oauth::ClientConfig {
         cobo_oauth::ClientConfig {
-            environment: self.environment,
+            environment: self.environment.0,
             base_url: self.base_url.clone(),
             response_public_key: self.response_public_key.clone(),
             connect_timeout_ms: self.connect_timeout_ms,
@@ -257,11 +185,6 @@ impl ClientConfig {
             proxy_url: self.proxy_url.clone().map(cobo_oauth::Secret::new),
         }
     }
-}
-
-/// An int in `T`'s range; out of range is an InvalidArgumentError (a ValueError).
-pub(crate) fn in_range<T: TryFrom<i128>>(value: Int, name: &str, max: u64) -> PyResult<T> {
-    T::try_from(value.0).map_err(|_| invalid_argument(format!("{name} must be between 0 and {max}")))
 }
 
 #[pymethods]
@@ -303,7 +226,7 @@ impl ClientConfig {
         proxy_url: Option<String>,
     ) -> PyResult<Self> {
         Ok(ClientConfig {
-            environment: environment.map_or(Ok(cobo_oauth::Environment::Prod), environment_from_py)?,
+            environment: Env(environment.map_or(Ok(cobo_oauth::Environment::Prod), environment_from_py)?),
             base_url,
             response_public_key,
             connect_timeout_ms: in_range(connect_timeout_ms, "connect_timeout_ms", u64::MAX)?,
@@ -318,29 +241,13 @@ impl ClientConfig {
         })
     }
 
-    #[getter]
-    fn environment<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        environment_to_py(py, self.environment)
-    }
-
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!(
-            "ClientConfig(environment=Environment.{}, base_url={}, response_public_key={}, connect_timeout_ms={}, \
-             timeout_ms={}, user_agent={}, max_retries={}, retry_base_delay_ms={}, retry_max_delay_ms={}, \
-             total_timeout_ms={}, extra_ca_pem={}, proxy_url={})",
-            environment_name(self.environment),
-            optional_quoted(py, self.base_url.as_deref())?,
-            optional_quoted(py, self.response_public_key.as_deref())?,
-            self.connect_timeout_ms,
-            self.timeout_ms,
-            optional_quoted(py, self.user_agent.as_deref())?,
-            self.max_retries,
-            self.retry_base_delay_ms,
-            self.retry_max_delay_ms,
-            self.total_timeout_ms,
-            // A PEM is long and public: its presence is what a reader needs.
-            if self.extra_ca_pem.is_some() { "'…'" } else { "None" },
-            if self.proxy_url.is_some() { "'…'" } else { "None" },
-        ))
+    /// The environment as `Environment.PROD`, shorter than the enum's own repr.
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let fields = ["base_url", "response_public_key", "connect_timeout_ms", "timeout_ms", "user_agent", "max_retries",
+            "retry_base_delay_ms", "retry_max_delay_ms", "total_timeout_ms", "extra_ca_pem", "proxy_url"];
+        // A PEM is long and public: its presence is what a reader needs. A proxy URL may
+        // carry credentials.
+        let shown = fields_repr(slf, &fields, &["extra_ca_pem", "proxy_url"])?;
+        Ok(format!("ClientConfig(environment=Environment.{}, {shown})", environment_name(slf.get().environment.0)))
     }
 }

@@ -6,8 +6,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyType;
 
-use crate::convert::{bytes_arg, Int};
-use crate::records::in_range;
+use crate::convert::{bytes_arg, in_range, Int};
 
 pub(crate) fn refusal_class(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
     static CLASS: PyOnceLock<Py<PyType>> = PyOnceLock::new();

@@ -14,9 +14,8 @@ use cobo_oauth::CoboOAuthError;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 
-use crate::convert::type_name;
+use crate::convert::{in_range, type_name, Int};
 use crate::errors::{invalid_argument, Error};
-use crate::convert::Int;
 use crate::store_key::StoreKey;
 use crate::stored::{StoredToken, VersionedToken};
 use crate::records::quoted;
@@ -31,23 +30,19 @@ pub(crate) struct TokenStore {
 #[pymethods]
 impl TokenStore {
     /// The token saved for this org, or None.
-    fn load(&self, py: Python<'_>, org_id: String) -> PyResult<Option<StoredToken>> {
-        let inner = &self.inner;
-        let loaded = py.detach(|| inner.load(org_id)).map_err(Error)?;
-        loaded.map(|stored| StoredToken::from_core(py, stored)).transpose()
+    fn load(&self, py: Python<'_>, org_id: String) -> Result<Option<StoredToken>, Error> {
+        Ok(py.detach(|| self.inner.load(org_id))?.map(StoredToken::from))
     }
 
     /// Replaces the org's token.
-    fn save(&self, py: Python<'_>, org_id: String, token: &Bound<'_, StoredToken>) -> PyResult<()> {
-        let token = token.get().to_core(py)?;
-        let inner = &self.inner;
-        Ok(py.detach(|| inner.save(org_id, token)).map_err(Error)?)
+    fn save(&self, py: Python<'_>, org_id: String, token: &Bound<'_, StoredToken>) -> Result<(), Error> {
+        let token = token.get().to_core();
+        Ok(py.detach(|| self.inner.save(org_id, token))?)
     }
 
     /// Forgets the org.
-    fn delete(&self, py: Python<'_>, org_id: String) -> PyResult<()> {
-        let inner = &self.inner;
-        Ok(py.detach(|| inner.delete(org_id)).map_err(Error)?)
+    fn delete(&self, py: Python<'_>, org_id: String) -> Result<(), Error> {
+        Ok(py.detach(|| self.inner.delete(org_id))?)
     }
 
     fn __repr__(&self) -> String {
@@ -86,7 +81,7 @@ pub(crate) fn redis_token_store(
     timeout_ms: Int,
     store_key: Option<&Bound<'_, StoreKey>>,
 ) -> PyResult<TokenStore> {
-    let timeout_ms = crate::records::in_range(timeout_ms, "timeout_ms", u64::MAX)?;
+    let timeout_ms = in_range(timeout_ms, "timeout_ms", u64::MAX)?;
     let description = format!("redis, key_prefix={}", quoted(py, &key_prefix)?);
     let store_key = store_key.map(|key| Arc::clone(&key.get().inner));
     let inner = cobo_oauth::redis_token_store(cobo_oauth::Secret::new(url), key_prefix, timeout_ms, store_key).map_err(Error)?;
@@ -146,33 +141,19 @@ fn store_error(py: Python<'_>, err: &PyErr) -> CoboOAuthError {
 
 impl cobo_oauth::TokenStore for PythonStore {
     fn load(&self, org_id: String) -> Result<Option<cobo_oauth::StoredToken>, CoboOAuthError> {
-        Python::attach(|py| {
-            let loaded = self.object.bind(py).call_method1("load", (org_id,)).map_err(|e| store_error(py, &e))?;
-            if loaded.is_none() {
-                return Ok(None);
-            }
-            let Ok(stored) = loaded.cast::<StoredToken>() else {
-                return Err(CoboOAuthError::Store {
-                    reason: format!("load() returned {}, not a StoredToken or None", type_name(&loaded)),
-                });
-            };
-            stored.get().to_core(py).map(Some).map_err(|e| store_error(py, &e))
+        self.call("load", (org_id,), |loaded| match loaded.cast::<StoredToken>() {
+            Ok(stored) => Ok(Some(stored.get().to_core())),
+            Err(_) if loaded.is_none() => Ok(None),
+            Err(_) => Err(format!("{}, not a StoredToken or None", type_name(loaded))),
         })
     }
 
     fn save(&self, org_id: String, token: cobo_oauth::StoredToken) -> Result<(), CoboOAuthError> {
-        Python::attach(|py| {
-            let token = StoredToken::from_core(py, token).map_err(|e| store_error(py, &e))?;
-            self.object.bind(py).call_method1("save", (org_id, token)).map_err(|e| store_error(py, &e))?;
-            Ok(())
-        })
+        self.call("save", (org_id, StoredToken::from(token)), |_| Ok(()))
     }
 
     fn delete(&self, org_id: String) -> Result<(), CoboOAuthError> {
-        Python::attach(|py| {
-            self.object.bind(py).call_method1("delete", (org_id,)).map_err(|e| store_error(py, &e))?;
-            Ok(())
-        })
+        self.call("delete", (org_id,), |_| Ok(()))
     }
 }
 
@@ -198,19 +179,14 @@ fn boolean(result: &Bound<'_, PyAny>) -> Result<bool, String> {
 impl cobo_oauth::CoordinatedTokenStore for PythonStore {
     fn load_versioned(&self, org_id: String) -> Result<cobo_oauth::VersionedToken, CoboOAuthError> {
         self.call("load_versioned", (org_id,), |result| {
-            let wrong = || format!("{}, not a VersionedToken", type_name(result));
-            let record = result.cast::<VersionedToken>().map_err(|_| wrong())?.get();
-            let token = match &record.token {
-                Some(token) => Some(token.get().to_core(result.py()).map_err(|_| wrong())?),
-                None => None,
-            };
-            Ok(cobo_oauth::VersionedToken { token, version: record.version })
+            let record = result.cast::<VersionedToken>().map_err(|_| format!("{}, not a VersionedToken", type_name(result)))?;
+            let record = record.get();
+            Ok(cobo_oauth::VersionedToken { token: record.token.as_ref().map(StoredToken::to_core), version: record.version })
         })
     }
 
     fn save_if_version(&self, org_id: String, token: cobo_oauth::StoredToken, expected_version: u64) -> Result<bool, CoboOAuthError> {
-        let token = Python::attach(|py| StoredToken::from_core(py, token).map_err(|e| store_error(py, &e)))?;
-        self.call("save_if_version", (org_id, token, expected_version), boolean)
+        self.call("save_if_version", (org_id, StoredToken::from(token), expected_version), boolean)
     }
 
     fn delete(&self, org_id: String) -> Result<(), CoboOAuthError> {

@@ -33,15 +33,14 @@ impl StoreKey {
 
     /// The token sealed for ``org_id``.
     fn seal<'py>(&self, py: Python<'py>, org_id: String, token: &Bound<'py, StoredToken>) -> PyResult<Bound<'py, PyBytes>> {
-        let sealed = self.inner.seal(org_id, token.get().to_core(py)?).map_err(Error)?;
+        let sealed = self.inner.seal(org_id, token.get().to_core()).map_err(Error)?;
         Ok(PyBytes::new(py, &sealed))
     }
 
     /// What ``seal`` sealed for ``org_id``; None when it does not open (another key,
     /// another org): treat it as missing.
-    fn open(&self, py: Python<'_>, org_id: String, sealed: Vec<u8>) -> PyResult<Option<StoredToken>> {
-        let opened = self.inner.open(org_id, sealed).map_err(Error)?;
-        opened.map(|stored| StoredToken::from_core(py, stored)).transpose()
+    fn open(&self, org_id: String, sealed: Vec<u8>) -> Result<Option<StoredToken>, Error> {
+        Ok(self.inner.open(org_id, sealed)?.map(StoredToken::from))
     }
 
     fn __repr__(&self) -> &'static str {

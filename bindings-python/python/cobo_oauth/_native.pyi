@@ -4,7 +4,7 @@ import asyncio
 import contextvars
 import os
 from datetime import datetime
-from typing import Any, Callable, Generator, Iterable, Mapping, final
+from typing import Any, Callable, Generator, Generic, Iterable, Literal, Mapping, TypeVar, final, overload
 
 from cobo_oauth.environment import Environment
 from cobo_oauth.protocols import CoordinatedTokenStoreProtocol, TokenStoreProtocol
@@ -125,12 +125,12 @@ class OAuthClient:
         this reaches Cobo: store the returned one. Never replayed after the connection
         opened."""
 
-    def _get_org_token_async(self, client_id: str, org_id: str, completions: _Completions) -> _Call:
+    def _get_org_token_async(self, client_id: str, org_id: str, completions: _Completions) -> _Call[OrgToken]:
         """For ``AsyncOAuthClient``: starts ``get_org_token`` on the core's I/O thread and
         returns what the task awaits (its result an ``OrgToken``), a call of
         ``completions``' loop."""
 
-    def _refresh_org_token_async(self, client_id: str, refresh_token: str, completions: _Completions) -> _Call:
+    def _refresh_org_token_async(self, client_id: str, refresh_token: str, completions: _Completions) -> _Call[OrgToken]:
         """For ``AsyncOAuthClient``: ``refresh_org_token`` as ``_get_org_token_async``."""
 
 @final
@@ -146,18 +146,20 @@ class _Completions:
     def drain(self) -> None:
         """Settles the calls that ended since the last drain, waking their tasks."""
 
+_T = TypeVar("_T")
+
 @final
-class _Call:
+class _Call(Generic[_T]):
     """For the async classes: one call as its task awaits it, a future in the protocol
     asyncio's ``Task`` speaks. Its task wakes as soon as ``drain()`` settles it; one over
     before it started (a cached answer) returns or raises on the first ``await``."""
 
     _asyncio_future_blocking: bool
-    def __await__(self) -> Generator[_Call, None, Any]: ...
-    def __next__(self) -> _Call: ...
+    def __await__(self) -> Generator[_Call[_T], None, _T]: ...
+    def __next__(self) -> _Call[_T]: ...
     def get_loop(self) -> asyncio.AbstractEventLoop: ...
-    def add_done_callback(self, callback: Callable[[_Call], object], *, context: contextvars.Context | None = None) -> None: ...
-    def result(self) -> Any: ...
+    def add_done_callback(self, callback: Callable[[_Call[_T]], object], *, context: contextvars.Context | None = None) -> None: ...
+    def result(self) -> _T: ...
     def done(self) -> bool: ...
     def cancelled(self) -> bool: ...
     def cancel(self, msg: Any | None = None) -> bool: ...
@@ -513,10 +515,13 @@ class TokenManager:
         """For ``AsyncTokenManager``: the org's access token when the cache serves it as it
         is, else None. Never waits."""
 
-    def _token_async(self, org_id: str, whole: bool, completions: _Completions) -> _Call:
+    @overload
+    def _token_async(self, org_id: str, whole: Literal[True], completions: _Completions) -> _Call[StoredToken]:
         """For ``AsyncTokenManager``: what the task awaits for the token (``whole``, a
         ``StoredToken``) or access token (a ``str``), a call of ``completions``' loop:
         over at once if the cache can answer, else ended by the renewal in flight."""
+    @overload
+    def _token_async(self, org_id: str, whole: Literal[False], completions: _Completions) -> _Call[str]: ...
 
     def access_token(self, org_id: str) -> str:
         """A valid access token for the org: from the cache, else refreshed (or, with no

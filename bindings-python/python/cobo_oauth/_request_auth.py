@@ -111,6 +111,12 @@ class RequestAuth(Generic[RequestT]):
             "Biz-Api-Signature": signed.signature,
         }
 
+    def _refusal(self, status: int, headers: Mapping[str, str], body: bytes, resends: Resends) -> Optional[Refusal]:
+        """Verifies the answer (``_verify``): the refusal to send the request again for
+        (``resends.take``), or None when it is final."""
+        self._verify(status, headers, body)
+        return resends.take(status, body)
+
     def _verify(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
         """Returns when Cobo signed ``body`` (either header spelling); raises
         ``ResponseSignatureError``, or ``UnavailableError`` for a proxy's unsigned

@@ -60,16 +60,14 @@ class AsyncTokenManager:
 
     async def token(self, org_id: str) -> StoredToken:
         """The whole current token, renewed first if needed (``TokenManager.token``)."""
-        token: StoredToken = await self._manager._token_async(org_id, True, _completions())
-        return token
+        return await self._manager._token_async(org_id, True, _completions())
 
     async def access_token(self, org_id: str) -> str:
         """A valid access token for the org (``TokenManager.access_token``)."""
         cached = self._manager._cached_access_token(org_id)  # the common case: one call, no awaitable built
         if cached is not None:
             return cached
-        token: str = await self._manager._token_async(org_id, False, _completions())
-        return token
+        return await self._manager._token_async(org_id, False, _completions())
 
     async def authorization_header(self, org_id: str) -> str:
         """``"Bearer <access token>"``, for the Authorization header."""

@@ -56,24 +56,22 @@ class CoboOAuthError(Exception):
         return (_restore, (type(self), self.args, dict(self.__dict__)))
 
 
-class InvalidKeyError(CoboOAuthError, ValueError):
+class _ReasonError(CoboOAuthError):
+    """The variants whose one field is ``reason``: why, in words."""
+
+    reason: str
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class InvalidKeyError(_ReasonError, ValueError):
     """The app key is malformed (length, hex, halves that do not match)."""
 
-    reason: str
 
-    def __init__(self, message: str, *, reason: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-
-
-class InvalidArgumentError(CoboOAuthError, ValueError):
+class InvalidArgumentError(_ReasonError, ValueError):
     """An argument or configuration value is unusable; nothing was sent."""
-
-    reason: str
-
-    def __init__(self, message: str, *, reason: str) -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 class OAuthError(CoboOAuthError):
@@ -120,24 +118,12 @@ class UnavailableError(CoboOAuthError):
         self.status = status
 
 
-class TransportError(CoboOAuthError, ConnectionError):
+class TransportError(_ReasonError, ConnectionError):
     """The connection failed or broke before a full response arrived."""
 
-    reason: str
 
-    def __init__(self, message: str, *, reason: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-
-
-class RequestTimeoutError(CoboOAuthError, TimeoutError):
+class RequestTimeoutError(_ReasonError, TimeoutError):
     """The connect or total timeout elapsed (the UDL's ``Timeout`` variant)."""
-
-    reason: str
-
-    def __init__(self, message: str, *, reason: str) -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 class InvalidResponseError(CoboOAuthError):
@@ -152,28 +138,16 @@ class InvalidResponseError(CoboOAuthError):
         self.reason = reason
 
 
-class ResponseSignatureError(CoboOAuthError):
+class ResponseSignatureError(_ReasonError):
     """The response signature is missing or does not verify: do not trust the body."""
 
-    reason: str
 
-    def __init__(self, message: str, *, reason: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-
-
-class StoreError(CoboOAuthError):
+class StoreError(_ReasonError):
     """The token store failed to load, save or delete. A token not saved stays in memory
     and is saved (then handed out) on the next call.
 
     When a Python store raises, ``reason`` is the exception's type and message.
     """
-
-    reason: str
-
-    def __init__(self, message: str, *, reason: str) -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 class AuthorizationRequiredError(CoboOAuthError):
@@ -194,12 +168,6 @@ class AuthorizationRequiredError(CoboOAuthError):
         self.error_description = error_description
 
 
-class InternalError(CoboOAuthError):
+class InternalError(_ReasonError):
     """A bug in cobo_oauth (a panic it caught, e.g. inside a renewal). Not transient and
     never retried; please report it."""
-
-    reason: str
-
-    def __init__(self, message: str, *, reason: str) -> None:
-        super().__init__(message)
-        self.reason = reason

@@ -69,7 +69,7 @@ class CoboHttpxAuth(httpx.Auth, RequestAuth[httpx.Request]):
         while True:
             response = yield self._sign(request, token)
             response.read()
-            refusal = self._check(response, resends)
+            refusal = self._refusal(response.status_code, response.headers, response.content, resends)
             if refusal is None:
                 return
             if refusal is Refusal.ACCESS_TOKEN:
@@ -83,7 +83,7 @@ class CoboHttpxAuth(httpx.Auth, RequestAuth[httpx.Request]):
         while True:
             response = yield self._sign(request, token)
             await response.aread()
-            refusal = self._check(response, resends)
+            refusal = self._refusal(response.status_code, response.headers, response.content, resends)
             if refusal is None:
                 return
             if refusal is Refusal.ACCESS_TOKEN:
@@ -123,8 +123,3 @@ class CoboHttpxAuth(httpx.Auth, RequestAuth[httpx.Request]):
         target = request.url.raw_path.decode("ascii")
         request.headers.update(self._headers(request.method, target, request.content, token))
         return request
-
-    def _check(self, response: httpx.Response, resends: Resends) -> Optional[Refusal]:
-        """Verifies ``response``: the refusal to send the request again for, or None."""
-        self._verify(response.status_code, response.headers, response.content)
-        return resends.take(response.status_code, response.content)

@@ -9,13 +9,12 @@ again when Cobo refused it before acting (its nonce or its token)::
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Union
+from typing import Any
 
 import requests
 from requests.auth import AuthBase
 from requests.cookies import extract_cookies_to_jar
 
-from cobo_oauth._native import AppKey, ResponseVerifier, TokenManager
 from cobo_oauth._request_auth import RequestAuth, Resends
 from cobo_oauth.refusal import Refusal
 from cobo_oauth.exceptions import InvalidArgumentError
@@ -46,15 +45,6 @@ class CoboRequestsAuth(AuthBase, RequestAuth[requests.PreparedRequest]):
     a resent request reuses its nonce, which Cobo refuses.
     """
 
-    def __init__(
-        self,
-        key: AppKey,
-        manager: TokenManager,
-        org_id: Union[str, Callable[[requests.PreparedRequest], str]],
-        verifier: Optional[ResponseVerifier],
-    ) -> None:
-        RequestAuth.__init__(self, key, manager, org_id, verifier)
-
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         body = _body_bytes(request)
         org_id = self._org_for(request)
@@ -76,9 +66,8 @@ class CoboRequestsAuth(AuthBase, RequestAuth[requests.PreparedRequest]):
         ``kwargs`` are the adapter's send arguments (timeout, verify, proxies, ...)."""
         resends = Resends()
         while True:
-            body = response.content  # read in full: the connection goes back to the pool
-            self._verify(response.status_code, response.headers, body)
-            refusal = resends.take(response.status_code, body)
+            # Read in full (.content): the connection goes back to the pool.
+            refusal = self._refusal(response.status_code, response.headers, response.content, resends)
             if refusal is None:
                 return response
             if refusal is Refusal.ACCESS_TOKEN:
