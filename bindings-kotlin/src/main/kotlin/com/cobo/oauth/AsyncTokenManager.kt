@@ -10,6 +10,10 @@ package com.cobo.oauth
 open class AsyncTokenManager(private val manager: TokenManager) : UniffiAsyncTokenManager(manager) {
     private val waits = TokenWaits()
 
+    init {
+        AsyncCallbackThreads.keepAttached()
+    }
+
     @Throws(CoboOAuthException::class)
     override suspend fun accessToken(orgId: String): Secret {
         manager.cachedAccessToken(orgId)?.let { return it }
@@ -25,10 +29,4 @@ open class AsyncTokenManager(private val manager: TokenManager) : UniffiAsyncTok
     override suspend fun authorizationHeader(orgId: String): Secret = Secret("Bearer " + accessToken(orgId).value)
 
     private suspend fun renew(orgId: String): Secret = super.accessToken(orgId)
-
-    private companion object {
-        init {
-            AsyncCallbackThreads.keepAttached()
-        }
-    }
 }
