@@ -38,7 +38,17 @@ public enum CoboOAuthLogging {
     /// would otherwise show `<private>`.
     @available(macOS 11.0, iOS 14.0, tvOS 14.0, watchOS 7.0, *)
     public static func install() {
-        setLogSink(sink: OSLogSink(Logger(subsystem: subsystem, category: category)))
+        let logger = Logger(subsystem: subsystem, category: category)
+        install { record in
+            let message = record.message
+            switch record.level {
+            case .error: logger.error("\(message, privacy: .public)")
+            case .warn: logger.warning("\(message, privacy: .public)")
+            case .info: logger.info("\(message, privacy: .public)")
+            case .debug: logger.debug("\(message, privacy: .public)")
+            case .trace: logger.trace("\(message, privacy: .public)")
+            }
+        }
     }
     #endif
 
@@ -48,24 +58,3 @@ public enum CoboOAuthLogging {
     }
 }
 
-#if canImport(os)
-@available(macOS 11.0, iOS 14.0, tvOS 14.0, watchOS 7.0, *)
-private final class OSLogSink: LogSink, @unchecked Sendable {
-    private let logger: Logger
-
-    init(_ logger: Logger) {
-        self.logger = logger
-    }
-
-    func log(record: LogRecord) {
-        let message = record.message
-        switch record.level {
-        case .error: logger.error("\(message, privacy: .public)")
-        case .warn: logger.warning("\(message, privacy: .public)")
-        case .info: logger.info("\(message, privacy: .public)")
-        case .debug: logger.debug("\(message, privacy: .public)")
-        case .trace: logger.trace("\(message, privacy: .public)")
-        }
-    }
-}
-#endif

@@ -1,5 +1,9 @@
 package com.cobo.oauth
 
+import java.lang.ref.Reference
+import java.util.concurrent.atomic.AtomicBoolean
+import java.util.concurrent.atomic.AtomicLong
+
 /**
  * The Portal App's Ed25519 key: UniFFI's generated [UniffiAppKey], whose [signRequest] and
  * [signRequestWithNonce] make one JNA call ([DirectSigning]) instead of UniFFI's six, each
@@ -15,18 +19,36 @@ open class AppKey : UniffiAppKey {
     /** Takes over [handle], one UniFFI handle of a key (see [FfiConverterTypeAppKey]). */
     internal constructor(handle: Long) : super(UniffiWithHandle, handle)
 
-    /** This key's own handle for the direct calls; null when the library lacks them. */
-    private val direct: DirectSigning.Key? = DirectSigning.keyFor(this)
+    /**
+     * 1 until [destroy], plus one per direct call in flight: the direct calls borrow this
+     * object's own [handle], so the generated destroy (which frees it) waits for the last.
+     */
+    private val directCalls = AtomicLong(1)
+    private val destroyed = AtomicBoolean(false)
 
     override fun signRequest(method: String, path: String, query: String, body: String): SignedRequest =
-        direct?.sign(method, path, query, body, null) ?: super.signRequest(method, path, query, body)
+        signDirectly(method, path, query, body, null) ?: super.signRequest(method, path, query, body)
 
     override fun signRequestWithNonce(method: String, path: String, query: String, body: String, nonce: String): SignedRequest =
-        direct?.sign(method, path, query, body, nonce) ?: super.signRequestWithNonce(method, path, query, body, nonce)
+        signDirectly(method, path, query, body, nonce) ?: super.signRequestWithNonce(method, path, query, body, nonce)
 
     override fun destroy() {
-        super.destroy()
-        direct?.close()
+        if (destroyed.compareAndSet(false, true) && directCalls.decrementAndGet() == 0L) super.destroy()
+    }
+
+    /** [DirectSigning.sign] with this key's handle, or null (the library lacks it, or it declines). */
+    private fun signDirectly(method: String, path: String, query: String, body: String, nonce: String?): SignedRequest? {
+        if (!DirectSigning.available) return null
+        do {
+            val c = directCalls.get()
+            check(c != 0L) { "AppKey object has already been destroyed" }
+        } while (!directCalls.compareAndSet(c, c + 1))
+        try {
+            return DirectSigning.sign(handle, method, path, query, body, nonce)
+        } finally {
+            if (directCalls.decrementAndGet() == 0L) super.destroy()
+            Reference.reachabilityFence(this) // the generated cleaner must not free the handle mid-call
+        }
     }
 
     companion object {

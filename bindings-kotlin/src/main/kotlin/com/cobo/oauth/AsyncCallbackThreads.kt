@@ -15,6 +15,6 @@ internal object AsyncCallbackThreads {
         Native.setCallbackThreadInitializer(uniffiRustFutureContinuationCallbackImpl, CallbackThreadInitializer(true, false, "cobo-oauth"))
     }
 
-    /** Runs the initializer above once, before the first future is awaited. */
+    /** Runs the initializer above (once), from the constructors of the classes that await futures. */
     fun keepAttached() = Unit
 }

@@ -6,9 +6,7 @@ package com.cobo.oauth
  * attached to the JVM ([AsyncCallbackThreads]).
  */
 open class AsyncOAuthClient(client: OAuthClient) : UniffiAsyncOAuthClient(client) {
-    private companion object {
-        init {
-            AsyncCallbackThreads.keepAttached()
-        }
+    init {
+        AsyncCallbackThreads.keepAttached()
     }
 }

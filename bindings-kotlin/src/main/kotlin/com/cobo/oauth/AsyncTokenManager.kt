@@ -10,11 +10,15 @@ package com.cobo.oauth
 open class AsyncTokenManager(private val manager: TokenManager) : UniffiAsyncTokenManager(manager) {
     private val waits = TokenWaits()
 
+    init {
+        AsyncCallbackThreads.keepAttached()
+    }
+
     @Throws(CoboOAuthException::class)
     override suspend fun accessToken(orgId: String): Secret {
         manager.cachedAccessToken(orgId)?.let { return it }
         return waits.accessToken(orgId) {
-            val renewed = renew(orgId)
+            val renewed = super.accessToken(orgId)
             // Awaited without blocking; the token is fresh now, so its lease (kept for the
             // next call) comes back at once.
             if (manager.uniffiIsDestroyed) renewed else manager.accessToken(orgId)
@@ -23,12 +27,4 @@ open class AsyncTokenManager(private val manager: TokenManager) : UniffiAsyncTok
 
     @Throws(CoboOAuthException::class)
     override suspend fun authorizationHeader(orgId: String): Secret = Secret("Bearer " + accessToken(orgId).value)
-
-    private suspend fun renew(orgId: String): Secret = super.accessToken(orgId)
-
-    private companion object {
-        init {
-            AsyncCallbackThreads.keepAttached()
-        }
-    }
 }

@@ -19,33 +19,25 @@ class ClientConfigBuilder {
 
     fun responsePublicKey(value: String?) = apply { config = config.copy(responsePublicKey = value) }
 
-    fun connectTimeoutMs(value: Long) = apply { config = config.copy(connectTimeoutMs = unsigned("connectTimeoutMs", value)) }
+    fun connectTimeoutMs(value: Long) = apply { config = config.copy(connectTimeoutMs = nonNegative("connectTimeoutMs", value)) }
 
     /** One attempt, from connecting to the last byte of the body. */
-    fun timeoutMs(value: Long) = apply { config = config.copy(timeoutMs = unsigned("timeoutMs", value)) }
+    fun timeoutMs(value: Long) = apply { config = config.copy(timeoutMs = nonNegative("timeoutMs", value)) }
 
     fun userAgent(value: String?) = apply { config = config.copy(userAgent = value) }
 
-    fun maxRetries(value: Int) = apply {
-        require(value >= 0) { "maxRetries must not be negative" }
-        config = config.copy(maxRetries = value.toUInt())
-    }
+    fun maxRetries(value: Int) = apply { config = config.copy(maxRetries = nonNegative("maxRetries", value.toLong()).toUInt()) }
 
-    fun retryBaseDelayMs(value: Long) = apply { config = config.copy(retryBaseDelayMs = unsigned("retryBaseDelayMs", value)) }
+    fun retryBaseDelayMs(value: Long) = apply { config = config.copy(retryBaseDelayMs = nonNegative("retryBaseDelayMs", value)) }
 
-    fun retryMaxDelayMs(value: Long) = apply { config = config.copy(retryMaxDelayMs = unsigned("retryMaxDelayMs", value)) }
+    fun retryMaxDelayMs(value: Long) = apply { config = config.copy(retryMaxDelayMs = nonNegative("retryMaxDelayMs", value)) }
 
     /** A whole call, retries included; keep it under a web worker's timeout (gunicorn's 30 s). */
-    fun totalTimeoutMs(value: Long) = apply { config = config.copy(totalTimeoutMs = unsigned("totalTimeoutMs", value)) }
+    fun totalTimeoutMs(value: Long) = apply { config = config.copy(totalTimeoutMs = nonNegative("totalTimeoutMs", value)) }
 
     fun extraCaPem(value: String?) = apply { config = config.copy(extraCaPem = value) }
 
     fun proxyUrl(value: Secret?) = apply { config = config.copy(proxyUrl = value) }
 
     fun build(): ClientConfig = config
-
-    private fun unsigned(name: String, value: Long): ULong {
-        require(value >= 0) { "$name must not be negative" }
-        return value.toULong()
-    }
 }

@@ -6,9 +6,7 @@ import okhttp3.RequestBody.Companion.toRequestBody
 import okhttp3.Response
 import okhttp3.ResponseBody.Companion.toResponseBody
 import okio.Buffer
-import java.nio.ByteBuffer
 import java.nio.charset.CharacterCodingException
-import java.nio.charset.CodingErrorAction
 
 /**
  * CoboAuth for OkHttp: signs each request over the encoded path, query and body bytes
@@ -148,11 +146,7 @@ class CoboAuthInterceptor(
 
         fun utf8(bytes: ByteArray): String =
             try {
-                Charsets.UTF_8.newDecoder()
-                    .onMalformedInput(CodingErrorAction.REPORT)
-                    .onUnmappableCharacter(CodingErrorAction.REPORT)
-                    .decode(ByteBuffer.wrap(bytes))
-                    .toString()
+                bytes.decodeToString(throwOnInvalidSequence = true)
             } catch (_: CharacterCodingException) {
                 throw CoboOAuthException.InvalidArgument("the body is not UTF-8; CoboAuth signs it as text")
             }

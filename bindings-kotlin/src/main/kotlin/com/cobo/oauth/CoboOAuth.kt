@@ -34,9 +34,14 @@ object CoboOAuth {
         require(status in 0..0xFFFF) { "status must be an HTTP status" }
         return com.cobo.oauth.classifyRefusal(status.toUShort(), body)
     }
+}
 
-    private fun nonNegative(name: String, value: Long): ULong {
-        require(value >= 0) { "$name must not be negative" }
-        return value.toULong()
-    }
+/**
+ * [value] as the UDL's unsigned type, refused when negative ([CoboOAuth]'s and
+ * [ClientConfigBuilder]'s). Top-level, not in either class: an internal member's
+ * unsigned return would put a mangled public name on a class Java calls.
+ */
+internal fun nonNegative(name: String, value: Long): ULong {
+    require(value >= 0) { "$name must not be negative" }
+    return value.toULong()
 }

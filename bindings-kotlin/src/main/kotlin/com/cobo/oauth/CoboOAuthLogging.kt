@@ -33,14 +33,7 @@ object CoboOAuthLogging {
     @JvmStatic
     fun uninstall() = setLogSink(null)
 
-    /** Probes without initializing SLF4J, so an app without it never loads [Slf4jLogSink]. */
+    /** Probes without initializing SLF4J, so an app without it (or with a broken one) never loads [Slf4jLogSink]. */
     private fun slf4jAvailable(): Boolean =
-        try {
-            Class.forName("org.slf4j.LoggerFactory", false, CoboOAuthLogging::class.java.classLoader)
-            true
-        } catch (e: ClassNotFoundException) {
-            false
-        } catch (e: LinkageError) {
-            false
-        }
+        runCatching { Class.forName("org.slf4j.LoggerFactory", false, CoboOAuthLogging::class.java.classLoader) }.isSuccess
 }

@@ -1,10 +1,6 @@
 package com.cobo.oauth
 
 import com.sun.jna.Native
-import java.lang.ref.Cleaner
-import java.lang.ref.Reference
-import java.util.concurrent.atomic.AtomicBoolean
-import java.util.concurrent.atomic.AtomicLong
 
 /**
  * [AppKey.signRequest] and [AppKey.signRequestWithNonce] in one JNA call
@@ -22,7 +18,6 @@ import java.util.concurrent.atomic.AtomicLong
 internal object DirectSigning {
     private const val HEAD = 64 + 128 + 64 + 1 // api key, signature, digest (hex), nonce length
     private const val CLOCK_NONCE_MAX = 20 // digits of a u64
-    private val cleaner: Cleaner = Cleaner.create()
 
     /** False if the loaded library lacks these entry points: every signature then takes the UniFFI path. */
     val available: Boolean = try {
@@ -38,43 +33,8 @@ internal object DirectSigning {
         out: ByteArray, outLen: Int,
     ): Int
 
+    /** Drops a handle from `uniffiCloneHandle()` (what the tests clone to call [sign] with). */
     external fun cobo_oauth_direct_release_v1(key: Long)
-
-    /** [key]'s own handle for direct calls, or null when the library lacks them. */
-    fun keyFor(key: UniffiAppKey): Key? = if (available) Key(key.uniffiCloneHandle()) else null
-
-    /**
-     * One UniFFI handle of an AppKey (UniFFI's public `uniffiCloneHandle()`), held for direct
-     * calls and released once [close]d with no call in flight, or by the cleaner: the same
-     * counting as UniFFI's generated objects do for their own handle.
-     */
-    class Key(private val handle: Long) : AutoCloseable {
-        private val calls = AtomicLong(1) // 1 while open, plus one per call in flight
-        private val closed = AtomicBoolean(false)
-        private val release = DirectSigning.cleaner.register(this, Release(handle))
-
-        fun sign(method: String, path: String, query: String, body: String, nonce: String?): SignedRequest? {
-            do {
-                val c = calls.get()
-                check(c != 0L) { "AppKey object has already been destroyed" }
-            } while (!calls.compareAndSet(c, c + 1))
-            try {
-                return DirectSigning.sign(handle, method, path, query, body, nonce)
-            } finally {
-                if (calls.decrementAndGet() == 0L) release.clean()
-                Reference.reachabilityFence(this) // the cleaner must not release the handle mid-call
-            }
-        }
-
-        override fun close() {
-            if (closed.compareAndSet(false, true) && calls.decrementAndGet() == 0L) release.clean()
-        }
-
-        /** Holds no reference to its Key, so that the Key can become unreachable. */
-        private class Release(private val handle: Long) : Runnable {
-            override fun run() = DirectSigning.cobo_oauth_direct_release_v1(handle)
-        }
-    }
 
     /** The signed request, or null to take the UniFFI path. [key] is a live AppKey's handle, kept by the caller. */
     fun sign(key: Long, method: String, path: String, query: String, body: String, nonce: String?): SignedRequest? {

@@ -15,14 +15,10 @@ internal class JulLogSink : LogSink {
             LogLevel.DEBUG -> Level.FINE
             LogLevel.TRACE -> Level.FINEST
         }
-        if (!logger.isLoggable(level)) return
         // Logging must never fail a renewal: a failing handler's exception is dropped.
         try {
-            val line = java.util.logging.LogRecord(level, record.message)
-            line.loggerName = logger.name
-            // No caller to infer: the record comes from native code, not from this class.
-            line.sourceClassName = null
-            logger.log(line)
+            // No caller to infer (null source class and method): the record comes from native code, not from this class.
+            logger.logp(level, null, null, record.message)
         } catch (e: Exception) {
         }
     }

@@ -25,15 +25,15 @@ internal class TokenLeaseCache {
     /** The org's cached token while its lease lasts, else a new one from [lease] (the core's, kept for next time). */
     fun accessToken(orgId: String, lease: (orgId: String) -> TokenLease): Secret {
         val entry = entries[orgId]
-        if (entry?.token != null && System.currentTimeMillis() < entry.serveUntilMillis) return entry.token
-        return keep(orgId, entry?.epoch ?: 0L, lease(orgId))
+        return entry.served() ?: keep(orgId, entry?.epoch ?: 0L, lease(orgId))
     }
 
     /** The org's cached token while its lease lasts, else null; never calls the core (AsyncTokenManager's fast path). */
-    fun cached(orgId: String): Secret? {
-        val entry = entries[orgId]
-        return if (entry?.token != null && System.currentTimeMillis() < entry.serveUntilMillis) entry.token else null
-    }
+    fun cached(orgId: String): Secret? = entries[orgId].served()
+
+    /** The entry's token while its lease lasts, else null. */
+    private fun Entry?.served(): Secret? =
+        if (this?.token != null && System.currentTimeMillis() < serveUntilMillis) token else null
 
     /** Keeps [fresh] unless the org was invalidated since [epoch] was read. */
     private fun keep(orgId: String, epoch: Long, fresh: TokenLease): Secret {
