@@ -8,7 +8,7 @@
 //! Everything else (the nonce clock, the canonical content, the digest, the key) is the
 //! same code `sign_request` runs. Not part of the UDL: the symbols carry a version, so a
 //! library and a binding that disagree fail at lookup instead of misreading each other.
-//! The key arrives as a UniFFI handle (the binding's `uniffiCloneHandle()`) and is read
+//! The key arrives as a UniFFI handle (the Kotlin object's own, borrowed) and is read
 //! with UniFFI's own lift, so it follows UniFFI's handle layout.
 
 use std::io::Write;
@@ -42,9 +42,9 @@ const PANICKED: i32 = -3;
 /// a negative code; then the binding takes the UniFFI path, whose errors are typed.
 ///
 /// # Safety
-/// `key` must be a UniFFI handle of an `AppKey` (from `uniffiCloneHandle()`) that the
-/// caller owns and keeps for the call, `input` must be readable for the sum of the
-/// lengths, and `out` writable for `out_len` bytes.
+/// `key` must be a UniFFI handle of an `AppKey` (the binding object's own, or one from
+/// `uniffiCloneHandle()`) that stays valid for the call, `input` must be readable for the
+/// sum of the lengths, and `out` writable for `out_len` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn cobo_oauth_direct_sign_v1(
     key: u64,
@@ -74,7 +74,8 @@ pub unsafe extern "C" fn cobo_oauth_direct_sign_v1(
     catch_unwind(AssertUnwindSafe(|| sign_into(&key, input, &lengths, clock_nonce, out))).unwrap_or(PANICKED)
 }
 
-/// Drops the binding's handle `key` (one from `uniffiCloneHandle()` kept for direct calls).
+/// Drops a handle `key` from `uniffiCloneHandle()` (DirectSigningTest clones two to check
+/// UniFFI's handle layout).
 ///
 /// # Safety
 /// `key` must be a UniFFI handle of an `AppKey` that the caller owns and never uses again.
