@@ -20,7 +20,6 @@ use uniffi::{Handle, Lift};
 
 use crate::auth::keys::AppKey;
 use crate::auth::signing::double_sha256;
-use crate::util::hex;
 use crate::UniFfiTag;
 
 /// Bytes before the nonce in `out`: api key, signature and digest in hex, the nonce's length.

@@ -1,7 +1,7 @@
 //! Hex through the `hex` crate, and a decoder whose errors never echo the input (it may
 //! be a key; `hex`'s own errors name the character).
 
-pub(crate) use hex::{encode, encode_to_slice};
+pub(crate) use hex::encode;
 
 /// Decodes exactly `out.len()` bytes (either case). The error names the problem and a
 /// position, never the characters.
