@@ -7,7 +7,6 @@
 mod common;
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use common::{current_thread, CLIENT_ID, ORG};
 use cobo_oauth::{
@@ -46,10 +45,9 @@ fn a_blocking_call_from_the_io_thread_fails_at_once_and_from_a_callers_thread_wo
 
     // Async: the first attempt fails, its record reaches the sink on the I/O thread.
     server.inject_for(unavailable.clone(), 1, FaultTarget::Get);
-    let started = Instant::now();
     let token = current_thread().block_on(AsyncOAuthClient::new(client.clone()).get_org_token(CLIENT_ID.into(), ORG.into()));
     assert_eq!(token.unwrap().token_type, "Bearer", "the retry succeeded");
-    assert!(started.elapsed() < Duration::from_secs(5));
+    // "At once" is the error's kind below: the refusal, not a timeout.
     {
         let outcomes = sink.outcomes.lock().unwrap();
         let (thread, outcome) = outcomes.first().expect("the sink saw the failed attempt");
