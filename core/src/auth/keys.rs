@@ -4,7 +4,6 @@ use std::fmt;
 use std::sync::Arc;
 
 use ed25519_dalek::{Signer, SigningKey, SECRET_KEY_LENGTH};
-
 use zeroize::Zeroize;
 
 use crate::error::{CoboOAuthError, Error};

@@ -31,13 +31,13 @@ use std::sync::{Arc, Mutex};
 use once_cell::sync::OnceCell;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use zeroize::Zeroize;
 
 use super::record::Record;
 use super::sealing::{KeySlot, Opened, StoreKey};
 use super::coordinated::coordinated_token_store;
 use super::deadline;
 use super::traits::{CoordinatedTokenStore, StoredToken, TokenStore, VersionedToken};
-use zeroize::Zeroize;
 
 use crate::util::fork_local::ForkLocal;
 use crate::util::lock::lock;

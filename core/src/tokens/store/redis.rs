@@ -13,12 +13,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use redis::{Commands, Connection, Script};
+use zeroize::Zeroize;
 
 use super::record::Record;
 use super::sealing::{KeySlot, StoreKey};
 use super::coordinated::coordinated_token_store;
 use super::traits::{CoordinatedTokenStore, StoredToken, TokenStore, VersionedToken};
-use zeroize::Zeroize;
 
 use crate::util::fork_local::ForkLocal;
 use crate::util::lock::lock;
