@@ -38,7 +38,6 @@ use super::sealing::{KeySlot, Opened, StoreKey};
 use super::coordinated::coordinated_token_store;
 use super::deadline;
 use super::traits::{CoordinatedTokenStore, StoredToken, TokenStore, VersionedToken};
-
 use crate::util::fork_local::ForkLocal;
 use crate::util::lock::lock;
 use crate::util::private_file;

@@ -19,7 +19,6 @@ use super::record::Record;
 use super::sealing::{KeySlot, StoreKey};
 use super::coordinated::coordinated_token_store;
 use super::traits::{CoordinatedTokenStore, StoredToken, TokenStore, VersionedToken};
-
 use crate::util::fork_local::ForkLocal;
 use crate::util::lock::lock;
 use crate::{CoboOAuthError, Secret};
