@@ -89,7 +89,15 @@ fn verify_vectors() {
 #[test]
 fn environment_keys_are_the_documented_ones() {
     // Constructing a verifier parses the constant; a bad constant would panic here, not in an app.
-    for env in [Environment::Dev, Environment::Sandbox, Environment::Prod] {
+    // The match has no wildcard: a new variant fails to compile until it is listed here too.
+    let every = [Environment::Dev, Environment::Sandbox, Environment::Prod];
+    let position = |env: Environment| match env {
+        Environment::Dev => 0,
+        Environment::Sandbox => 1,
+        Environment::Prod => 2,
+    };
+    assert_eq!(every.map(position), [0, 1, 2], "every variant, once");
+    for env in every {
         let verifier = ResponseVerifier::new(env);
         let err = verifier.verify(b"{}".to_vec(), "1".into(), "00".repeat(64)).unwrap_err();
         assert!(matches!(err, CoboOAuthError::ResponseSignature { .. }));

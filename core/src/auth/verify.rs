@@ -16,9 +16,10 @@ pub struct ResponseVerifier {
 impl ResponseVerifier {
     /// The key Cobo signs this environment's responses with.
     pub fn new(environment: Environment) -> Self {
-        // Unreachable: `Environment` has three variants, each key a 64-hex constant in
-        // environment.rs, and tests/vectors.rs `environment_keys_are_the_documented_ones` builds
-        // a verifier for every variant, so a bad constant fails that test, never an app.
+        // Unreachable: each variant's key is a 64-hex constant in environment.rs, and
+        // tests/vectors.rs `environment_keys_are_the_documented_ones` builds a verifier for
+        // every variant (its exhaustive match stops compiling when one is added), so a bad
+        // constant fails that test, never an app. No input reaches this parse.
         match Self::parse(environment.response_public_key()) {
             Ok(verifier) => verifier,
             Err(_) => unreachable!("environment keys are valid constants"),
